@@ -1,0 +1,93 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyServerOptions } from 'fastify';
+import type { ChatbotProvider } from './chatbot/index.js';
+import type { AppConfig } from './config.js';
+import authPlugin from './plugins/auth.js';
+import chatbotPlugin from './plugins/chatbot.js';
+import databasePlugin from './plugins/database.js';
+import errorsPlugin from './plugins/errors.js';
+import servicesPlugin from './plugins/services.js';
+import swaggerPlugin from './plugins/swagger.js';
+import askRoutes from './routes/ask.js';
+import chatRoutes from './routes/chats.js';
+import healthRoutes from './routes/health.js';
+import userRoutes from './routes/users.js';
+import { ErrorResponse } from './schemas/common.js';
+
+// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
+const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+
+export interface BuildAppOptions {
+  config: AppConfig;
+  /** Replaces the configured chatbot provider (tests). */
+  chatbot?: ChatbotProvider;
+  logger?: FastifyServerOptions['logger'];
+}
+
+/** Largest request body accepted (a question is at most 16,000 characters). */
+const BODY_LIMIT_BYTES = 256 * 1024;
+
+/**
+ * Bodies are validated strictly (no type coercion: `"question": 42` is an error, not "42");
+ * params and query strings arrive as text, so they are coerced. Unknown fields are
+ * rejected everywhere rather than silently dropped.
+ */
+function createValidators() {
+  const common: AjvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
+  const strict = addFormats(new Ajv({ ...common, coerceTypes: false }));
+  const coercing = addFormats(new Ajv({ ...common, coerceTypes: true }));
+  return { body: strict, params: coercing, querystring: coercing, headers: coercing };
+}
+
+export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return {
+    level,
+    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+  };
+}
+
+/** Builds the whole app, ready for `inject` or `listen`; it never listens by itself. */
+export async function buildApp(options: BuildAppOptions) {
+  const { config } = options;
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config.logLevel),
+    bodyLimit: BODY_LIMIT_BYTES,
+    genReqId: () => randomUUID(),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  const validators = createValidators();
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const ajv = validators[(httpPart ?? 'body') as keyof typeof validators] ?? validators.body;
+    return ajv.compile(schema);
+  });
+  // JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
+  app.removeContentTypeParser('text/plain');
+  app.addSchema(ErrorResponse);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errorsPlugin);
+  await app.register(swaggerPlugin);
+  await app.register(databasePlugin, { location: config.databaseUrl });
+  await app.register(chatbotPlugin, { config: config.chatbot, ...(options.chatbot ? { provider: options.chatbot } : {}) });
+  await app.register(servicesPlugin, {
+    adminApiKey: config.adminApiKey,
+    allowSignup: config.allowSignup,
+    historyMaxTurns: config.historyMaxTurns,
+  });
+  await app.register(authPlugin);
+
+  await app.register(healthRoutes);
+  await app.register(userRoutes);
+  await app.register(chatRoutes);
+  await app.register(askRoutes);
+
+  await app.ready();
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

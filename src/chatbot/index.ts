@@ -1,0 +1,18 @@
+import type { AppConfig } from '../config.js';
+import { createOfflineProvider } from './offline.js';
+import type { ChatbotProvider } from './types.js';
+import { createYouProvider } from './you.js';
+
+export type { ChatbotProvider, ChatbotRequest, ChatbotAnswer, ConversationTurn, SearchResult } from './types.js';
+export { ChatbotError, type ChatbotErrorKind } from './errors.js';
+
+/** Builds the provider the config names. Adding a provider means one file plus a case here. */
+export function createChatbotProvider(config: AppConfig['chatbot']): ChatbotProvider {
+  switch (config.provider) {
+    case 'you':
+      if (!config.youApiKey) throw new Error('The you provider needs YOU_API_KEY');
+      return createYouProvider({ url: config.youApiUrl, apiKey: config.youApiKey, timeoutMs: config.timeoutMs });
+    case 'offline':
+      return createOfflineProvider();
+  }
+}

@@ -1,0 +1,122 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { envSchema } from 'env-schema';
+
+/**
+ * The whole runtime configuration. This is the only module that reads `process.env`:
+ * everything else receives a validated `AppConfig`.
+ */
+export const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.String({
+    minLength: 1,
+    default: './data/chat.db',
+    description: 'SQLite file path (created with its folder if missing) or :memory:',
+  }),
+  YOU_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  YOU_API_URL: Type.String({ minLength: 1, default: 'https://chat-api.you.com/smart' }),
+  CHATBOT_PROVIDER: Type.Optional(Type.Union([Type.Literal('you'), Type.Literal('offline')])),
+  UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
+  HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
+  ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  ALLOW_SIGNUP: Type.Boolean({ default: true }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
+});
+
+export type RawConfig = Static<typeof ConfigSchema>;
+
+export type ChatbotProviderName = 'you' | 'offline';
+
+export interface AppConfig {
+  port: number;
+  host: string;
+  databaseUrl: string;
+  chatbot: {
+    provider: ChatbotProviderName;
+    /** Why this provider was chosen, logged at start-up. */
+    providerReason: string;
+    youApiKey: string | undefined;
+    youApiUrl: string;
+    timeoutMs: number;
+  };
+  historyMaxTurns: number;
+  adminApiKey: string | undefined;
+  allowSignup: boolean;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Validates `env` (by default `process.env`) and derives the typed config.
+ * Throws a `ConfigError` whose message names the offending variable.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  // Empty strings mean "unset": `FOO= npm start` must not become an invalid empty value.
+  const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  let raw: RawConfig;
+  try {
+    raw = envSchema<RawConfig>({ schema: ConfigSchema, data, dotenv: false });
+  } catch (error) {
+    // env-schema's message reads "env/PORT must be <= 65535": name the variable plainly.
+    const message = error instanceof Error ? error.message.replaceAll('env/', '') : String(error);
+    throw new ConfigError(`Invalid configuration: ${message}`);
+  }
+  return deriveConfig(raw);
+}
+
+function requireHttpUrl(name: string, value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`Invalid configuration: ${name} must be an absolute URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError(`Invalid configuration: ${name} must be an http(s) URL, got "${value}"`);
+  }
+  return value;
+}
+
+function deriveConfig(raw: RawConfig): AppConfig {
+  let provider: ChatbotProviderName;
+  let providerReason: string;
+  if (raw.CHATBOT_PROVIDER === 'you') {
+    if (!raw.YOU_API_KEY) {
+      throw new ConfigError('Invalid configuration: CHATBOT_PROVIDER=you needs YOU_API_KEY to be set');
+    }
+    provider = 'you';
+    providerReason = 'CHATBOT_PROVIDER=you';
+  } else if (raw.CHATBOT_PROVIDER === 'offline') {
+    provider = 'offline';
+    providerReason = 'CHATBOT_PROVIDER=offline';
+  } else if (raw.YOU_API_KEY) {
+    provider = 'you';
+    providerReason = 'YOU_API_KEY is set';
+  } else {
+    provider = 'offline';
+    providerReason = 'YOU_API_KEY is not set; answers come from the built-in offline provider';
+  }
+
+  return {
+    port: raw.PORT,
+    host: raw.HOST,
+    databaseUrl: raw.DATABASE_URL,
+    chatbot: {
+      provider,
+      providerReason,
+      youApiKey: raw.YOU_API_KEY,
+      youApiUrl: requireHttpUrl('YOU_API_URL', raw.YOU_API_URL),
+      timeoutMs: raw.UPSTREAM_TIMEOUT_MS,
+    },
+    historyMaxTurns: raw.HISTORY_MAX_TURNS,
+    adminApiKey: raw.ADMIN_API_KEY,
+    allowSignup: raw.ALLOW_SIGNUP,
+    logLevel: raw.LOG_LEVEL,
+  };
+}

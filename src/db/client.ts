@@ -1,0 +1,72 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import * as schema from './schema.js';
+
+export type SqliteDb = BetterSQLite3Database<typeof schema>;
+
+export interface OpenedDatabase {
+  db: SqliteDb;
+  sqlite: Database.Database;
+  /** True when the database answers a trivial query. */
+  ping(): boolean;
+  close(): void;
+}
+
+/**
+ * Finds `drizzle/sqlite` by walking up from this module, so the app works the same from
+ * `src/` (tests, tsx), from `dist/src/` (npm start) and from any working directory.
+ */
+export function defaultMigrationsFolder(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'drizzle', 'sqlite');
+    if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('drizzle/sqlite migrations folder not found above ' + fileURLToPath(import.meta.url));
+    dir = parent;
+  }
+}
+
+/**
+ * Opens (creating if needed) the SQLite database at `location`, sets the pragmas the app
+ * relies on and applies pending migrations.
+ */
+export function openDatabase(location: string, migrationsFolder = defaultMigrationsFolder()): OpenedDatabase {
+  if (location !== ':memory:') mkdirSync(dirname(resolve(location)), { recursive: true });
+  const sqlite = new Database(location);
+  try {
+    // WAL lets readers run while a write commits; NORMAL sync is durable across process
+    // crashes in WAL mode (only a power loss can drop the last commits).
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+    sqlite.pragma('busy_timeout = 5000');
+    const db = drizzle(sqlite, { schema });
+    migrate(db, { migrationsFolder });
+    const pingStatement = sqlite.prepare('SELECT 1 AS ok');
+    return {
+      db,
+      sqlite,
+      ping: () => {
+        try {
+          return (pingStatement.get() as { ok: number } | undefined)?.ok === 1;
+        } catch {
+          return false;
+        }
+      },
+      close: () => {
+        if (!sqlite.open) return;
+        // Fold the WAL back into the main file so a closed database is one self-contained file.
+        sqlite.pragma('wal_checkpoint(TRUNCATE)');
+        sqlite.close();
+      },
+    };
+  } catch (error) {
+    sqlite.close();
+    throw error;
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * Domain errors. Services throw them; the error handler turns each into the one JSON
+ * error shape with its `code` and status. Their messages are written for clients, so
+ * they are shown even for 5xx (unlike unexpected errors, whose messages are hidden).
+ *
+ * One class with typed extras rather than `@fastify/error` constructors: a failed ask
+ * must carry the stored pair's id and an upstream `Retry-After`, and the error handler
+ * narrows on a single `instanceof`.
+ */
+export class DomainError extends Error {
+  override name = 'DomainError';
+
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    message: string,
+    readonly extra: {
+      /** The stored pair of a failed ask, so the client can find the question again. */
+      qaPairId?: string;
+      /** Sent as a `Retry-After` header. */
+      retryAfterSeconds?: number;
+    } = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (code: string, message: string) => new DomainError(code, 400, message);
+
+export const unauthorized = () =>
+  new DomainError('UNAUTHORIZED', 401, 'A valid API key is required: send "Authorization: Bearer <api_key>"');
+
+export const forbidden = (message: string) => new DomainError('FORBIDDEN', 403, message);
+
+export const signupDisabled = () =>
+  new DomainError('SIGNUP_DISABLED', 403, 'Open sign-up is disabled on this server: only the admin key can create users');
+
+export const userNotFound = () => new DomainError('USER_NOT_FOUND', 404, 'User not found');
+
+export const chatNotFound = () => new DomainError('CHAT_NOT_FOUND', 404, 'Chat not found');

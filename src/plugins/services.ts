@@ -1,0 +1,62 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { createChatRepository } from '../repositories/chats.js';
+import { createUserRepository } from '../repositories/users.js';
+import { createAccessService } from '../services/access.js';
+import { createChatService } from '../services/chats.js';
+import { createConversationService } from '../services/conversation.js';
+import { createKeyedLock } from '../services/keyed-lock.js';
+import { createUserService } from '../services/users.js';
+
+export interface ServicesOptions {
+  adminApiKey: string | undefined;
+  allowSignup: boolean;
+  historyMaxTurns: number;
+}
+
+function createServices(fastify: FastifyInstance, options: ServicesOptions) {
+  const { db } = fastify.database;
+  const users = createUserRepository(db);
+  const chats = createChatRepository(db);
+  const access = createAccessService({ users, adminApiKey: options.adminApiKey });
+  return {
+    repositories: { users, chats },
+    access,
+    users: createUserService({ users, allowSignup: options.allowSignup }),
+    chats: createChatService({ chats, access }),
+    conversation: createConversationService({
+      chats,
+      access,
+      chatbot: fastify.chatbot,
+      chatLock: createKeyedLock(),
+      historyMaxTurns: options.historyMaxTurns,
+    }),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+  }
+}
+
+/**
+ * Builds repositories and services once and exposes them to route plugins. On start-up it
+ * fails the pairs a previous process left unfinished: in one process nothing else can
+ * still be answering them.
+ */
+export default fp<ServicesOptions>(
+  async (fastify, options) => {
+    const services = createServices(fastify, options);
+    fastify.decorate('services', services);
+    const recovered = await services.repositories.chats.failUnfinishedPairs(
+      'INTERRUPTED',
+      'The server stopped before the answer was stored',
+      new Date(),
+    );
+    if (recovered > 0) fastify.log.warn({ count: recovered }, 'marked pairs left unfinished by a previous run as failed');
+  },
+  { name: 'services', dependencies: ['database', 'chatbot'] },
+);

@@ -1,0 +1,33 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+
+/** The OpenAPI document (built from the route schemas) at /docs/json and an explorer at /docs. */
+export default fp(
+  async (fastify) => {
+    await fastify.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'Chat history service',
+          version: '0.1.0',
+          description:
+            'Users, chats and question/answer pairs, answered by an upstream chatbot that receives the chat history. ' +
+            'Authenticate with `Authorization: Bearer <api_key>` (a user key from POST /v1/users, or the admin key).',
+        },
+        components: {
+          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A user API key or the admin key' } },
+        },
+        security: [{ bearerAuth: [] }],
+        tags: [
+          { name: 'users', description: 'Sign-up and the current user' },
+          { name: 'chats', description: 'Chats and their question/answer pairs' },
+          { name: 'ask', description: 'Ask the chatbot within a chat' },
+          { name: 'health', description: 'Liveness' },
+        ],
+      },
+    });
+    await fastify.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+  },
+  { name: 'swagger' },
+);

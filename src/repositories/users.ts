@@ -1,0 +1,37 @@
+import { eq, sql } from 'drizzle-orm';
+import type { SqliteDb } from '../db/client.js';
+import { apiKeys, users, type ApiKeyRow, type UserRow } from '../db/schema.js';
+
+/**
+ * Users and their API keys. Methods are async so a PostgreSQL implementation can take
+ * the same shape; on SQLite each one is a single synchronous statement or transaction.
+ */
+export function createUserRepository(db: SqliteDb) {
+  const findByIdStatement = db.select().from(users).where(eq(users.id, sql.placeholder('id'))).prepare();
+  const findByKeyHashStatement = db
+    .select({ user: users })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(eq(apiKeys.keyHash, sql.placeholder('keyHash')))
+    .prepare();
+
+  return {
+    async createWithKey(user: UserRow, key: ApiKeyRow): Promise<UserRow> {
+      db.transaction((tx) => {
+        tx.insert(users).values(user).run();
+        tx.insert(apiKeys).values(key).run();
+      });
+      return user;
+    },
+
+    async findById(id: string): Promise<UserRow | undefined> {
+      return findByIdStatement.get({ id });
+    },
+
+    async findByKeyHash(keyHash: string): Promise<UserRow | undefined> {
+      return findByKeyHashStatement.get({ keyHash })?.user;
+    },
+  };
+}
+
+export type UserRepository = ReturnType<typeof createUserRepository>;

@@ -1,0 +1,103 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { ChatRow, QaPairRow } from '../db/schema.js';
+import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
+import { Id, PaginationQuery, Timestamp, toIso, toIsoOrNull } from './common.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
+export const ChatParams = Type.Object({ user_id: Id, chat_id: Id }, { additionalProperties: false });
+
+export const CreateChatBody = Type.Object(
+  { title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })) },
+  { additionalProperties: false },
+);
+export const RenameChatBody = Type.Object(
+  { title: Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH }) },
+  { additionalProperties: false },
+);
+export const ListChatsQuery = Type.Object(PaginationQuery, { additionalProperties: false });
+
+export const AskBody = Type.Object(
+  {
+    user_id: Id,
+    chat_id: Type.Optional(
+      Type.String({
+        format: 'uuid',
+        description: 'An existing chat of the user, or a new UUID chosen by the client; omit to start a new chat',
+      }),
+    ),
+    question: Type.String({ minLength: 1, maxLength: QUESTION_MAX_LENGTH }),
+  },
+  { additionalProperties: false },
+);
+
+export const SearchResult = Type.Object({ url: Type.String(), name: Type.String(), snippet: Type.String() });
+
+export const QaPairStatus = Type.Union(
+  [Type.Literal('pending'), Type.Literal('streaming'), Type.Literal('answered'), Type.Literal('failed')],
+  { description: 'pending/streaming while the chatbot works; answered or failed once it is done' },
+);
+
+export const QaPair = Type.Object({
+  id: Id,
+  parent_id: Nullable(Id),
+  question: Type.String(),
+  answer: Nullable(Type.String()),
+  search_results: Type.Array(SearchResult),
+  status: QaPairStatus,
+  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
+  created_at: Timestamp,
+  answered_at: Nullable(Timestamp),
+  provider: Type.String(),
+  latency_ms: Nullable(Type.Integer()),
+  history_turns: Type.Integer({ description: 'How many earlier answered pairs were sent upstream with the question' }),
+});
+export type QaPair = Static<typeof QaPair>;
+
+export const Chat = Type.Object({
+  id: Id,
+  user_id: Id,
+  title: Type.String(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+  qa_count: Type.Integer(),
+  last_question: Nullable(Type.String()),
+});
+export type Chat = Static<typeof Chat>;
+
+export const ChatWithPairs = Type.Object({
+  ...Chat.properties,
+  qa_pairs: Type.Array(QaPair, { description: 'Oldest first' }),
+});
+
+export const AskResponse = Type.Object({ chat_id: Id, qa_pair: QaPair });
+
+export function toQaPair(pair: QaPairRow): QaPair {
+  return {
+    id: pair.id,
+    parent_id: pair.parentId,
+    question: pair.question,
+    answer: pair.answer,
+    search_results: pair.searchResults,
+    status: pair.status,
+    error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
+    created_at: toIso(pair.createdAt),
+    answered_at: toIsoOrNull(pair.answeredAt),
+    provider: pair.provider,
+    latency_ms: pair.latencyMs,
+    history_turns: pair.historyTurns,
+  };
+}
+
+export function toChat(chat: ChatRow): Chat {
+  return {
+    id: chat.id,
+    user_id: chat.userId,
+    title: chat.title,
+    created_at: toIso(chat.createdAt),
+    updated_at: toIso(chat.updatedAt),
+    qa_count: chat.qaCount,
+    last_question: chat.lastQuestion,
+  };
+}

@@ -1,0 +1,21 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { UserRow } from '../db/schema.js';
+import { NAME_MAX_LENGTH } from '../services/text.js';
+import { Id, Timestamp, toIso } from './common.js';
+
+export const CreateUserBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH }) },
+  { additionalProperties: false },
+);
+
+export const User = Type.Object({ id: Id, name: Type.String(), created_at: Timestamp });
+export type User = Static<typeof User>;
+
+export const CreatedUser = Type.Object({
+  id: Id,
+  name: Type.String(),
+  created_at: Timestamp,
+  api_key: Type.String({ description: 'Shown once: only its hash is stored' }),
+});
+
+export const toUser = (user: UserRow): User => ({ id: user.id, name: user.name, created_at: toIso(user.createdAt) });

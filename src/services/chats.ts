@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import type { ChatRow, QaPairRow } from '../db/schema.js';
+import { badRequest, chatNotFound } from '../errors.js';
+import type { ChatCursor, ChatRepository } from '../repositories/chats.js';
+import type { AccessService, Actor } from './access.js';
+import { TITLE_MAX_LENGTH, requireText } from './text.js';
+
+export const DEFAULT_CHAT_TITLE = 'New chat';
+
+export interface ChatPage {
+  chats: ChatRow[];
+  nextCursor: string | null;
+}
+
+/** Cursors are opaque to clients: the sort key of the last chat of a page. */
+export function encodeChatCursor(chat: Pick<ChatRow, 'updatedAt' | 'id'>): string {
+  return Buffer.from(`${chat.updatedAt.getTime()}:${chat.id}`, 'utf8').toString('base64url');
+}
+
+export function decodeChatCursor(cursor: string): ChatCursor {
+  const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(decoded);
+  if (!match?.[1] || !match[2]) throw badRequest('INVALID_CURSOR', 'cursor is not one this server returned');
+  return { updatedAt: new Date(Number(match[1])), id: match[2] };
+}
+
+export function createChatService(deps: { chats: ChatRepository; access: AccessService }) {
+  const { chats, access } = deps;
+
+  /** The chat if it belongs to `userId`; a chat of anyone else is indistinguishable from none. */
+  async function ownedChat(actor: Actor, userId: string, chatId: string): Promise<ChatRow> {
+    await access.assertActsFor(actor, userId);
+    const chat = await chats.findById(chatId);
+    if (!chat || chat.userId !== userId) throw chatNotFound();
+    return chat;
+  }
+
+  return {
+    async createChat(actor: Actor, userId: string, input: { title?: string }): Promise<ChatRow> {
+      const title = input.title === undefined ? DEFAULT_CHAT_TITLE : requireText('title', input.title, TITLE_MAX_LENGTH);
+      await access.assertActsFor(actor, userId);
+      const now = new Date();
+      return chats.create({ id: randomUUID(), userId, title, createdAt: now, updatedAt: now });
+    },
+
+    async listChats(actor: Actor, userId: string, options: { limit: number; cursor?: string }): Promise<ChatPage> {
+      const cursor = options.cursor === undefined ? undefined : decodeChatCursor(options.cursor);
+      await access.assertActsFor(actor, userId);
+      // One extra row tells whether another page exists without a count query.
+      const rows = await chats.listForUser(userId, options.limit + 1, cursor);
+      const page = rows.slice(0, options.limit);
+      const last = page.at(-1);
+      return { chats: page, nextCursor: rows.length > options.limit && last ? encodeChatCursor(last) : null };
+    },
+
+    async getChat(actor: Actor, userId: string, chatId: string): Promise<{ chat: ChatRow; pairs: QaPairRow[] }> {
+      const chat = await ownedChat(actor, userId, chatId);
+      return { chat, pairs: await chats.listPairs(chat.id) };
+    },
+
+    async renameChat(actor: Actor, userId: string, chatId: string, input: { title: string }): Promise<ChatRow> {
+      const title = requireText('title', input.title, TITLE_MAX_LENGTH);
+      const chat = await ownedChat(actor, userId, chatId);
+      const renamed = await chats.rename(chat.id, title, new Date());
+      if (!renamed) throw chatNotFound();
+      return renamed;
+    },
+
+    async deleteChat(actor: Actor, userId: string, chatId: string): Promise<void> {
+      const chat = await ownedChat(actor, userId, chatId);
+      await chats.delete(chat.id);
+    },
+  };
+}
+
+export type ChatService = ReturnType<typeof createChatService>;

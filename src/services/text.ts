@@ -1,0 +1,28 @@
+import { badRequest } from '../errors.js';
+
+export const TITLE_MAX_LENGTH = 200;
+export const QUESTION_MAX_LENGTH = 16_000;
+export const NAME_MAX_LENGTH = 100;
+const DERIVED_TITLE_LENGTH = 80;
+
+/**
+ * Trims `value` and rejects it when nothing is left. Schemas already bound the raw
+ * length; this is the rule a schema cannot say clearly ("not only whitespace").
+ */
+export function requireText(field: string, value: string, maxLength: number): string {
+  const trimmed = value.trim();
+  if (trimmed === '') throw badRequest('VALIDATION_ERROR', `${field} must not be empty or only whitespace`);
+  if (trimmed.length > maxLength) {
+    throw badRequest('VALIDATION_ERROR', `${field} must be at most ${maxLength} characters after trimming`);
+  }
+  return trimmed;
+}
+
+/** A chat title taken from its first question: one line, cut at a word where possible. */
+export function titleFromQuestion(question: string): string {
+  const oneLine = question.replace(/\s+/g, ' ').trim();
+  if (oneLine.length <= DERIVED_TITLE_LENGTH) return oneLine;
+  const cut = oneLine.slice(0, DERIVED_TITLE_LENGTH - 1);
+  const lastSpace = cut.lastIndexOf(' ');
+  return `${lastSpace > DERIVED_TITLE_LENGTH / 2 ? cut.slice(0, lastSpace) : cut}…`;
+}

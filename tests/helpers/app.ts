@@ -1,0 +1,64 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { buildApp, type App } from '../../src/app.js';
+import type { ChatbotProvider } from '../../src/chatbot/index.js';
+import { loadConfig } from '../../src/config.js';
+
+export const TEST_YOU_KEY = 'test-upstream-key-not-real';
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
+
+/** A fresh temporary folder for one test file's database; removed by `cleanup`. */
+export function createTempDir(): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-service-test-'));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export interface TestAppOptions {
+  databaseUrl: string;
+  upstreamUrl?: string;
+  env?: Record<string, string>;
+  chatbot?: ChatbotProvider;
+}
+
+/** Builds the real app on the given database, pointed at a fake upstream, logging nothing. */
+export async function buildTestApp(options: TestAppOptions): Promise<App> {
+  const config = loadConfig({
+    DATABASE_URL: options.databaseUrl,
+    LOG_LEVEL: 'silent',
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    ...(options.upstreamUrl ? { YOU_API_URL: options.upstreamUrl, YOU_API_KEY: TEST_YOU_KEY } : {}),
+    ...options.env,
+  });
+  return buildApp({ config, ...(options.chatbot ? { chatbot: options.chatbot } : {}) });
+}
+
+export interface TestUser {
+  id: string;
+  name: string;
+  apiKey: string;
+  headers: { authorization: string };
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
+export async function createUser(app: App, name = 'Ada'): Promise<TestUser> {
+  const response = await app.inject({ method: 'POST', url: '/v1/users', payload: { name } });
+  if (response.statusCode !== 201) throw new Error(`createUser failed: ${response.statusCode} ${response.body}`);
+  const body = response.json<{ id: string; name: string; api_key: string }>();
+  return { id: body.id, name: body.name, apiKey: body.api_key, headers: bearer(body.api_key) };
+}
+
+export async function ask(app: App, user: TestUser, body: Record<string, unknown>, headers = user.headers) {
+  return app.inject({ method: 'POST', url: '/search', headers, payload: { user_id: user.id, ...body } });
+}
+
+/** Row counts of every table: a rejected request must leave them all unchanged. */
+export function tableCounts(app: App): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const table of ['users', 'api_keys', 'chats', 'qa_pairs']) {
+    const row = app.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number };
+    counts[table] = row.n;
+  }
+  return counts;
+}
