@@ -2,6 +2,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import type { Logger } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
@@ -35,7 +36,11 @@ export function defaultMigrationsFolder(): string {
  * Opens (creating if needed) the SQLite database at `location`, sets the pragmas the app
  * relies on and applies pending migrations.
  */
-export function openDatabase(location: string, migrationsFolder = defaultMigrationsFolder()): OpenedDatabase {
+export function openDatabase(
+  location: string,
+  options: { migrationsFolder?: string; queryLogger?: Logger } = {},
+): OpenedDatabase {
+  const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder();
   if (location !== ':memory:') mkdirSync(dirname(resolve(location)), { recursive: true });
   const sqlite = new Database(location);
   try {
@@ -45,7 +50,7 @@ export function openDatabase(location: string, migrationsFolder = defaultMigrati
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
     sqlite.pragma('busy_timeout = 5000');
-    const db = drizzle(sqlite, { schema });
+    const db = drizzle(sqlite, { schema, ...(options.queryLogger ? { logger: options.queryLogger } : {}) });
     migrate(db, { migrationsFolder });
     const pingStatement = sqlite.prepare('SELECT 1 AS ok');
     return {

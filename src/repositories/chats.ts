@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, lt, or, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
 import { chats, qaPairs, type ChatRow, type QaPairRow, type StoredSearchResult } from '../db/schema.js';
 
@@ -61,16 +61,15 @@ export function createChatRepository(db: SqliteDb) {
     .orderBy(desc(chats.updatedAt), desc(chats.id))
     .limit(sql.placeholder('limit'))
     .prepare();
+  // A row-value comparison, unlike the equivalent OR, lets SQLite seek straight to the
+  // cursor in the (user_id, updated_at, id) index, so deep pages cost what the first does.
   const nextPageStatement = db
     .select()
     .from(chats)
     .where(
       and(
         eq(chats.userId, sql.placeholder('userId')),
-        or(
-          lt(chats.updatedAt, sql.placeholder('updatedAt')),
-          and(eq(chats.updatedAt, sql.placeholder('updatedAt')), lt(chats.id, sql.placeholder('id'))),
-        ),
+        sql`(${chats.updatedAt}, ${chats.id}) < (${sql.placeholder('updatedAt')}, ${sql.placeholder('id')})`,
       ),
     )
     .orderBy(desc(chats.updatedAt), desc(chats.id))
@@ -210,7 +209,9 @@ export function createChatRepository(db: SqliteDb) {
       return db
         .update(qaPairs)
         .set({ status: 'failed', errorCode, errorMessage, answeredAt: now })
-        .where(inArray(qaPairs.status, ['pending', 'streaming']))
+        // Literal values, not parameters: SQLite uses the partial index only when the
+        // query's condition matches the index's own WHERE clause as written.
+        .where(sql`${qaPairs.status} in ('pending', 'streaming')`)
         .run().changes;
     },
   };

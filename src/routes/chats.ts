@@ -21,6 +21,10 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/v1/users/:user_id/chats',
     {
+      // Every field is optional, so a POST without a body means "all defaults".
+      preValidation: async (request) => {
+        request.body ??= {};
+      },
       schema: {
         tags: ['chats'],
         operationId: 'createChat',
@@ -31,7 +35,7 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request, reply) => {
-      const chat = await fastify.services.chats.createChat(actorOf(request), request.params.user_id, request.body ?? {});
+      const chat = await fastify.services.chats.createChat(actorOf(request), request.params.user_id, request.body);
       return reply.code(201).send(toChat(chat));
     },
   );

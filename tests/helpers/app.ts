@@ -54,11 +54,9 @@ export async function ask(app: App, user: TestUser, body: Record<string, unknown
 }
 
 /** Row counts of every table: a rejected request must leave them all unchanged. */
-export function tableCounts(app: App): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const table of ['users', 'api_keys', 'chats', 'qa_pairs']) {
-    const row = app.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number };
-    counts[table] = row.n;
-  }
-  return counts;
+const TABLES = ['users', 'api_keys', 'chats', 'qa_pairs'] as const;
+
+export function tableCounts(app: App): Record<(typeof TABLES)[number], number> {
+  const count = (table: string) => (app.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  return { users: count('users'), api_keys: count('api_keys'), chats: count('chats'), qa_pairs: count('qa_pairs') };
 }

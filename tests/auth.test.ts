@@ -1,0 +1,228 @@
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, loggerOptions, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import {
+  bearer,
+  buildTestApp,
+  createTempDir,
+  createUser,
+  tableCounts,
+  TEST_ADMIN_KEY,
+  TEST_YOU_KEY,
+  type TestUser,
+} from './helpers/app.js';
+import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+
+let upstream: FakeUpstream;
+let app: App;
+let ada: TestUser;
+let bob: TestUser;
+let adaChatId: string;
+const logLines: string[] = [];
+const temp = createTempDir();
+
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  const config = loadConfig({
+    DATABASE_URL: join(temp.dir, 'auth.db'),
+    YOU_API_URL: upstream.url,
+    YOU_API_KEY: TEST_YOU_KEY,
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+  });
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      logLines.push(String(chunk));
+      done();
+    },
+  });
+  app = await buildApp({ config, logger: { ...loggerOptions('trace'), stream } });
+  ada = await createUser(app, 'Ada');
+  bob = await createUser(app, 'Bob');
+  const asked = await app.inject({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'mine' } });
+  adaChatId = asked.json<{ chat_id: string }>().chat_id;
+});
+
+afterAll(async () => {
+  await app.close();
+  await upstream.close();
+  temp.cleanup();
+});
+
+type Credential = 'none' | 'wrong' | 'malformed' | 'other user' | 'admin' | 'own';
+
+function headersFor(credential: Credential): Record<string, string> {
+  switch (credential) {
+    case 'none':
+      return {};
+    case 'wrong':
+      return bearer('chk_thisKeyDoesNotExist0000000000000000000000');
+    case 'malformed':
+      return { authorization: `Basic ${Buffer.from('ada:pw').toString('base64')}` };
+    case 'other user':
+      return bob.headers;
+    case 'admin':
+      return bearer(TEST_ADMIN_KEY);
+    case 'own':
+      return ada.headers;
+  }
+}
+
+/** Every route that acts on Ada's data, as a fresh request each time (chat ids are made per call). */
+const routes: { name: string; build: () => Promise<{ method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payload?: object }>; ok: number }[] = [
+  { name: 'GET /v1/users/me', build: async () => ({ method: 'GET', url: '/v1/users/me' }), ok: 200 },
+  { name: 'POST /search', build: async () => ({ method: 'POST', url: '/search', payload: { user_id: ada.id, question: 'hello' } }), ok: 200 },
+  { name: 'POST chats', build: async () => ({ method: 'POST', url: `/v1/users/${ada.id}/chats`, payload: { title: 't' } }), ok: 201 },
+  { name: 'GET chats', build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats` }), ok: 200 },
+  { name: 'GET chat', build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats/${adaChatId}` }), ok: 200 },
+  {
+    name: 'PATCH chat',
+    build: async () => ({ method: 'PATCH', url: `/v1/users/${ada.id}/chats/${adaChatId}`, payload: { title: 'renamed' } }),
+    ok: 200,
+  },
+  {
+    name: 'DELETE chat',
+    build: async () => {
+      const created = await app.inject({ method: 'POST', url: `/v1/users/${ada.id}/chats`, headers: ada.headers });
+      return { method: 'DELETE', url: `/v1/users/${ada.id}/chats/${created.json<{ id: string }>().id}` };
+    },
+    ok: 204,
+  },
+];
+
+describe('the auth matrix', () => {
+  const expectations: [Credential, number | 'ok', string?][] = [
+    ['none', 401, 'UNAUTHORIZED'],
+    ['wrong', 401, 'UNAUTHORIZED'],
+    ['malformed', 401, 'UNAUTHORIZED'],
+    ['other user', 403, 'FORBIDDEN'],
+    ['admin', 'ok'],
+    ['own', 'ok'],
+  ];
+
+  for (const route of routes) {
+    for (const [credential, expected, code] of expectations) {
+      // /v1/users/me has no user id to mismatch: each key sees its own user; the admin key has none.
+      if (route.name === 'GET /v1/users/me' && (credential === 'other user' || credential === 'admin')) continue;
+      it(`${route.name} with ${credential} key → ${expected}`, async () => {
+        const { method, url, payload } = await route.build();
+        const before = tableCounts(app);
+        const response = await app.inject({ method, url, headers: headersFor(credential), ...(payload ? { payload } : {}) });
+        if (expected === 'ok') {
+          expect(response.statusCode).toBe(route.ok);
+        } else {
+          expect(response.statusCode).toBe(expected);
+          expect(response.json()).toMatchObject({ statusCode: expected, code });
+          expect(tableCounts(app)).toEqual(before);
+        }
+      });
+    }
+  }
+
+  it("answers 404 when a user names their own id but another user's chat", async () => {
+    for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
+      const response = await app.inject({
+        method,
+        url: `/v1/users/${bob.id}/chats/${adaChatId}`,
+        headers: bob.headers,
+        ...(method === 'PATCH' ? { payload: { title: 'stolen' } } : {}),
+      });
+      expect(response.statusCode).toBe(404);
+      expect(response.json()).toMatchObject({ code: 'CHAT_NOT_FOUND' });
+    }
+    const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${adaChatId}`, headers: ada.headers });
+    expect(chat.statusCode).toBe(200);
+  });
+
+  it('lets the admin act for any existing user and answers 404 for an unknown one', async () => {
+    const asAdmin = await app.inject({
+      method: 'POST',
+      url: '/search',
+      headers: bearer(TEST_ADMIN_KEY),
+      payload: { user_id: bob.id, question: 'on behalf of Bob' },
+    });
+    expect(asAdmin.statusCode).toBe(200);
+    const chatId = asAdmin.json<{ chat_id: string }>().chat_id;
+    const seenByBob = await app.inject({ method: 'GET', url: `/v1/users/${bob.id}/chats/${chatId}`, headers: bob.headers });
+    expect(seenByBob.statusCode).toBe(200);
+
+    const unknown = await app.inject({
+      method: 'GET',
+      url: '/v1/users/00000000-0000-4000-8000-000000000000/chats',
+      headers: bearer(TEST_ADMIN_KEY),
+    });
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json()).toMatchObject({ code: 'USER_NOT_FOUND' });
+  });
+
+  it('tells the admin key that it has no user of its own', async () => {
+    const response = await app.inject({ method: 'GET', url: '/v1/users/me', headers: bearer(TEST_ADMIN_KEY) });
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ code: 'NOT_A_USER_KEY' });
+  });
+});
+
+describe('API keys', () => {
+  it('shows the key once, stores only its hash, and resolves it to its user', async () => {
+    const me = await app.inject({ method: 'GET', url: '/v1/users/me', headers: ada.headers });
+    expect(me.statusCode).toBe(200);
+    expect(me.json()).toEqual({ id: ada.id, name: 'Ada', created_at: expect.any(String) });
+    expect(me.body).not.toContain(ada.apiKey);
+
+    const rows = app.database.sqlite.prepare('SELECT key_hash, prefix FROM api_keys').all() as { key_hash: string; prefix: string }[];
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    const dump = JSON.stringify(app.database.sqlite.prepare('SELECT * FROM api_keys').all());
+    expect(dump).not.toContain(ada.apiKey);
+    expect(rows.some((row) => ada.apiKey.startsWith(row.prefix))).toBe(true);
+  });
+
+  it('never writes a key to the log', async () => {
+    await app.inject({ method: 'GET', url: '/v1/users/me', headers: ada.headers });
+    await app.inject({ method: 'GET', url: '/v1/users/me', headers: bearer(TEST_ADMIN_KEY) });
+    const log = logLines.join('');
+    expect(log).toContain('incoming request'); // the log really was captured
+    expect(log).not.toContain(ada.apiKey);
+    expect(log).not.toContain(TEST_ADMIN_KEY);
+    expect(log).not.toContain(TEST_YOU_KEY);
+  });
+
+  it('creates users with distinct keys', async () => {
+    const carol = await createUser(app, 'Carol');
+    expect(carol.apiKey).not.toBe(ada.apiKey);
+    expect(carol.apiKey).toMatch(/^chk_[A-Za-z0-9_-]{43}$/);
+  });
+});
+
+describe('sign-up', () => {
+  let closed: App;
+  const closedTemp = createTempDir();
+
+  beforeAll(async () => {
+    closed = await buildTestApp({ databaseUrl: join(closedTemp.dir, 'closed.db'), env: { ALLOW_SIGNUP: 'false' } });
+  });
+  afterAll(async () => {
+    await closed.close();
+    closedTemp.cleanup();
+  });
+
+  it('is refused without the admin key when ALLOW_SIGNUP=false', async () => {
+    const anonymous = await closed.inject({ method: 'POST', url: '/v1/users', payload: { name: 'Eve' } });
+    expect(anonymous.statusCode).toBe(403);
+    expect(anonymous.json()).toMatchObject({ code: 'SIGNUP_DISABLED' });
+    expect(tableCounts(closed).users).toBe(0);
+
+    const byAdmin = await closed.inject({ method: 'POST', url: '/v1/users', headers: bearer(TEST_ADMIN_KEY), payload: { name: 'Eve' } });
+    expect(byAdmin.statusCode).toBe(201);
+    const eve = byAdmin.json<{ api_key: string }>();
+
+    const byUser = await closed.inject({ method: 'POST', url: '/v1/users', headers: bearer(eve.api_key), payload: { name: 'Mallory' } });
+    expect(byUser.statusCode).toBe(403);
+    expect(tableCounts(closed).users).toBe(1);
+  });
+
+  it('rejects a wrong key even where a key is optional', async () => {
+    const response = await app.inject({ method: 'POST', url: '/v1/users', headers: bearer('chk_nope'), payload: { name: 'X' } });
+    expect(response.statusCode).toBe(401);
+  });
+});

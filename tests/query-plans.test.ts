@@ -1,0 +1,71 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createOfflineProvider } from '../src/chatbot/offline.js';
+import { openDatabase } from '../src/db/client.js';
+import { createChatRepository } from '../src/repositories/chats.js';
+import { createUserRepository } from '../src/repositories/users.js';
+import { createAccessService, type Actor } from '../src/services/access.js';
+import { createChatService } from '../src/services/chats.js';
+import { createConversationService } from '../src/services/conversation.js';
+import { createKeyedLock } from '../src/services/keyed-lock.js';
+import { createUserService } from '../src/services/users.js';
+import { createTempDir } from './helpers/app.js';
+
+const temp = createTempDir();
+afterAll(() => temp.cleanup());
+
+describe('query plans', () => {
+  it('uses an index for every query the services make: no table scan, no sort step', async () => {
+    const executed = new Map<string, unknown[]>();
+    const database = openDatabase(join(temp.dir, 'plans.db'), {
+      queryLogger: { logQuery: (query, params) => void executed.set(query, params) },
+    });
+    const users = createUserRepository(database.db);
+    const chats = createChatRepository(database.db);
+    const access = createAccessService({ users, adminApiKey: undefined });
+    const userService = createUserService({ users, allowSignup: true });
+    const chatService = createChatService({ chats, access });
+    const conversation = createConversationService({
+      chats,
+      access,
+      chatbot: createOfflineProvider(),
+      chatLock: createKeyedLock(),
+      historyMaxTurns: 20,
+    });
+
+    // Enough rows that the planner has real choices to make.
+    const { user, apiKey } = await userService.createUser(undefined, { name: 'Ada' });
+    const actor: Actor = { kind: 'user', userId: user.id };
+    for (let index = 0; index < 30; index += 1) await chatService.createChat(actor, user.id, { title: `chat ${index}` });
+    const { chatId } = await conversation.ask(actor, { userId: user.id, question: 'first' });
+    await conversation.ask(actor, { userId: user.id, chatId, question: 'second' });
+    await access.authenticate(apiKey);
+    await userService.getCurrentUser(actor);
+    const page = await chatService.listChats(actor, user.id, { limit: 5 });
+    expect(page.nextCursor).not.toBeNull();
+    await chatService.listChats(actor, user.id, { limit: 5, cursor: page.nextCursor ?? '' });
+    await chatService.getChat(actor, user.id, chatId);
+    await chatService.renameChat(actor, user.id, chatId, { title: 'renamed' });
+    await chats.failUnfinishedPairs('INTERRUPTED', 'x', new Date());
+    await chatService.deleteChat(actor, user.id, chatId);
+
+    // Every statement that has to find rows; inserts and the migrator's own bookkeeping aside.
+    const reads = [...executed].filter(
+      ([query]) => /^\s*(select|update|delete)\b/i.test(query) && !query.includes('__drizzle_migrations'),
+    );
+    expect(reads.length).toBeGreaterThan(8);
+    expect(reads.some(([query]) => query.includes(') < ('))).toBe(true);
+    for (const [query, params] of reads) {
+      const plan = database.sqlite
+        .prepare(`EXPLAIN QUERY PLAN ${query}`)
+        .all(...(params as unknown[]))
+        .map((row) => (row as { detail: string }).detail);
+      const text = plan.join('\n');
+      expect(text, query).not.toMatch(/\bSCAN (users|api_keys|chats|qa_pairs)\b/);
+      expect(text, query).not.toMatch(/USE TEMP B-TREE/);
+      // A keyset page must seek to its cursor, not walk the whole user range.
+      if (/\) < \(/.test(query)) expect(text, query).toContain('(updated_at,id)<(?,?)');
+    }
+    database.close();
+  });
+});

@@ -1,0 +1,181 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import type { ChatbotProvider } from '../src/chatbot/index.js';
+import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
+
+/** A provider that breaks in an unexpected way, with internals in its message. */
+const brokenProvider: ChatbotProvider = {
+  name: 'broken',
+  async ask() {
+    throw new Error('SQLITE_SECRET_PATH /var/lib/internal/db.sqlite exploded');
+  },
+  async close() {},
+};
+
+let app: App;
+let ada: TestUser;
+let chatId: string;
+const temp = createTempDir();
+
+beforeAll(async () => {
+  app = await buildTestApp({ databaseUrl: join(temp.dir, 'validation.db'), chatbot: brokenProvider });
+  ada = await createUser(app, 'Ada');
+  const created = await app.inject({ method: 'POST', url: `/v1/users/${ada.id}/chats`, headers: ada.headers, payload: { title: 'x' } });
+  chatId = created.json<{ id: string }>().id;
+});
+
+afterAll(async () => {
+  await app.close();
+  temp.cleanup();
+});
+
+const ERROR_KEYS = ['statusCode', 'code', 'error', 'message'];
+
+describe('bad input', () => {
+  const cases: { name: string; status: number; code: string; request: () => Parameters<App['inject']>[0] }[] = [
+    {
+      name: 'malformed JSON',
+      status: 400,
+      code: 'INVALID_JSON',
+      request: () => ({ method: 'POST', url: '/search', headers: { ...ada.headers, 'content-type': 'application/json' }, payload: '{"user_id": ' }),
+    },
+    {
+      name: 'an empty JSON body',
+      status: 400,
+      code: 'INVALID_JSON',
+      request: () => ({ method: 'POST', url: '/search', headers: { ...ada.headers, 'content-type': 'application/json' }, payload: '' }),
+    },
+    {
+      name: 'a text/plain body',
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      request: () => ({ method: 'POST', url: '/search', headers: { ...ada.headers, 'content-type': 'text/plain' }, payload: 'hello' }),
+    },
+    {
+      name: 'a form body',
+      status: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      request: () => ({
+        method: 'POST',
+        url: `/v1/users/${ada.id}/chats`,
+        headers: { ...ada.headers, 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'title=x',
+      }),
+    },
+    {
+      name: 'a missing question',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id } }),
+    },
+    {
+      name: 'an empty question',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: '' } }),
+    },
+    {
+      name: 'a whitespace-only question',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: ' \n\t ' } }),
+    },
+    {
+      name: 'a question over 16,000 characters',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'q'.repeat(16_001) } }),
+    },
+    {
+      name: 'a number where a string belongs (no coercion)',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 42 } }),
+    },
+    {
+      name: 'an unknown field',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'q', admin: true } }),
+    },
+    {
+      name: 'a chat_id that is not a UUID',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, chat_id: '../../etc', question: 'q' } }),
+    },
+    {
+      name: 'a user id in the path that is not a UUID',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'GET', url: `/v1/users/1%20OR%201=1/chats`, headers: ada.headers }),
+    },
+    {
+      name: 'an unknown query parameter',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats?sort=asc`, headers: ada.headers }),
+    },
+    {
+      name: 'an array body',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({ method: 'POST', url: `/v1/users/${ada.id}/chats`, headers: ada.headers, payload: [] }),
+    },
+    {
+      name: 'a body over the size limit',
+      status: 413,
+      code: 'PAYLOAD_TOO_LARGE',
+      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'q'.repeat(300_000) } }),
+    },
+    {
+      name: 'an unknown route',
+      status: 404,
+      code: 'NOT_FOUND',
+      request: () => ({ method: 'GET', url: '/v1/nothing-here', headers: ada.headers }),
+    },
+    {
+      name: 'an unsupported method on a known path',
+      status: 404,
+      code: 'NOT_FOUND',
+      request: () => ({ method: 'PUT', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers, payload: {} }),
+    },
+  ];
+
+  for (const testCase of cases) {
+    it(`answers ${testCase.status} ${testCase.code} to ${testCase.name} and writes nothing`, async () => {
+      const before = tableCounts(app);
+      const response = await app.inject(testCase.request());
+      expect(response.statusCode).toBe(testCase.status);
+      expect(response.headers['content-type']).toMatch(/^application\/json/);
+      const body = response.json<Record<string, unknown>>();
+      expect(body).toMatchObject({ statusCode: testCase.status, code: testCase.code });
+      for (const key of ERROR_KEYS) expect(body).toHaveProperty(key);
+      expect(tableCounts(app)).toEqual(before);
+    });
+  }
+
+  it('names the rejected field in a validation error', async () => {
+    const response = await app.inject({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 7 } });
+    expect(response.json()).toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [{ path: 'body/question', message: expect.any(String) }],
+    });
+  });
+});
+
+describe('unexpected failures', () => {
+  it('hides the message of a 5xx, but still stores the question as failed', async () => {
+    const response = await ask(app, ada, { chat_id: chatId, question: 'trigger the bug' });
+    expect(response.statusCode).toBe(500);
+    const body = response.json<{ code: string; message: string; qa_pair_id: string }>();
+    expect(body.code).toBe('INTERNAL_ERROR');
+    expect(response.body).not.toContain('SQLITE_SECRET_PATH');
+    expect(response.body).not.toContain('/var/lib');
+    const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
+    const pair = chat.json<{ qa_pairs: { id: string; status: string; error: { code: string; message: string } }[] }>().qa_pairs[0];
+    expect(pair).toMatchObject({ id: body.qa_pair_id, status: 'failed', error: { code: 'INTERNAL_ERROR' } });
+    expect(JSON.stringify(pair)).not.toContain('SQLITE_SECRET_PATH');
+  });
+});
