@@ -42,7 +42,8 @@ function createValidators() {
   return { body: strict, params: coercing, querystring: coercing, headers: coercing };
 }
 
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+/** Pino options: the level from config, and credentials redacted should a header ever be logged. */
+export function loggerOptions(level: string) {
   return {
     level,
     redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { ChatbotProvider } from '../src/chatbot/index.js';
@@ -33,7 +34,7 @@ afterAll(async () => {
 const ERROR_KEYS = ['statusCode', 'code', 'error', 'message'];
 
 describe('bad input', () => {
-  const cases: { name: string; status: number; code: string; request: () => Parameters<App['inject']>[0] }[] = [
+  const cases: { name: string; status: number; code: string; request: () => InjectOptions }[] = [
     {
       name: 'malformed JSON',
       status: 400,

@@ -6,6 +6,8 @@ export interface RecordedRequest {
   method: string;
   url: string;
   headers: IncomingHttpHeaders;
+  /** The client's port: equal ports mean one reused connection. */
+  remotePort: number | undefined;
   rawBody: string;
   /** The parsed JSON body (undefined when it was not JSON). */
   body: unknown;
@@ -48,7 +50,14 @@ export async function startFakeUpstream() {
     } catch {
       body = undefined;
     }
-    const recorded: RecordedRequest = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawBody, body };
+    const recorded: RecordedRequest = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      headers: req.headers,
+      remotePort: req.socket.remotePort,
+      rawBody,
+      body,
+    };
     requests.push(recorded);
     const handler = queue.shift() ?? fallback;
     await handler(recorded, res);

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { buildTestApp } from './helpers/app.js';
+
+let app: App;
+beforeAll(async () => {
+  app = await buildTestApp({ databaseUrl: ':memory:' });
+});
+afterAll(async () => app.close());
+
+interface Operation {
+  tags?: string[];
+  operationId?: string;
+  summary?: string;
+  responses?: Record<string, unknown>;
+}
+
+describe('the OpenAPI document', () => {
+  it('describes every API route with tags, an operationId, a summary and its responses', async () => {
+    const response = await app.inject({ method: 'GET', url: '/docs/json' });
+    expect(response.statusCode).toBe(200);
+    const document = response.json<{ openapi: string; paths: Record<string, Record<string, Operation>> }>();
+    expect(document.openapi).toMatch(/^3\./);
+
+    const operations = Object.entries(document.paths).flatMap(([path, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ path, method, operation })),
+    );
+    const names = operations.map(({ method, path }) => `${method.toUpperCase()} ${path}`);
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'POST /v1/users',
+        'GET /v1/users/me',
+        'POST /search',
+        'POST /v1/users/{user_id}/chats',
+        'GET /v1/users/{user_id}/chats',
+        'GET /v1/users/{user_id}/chats/{chat_id}',
+        'PATCH /v1/users/{user_id}/chats/{chat_id}',
+        'DELETE /v1/users/{user_id}/chats/{chat_id}',
+        'GET /health',
+      ]),
+    );
+    const operationIds = new Set<string>();
+    for (const { path, method, operation } of operations) {
+      const name = `${method} ${path}`;
+      expect(operation.tags?.length, name).toBeGreaterThan(0);
+      expect(operation.summary, name).toBeTruthy();
+      expect(operation.operationId, name).toBeTruthy();
+      operationIds.add(operation.operationId ?? '');
+      const statuses = Object.keys(operation.responses ?? {});
+      expect(statuses.some((status) => status.startsWith('2')), name).toBe(true);
+      if (path !== '/health') expect(statuses, name).toContain('400');
+    }
+    expect(operationIds.size).toBe(operations.length);
+  });
+
+  it('serves the explorer page', async () => {
+    const response = await app.inject({ method: 'GET', url: '/docs' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toMatch(/text\/html/);
+    expect(response.body).toContain('swagger-ui');
+  });
+});
