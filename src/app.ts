@@ -12,6 +12,7 @@ import errorsPlugin from './plugins/errors.js';
 import servicesPlugin from './plugins/services.js';
 import swaggerPlugin from './plugins/swagger.js';
 import askRoutes from './routes/ask.js';
+import branchRoutes from './routes/branches.js';
 import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
 import userRoutes from './routes/users.js';
@@ -86,6 +87,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(userRoutes);
   await app.register(chatRoutes);
   await app.register(askRoutes);
+  await app.register(branchRoutes);
 
   await app.ready();
   return app;

@@ -38,3 +38,9 @@ export const signupDisabled = () =>
 export const userNotFound = () => new DomainError('USER_NOT_FOUND', 404, 'User not found');
 
 export const chatNotFound = () => new DomainError('CHAT_NOT_FOUND', 404, 'Chat not found');
+
+export const qaPairNotFound = () => new DomainError('QA_PAIR_NOT_FOUND', 404, 'Question/answer pair not found in this chat');
+
+export const branchNotFound = () => new DomainError('BRANCH_NOT_FOUND', 404, 'Branch not found in this chat');
+
+export const conflict = (code: string, message: string) => new DomainError(code, 409, message);

@@ -159,7 +159,7 @@ describe('POST /search', () => {
     expect(body.qa_pair.answered_at).not.toBeNull();
     const chat = await getChat(ada, body.chat_id);
     expect(chat.title).toBe('Capital of France?');
-    expect(chat.qa_pairs).toEqual([body.qa_pair]);
+    expect(chat.qa_pairs).toMatchObject([body.qa_pair]);
   });
 
   it('treats a missing search_results as empty', async () => {

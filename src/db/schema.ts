@@ -51,6 +51,15 @@ export const chats = sqliteTable(
     lastQuestion: text('last_question'),
     /** The last `seq` handed to a pair of this chat. */
     lastSeq: integer('last_seq').notNull().default(0),
+    /**
+     * The branch that GET shows and a plain ask continues. Always set by the app; kept
+     * without a foreign key because branches reference chats too (the repository keeps
+     * it pointing at a branch of this chat in the same transactions that change branches).
+     */
+    activeBranchId: text('active_branch_id'),
+    /** Set on a chat made by forking another chat: where its first pairs were copied from. */
+    forkedFromChatId: text('forked_from_chat_id'),
+    forkedFromPairId: text('forked_from_pair_id'),
   },
   (table) => [index('chats_user_updated_idx').on(table.userId, table.updatedAt, table.id)],
 );
@@ -88,7 +97,8 @@ export const qaPairs = sqliteTable(
   },
   (table) => [
     uniqueIndex('qa_pairs_chat_seq_unique').on(table.chatId, table.seq),
-    index('qa_pairs_parent_idx').on(table.parentId),
+    // Children of a pair in asking order: siblings for the branch switcher.
+    index('qa_pairs_parent_seq_idx').on(table.parentId, table.seq),
     index('qa_pairs_user_idx').on(table.userId),
     // Only unfinished pairs are indexed: the start-up recovery finds them without a scan.
     index('qa_pairs_unfinished_idx')
@@ -97,7 +107,42 @@ export const qaPairs = sqliteTable(
   ],
 );
 
+/**
+ * A branch is a path from a chat's first pair to `headPairId`, following `parent_id`.
+ * Pairs are shared between branches up to the point where they fork.
+ */
+export const branches = sqliteTable(
+  'branches',
+  {
+    id: text('id').primaryKey(),
+    chatId: text('chat_id')
+      .notNull()
+      .references(() => chats.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** Optional; unique within a chat. The first branch of a chat is `main`. */
+    name: text('name'),
+    /** The pair this branch forked from (its last pair shared with the branch it left); null for a root. */
+    forkPairId: text('fork_pair_id').references(() => qaPairs.id),
+    /** The last pair of the branch; null only for the main branch of a chat with no pairs yet. */
+    headPairId: text('head_pair_id').references(() => qaPairs.id),
+    createdAt: timestamp('created_at').notNull(),
+    updatedAt: timestamp('updated_at').notNull(),
+  },
+  (table) => [
+    index('branches_chat_idx').on(table.chatId, table.createdAt, table.id),
+    index('branches_head_idx').on(table.headPairId),
+    index('branches_fork_idx').on(table.forkPairId),
+    index('branches_user_idx').on(table.userId),
+    uniqueIndex('branches_chat_name_unique')
+      .on(table.chatId, table.name)
+      .where(sql`${table.name} is not null`),
+  ],
+);
+
 export type UserRow = typeof users.$inferSelect;
+export type BranchRow = typeof branches.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;
 export type ChatRow = typeof chats.$inferSelect;
 export type QaPairRow = typeof qaPairs.$inferSelect;

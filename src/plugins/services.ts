@@ -3,6 +3,7 @@ import fp from 'fastify-plugin';
 import { createChatRepository } from '../repositories/chats.js';
 import { createUserRepository } from '../repositories/users.js';
 import { createAccessService } from '../services/access.js';
+import { createBranchService } from '../services/branches.js';
 import { createChatService } from '../services/chats.js';
 import { createConversationService } from '../services/conversation.js';
 import { createKeyedLock } from '../services/keyed-lock.js';
@@ -19,16 +20,19 @@ function createServices(fastify: FastifyInstance, options: ServicesOptions) {
   const users = createUserRepository(db);
   const chats = createChatRepository(db);
   const access = createAccessService({ users, adminApiKey: options.adminApiKey });
+  // One lock for everything that must not interleave with an ask on the same chat.
+  const chatLock = createKeyedLock();
   return {
     repositories: { users, chats },
     access,
     users: createUserService({ users, allowSignup: options.allowSignup }),
     chats: createChatService({ chats, access }),
+    branches: createBranchService({ chats, access, chatLock }),
     conversation: createConversationService({
       chats,
       access,
       chatbot: fastify.chatbot,
-      chatLock: createKeyedLock(),
+      chatLock,
       historyMaxTurns: options.historyMaxTurns,
     }),
   };

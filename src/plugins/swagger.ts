@@ -23,6 +23,7 @@ export default fp(
           { name: 'users', description: 'Sign-up and the current user' },
           { name: 'chats', description: 'Chats and their question/answer pairs' },
           { name: 'ask', description: 'Ask the chatbot within a chat' },
+          { name: 'branches', description: 'The tree of a chat: branches, regenerating, forking' },
           { name: 'health', description: 'Liveness' },
         ],
       },

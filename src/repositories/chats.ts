@@ -1,17 +1,40 @@
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
-import { chats, qaPairs, type ChatRow, type QaPairRow, type StoredSearchResult } from '../db/schema.js';
+import {
+  branches,
+  chats,
+  qaPairs,
+  type BranchRow,
+  type ChatRow,
+  type QaPairRow,
+  type StoredSearchResult,
+} from '../db/schema.js';
 
 export interface ChatCursor {
   updatedAt: Date;
   id: string;
 }
 
+export const MAIN_BRANCH_NAME = 'main';
+
+/** Where a new pair goes in the chat's tree. */
+export type AskPlacement =
+  /** After the head of the active branch, extending it. */
+  | { kind: 'active' }
+  /**
+   * After `parentId` (null: a new first question). `if-needed` extends a branch whose head
+   * is that pair (the active one first); `always` starts a new branch, as regenerating does.
+   */
+  | { kind: 'after'; parentId: string | null; newBranch: 'if-needed' | 'always' };
+
 export interface BeginAskInput {
   chatId: string;
   userId: string;
   /** Set when the chat does not exist yet and must be created in the same transaction. */
-  newChatTitle?: string;
+  newChat?: { title: string; mainBranchId: string };
+  placement: AskPlacement;
+  /** Used when the ask starts a new branch. */
+  newBranchId: string;
   pairId: string;
   question: string;
   provider: string;
@@ -22,7 +45,8 @@ export interface BeginAskInput {
 
 export interface BeginAskResult {
   pair: QaPairRow;
-  /** Answered pairs before the new one, oldest first. */
+  branchId: string;
+  /** Answered pairs on the path to the new one, oldest first, capped at `historyLimit`. */
   history: Pick<QaPairRow, 'question' | 'answer'>[];
 }
 
@@ -42,17 +66,66 @@ export type PairOutcome =
       answeredAt: Date;
     };
 
+/** A pair's place in the tree, without its content. */
+export interface TreeNode {
+  id: string;
+  parentId: string | null;
+}
+
+export interface BranchWithHead {
+  branch: BranchRow;
+  headQuestion: string | null;
+}
+
+type Db = SqliteDb | Parameters<Parameters<SqliteDb['transaction']>[0]>[0];
+
+/** The ids on the path from the first pair to `headPairId` (inclusive), as a subquery. */
+function pathIds(headPairId: string | SQL | ReturnType<typeof sql.placeholder>): SQL {
+  return sql`(WITH RECURSIVE path(id) AS (
+      SELECT ${headPairId}
+      UNION ALL
+      SELECT p.parent_id FROM ${qaPairs} p JOIN path ON p.id = path.id WHERE p.parent_id IS NOT NULL
+    ) SELECT id FROM path)`;
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Error && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
 /**
- * Chats and their question/answer pairs. All SQL for them lives here; every method is
- * one statement or one short synchronous transaction, never spanning an upstream call.
+ * Chats, their branches and their question/answer pairs. All SQL for them lives here;
+ * every method is one statement or one short synchronous transaction, never spanning an
+ * upstream call.
  */
 export function createChatRepository(db: SqliteDb) {
   const findByIdStatement = db.select().from(chats).where(eq(chats.id, sql.placeholder('id'))).prepare();
+  const findPairStatement = db.select().from(qaPairs).where(eq(qaPairs.id, sql.placeholder('id'))).prepare();
+  const findBranchStatement = db.select().from(branches).where(eq(branches.id, sql.placeholder('id'))).prepare();
+  const pathStatement = db
+    .select()
+    .from(qaPairs)
+    .where(sql`${qaPairs.id} IN ${pathIds(sql.placeholder('headPairId'))}`)
+    .orderBy(asc(qaPairs.seq))
+    .prepare();
   const listPairsStatement = db
     .select()
     .from(qaPairs)
     .where(eq(qaPairs.chatId, sql.placeholder('chatId')))
     .orderBy(asc(qaPairs.seq))
+    .limit(sql.placeholder('limit'))
+    .prepare();
+  const skeletonStatement = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId })
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, sql.placeholder('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .prepare();
+  const listBranchesStatement = db
+    .select({ branch: branches, headQuestion: qaPairs.question })
+    .from(branches)
+    .leftJoin(qaPairs, eq(qaPairs.id, branches.headPairId))
+    .where(eq(branches.chatId, sql.placeholder('chatId')))
+    .orderBy(asc(branches.createdAt), asc(branches.id))
     .prepare();
   const firstPageStatement = db
     .select()
@@ -76,13 +149,54 @@ export function createChatRepository(db: SqliteDb) {
     .limit(sql.placeholder('limit'))
     .prepare();
 
+  function insertChatWithMainBranch(
+    tx: Db,
+    chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'> &
+      Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId'>>,
+    mainBranchId: string,
+    headPairId: string | null = null,
+  ): ChatRow {
+    const row = tx
+      .insert(chats)
+      .values({ ...chat, activeBranchId: mainBranchId })
+      .returning()
+      .get();
+    tx.insert(branches)
+      .values({
+        id: mainBranchId,
+        chatId: chat.id,
+        userId: chat.userId,
+        name: MAIN_BRANCH_NAME,
+        forkPairId: null,
+        headPairId,
+        createdAt: chat.createdAt,
+        updatedAt: chat.updatedAt,
+      })
+      .run();
+    return row;
+  }
+
+  /** Answered pairs on the path to `headPairId`, oldest first, at most `limit`. */
+  function answeredHistory(tx: Db, headPairId: string | null, limit: number) {
+    if (headPairId === null || limit === 0) return [];
+    return tx
+      .select({ question: qaPairs.question, answer: qaPairs.answer })
+      .from(qaPairs)
+      .where(and(sql`${qaPairs.id} IN ${pathIds(headPairId)}`, eq(qaPairs.status, 'answered')))
+      .orderBy(desc(qaPairs.seq))
+      .limit(limit)
+      .all()
+      .reverse();
+  }
+
   return {
     async findById(id: string): Promise<ChatRow | undefined> {
       return findByIdStatement.get({ id });
     },
 
-    async create(chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'>): Promise<ChatRow> {
-      return db.insert(chats).values(chat).returning().get();
+    /** Creates a chat with its `main` branch, which starts empty and active. */
+    async create(chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'>, mainBranchId: string): Promise<ChatRow> {
+      return db.transaction((tx) => insertChatWithMainBranch(tx, chat, mainBranchId));
     },
 
     /** One page of a user's chats, most recently updated first, strictly after `cursor`. */
@@ -95,54 +209,205 @@ export function createChatRepository(db: SqliteDb) {
       return db.update(chats).set({ title, updatedAt: now }).where(eq(chats.id, id)).returning().get();
     },
 
-    /** Deletes the chat; its pairs go with it through the foreign key's cascade. */
+    /** Deletes the chat; its branches and pairs go with it through the foreign keys' cascade. */
     async delete(id: string): Promise<boolean> {
       return db.delete(chats).where(eq(chats.id, id)).run().changes > 0;
     },
 
-    async listPairs(chatId: string): Promise<QaPairRow[]> {
-      return listPairsStatement.all({ chatId });
+    async findPair(id: string): Promise<QaPairRow | undefined> {
+      return findPairStatement.get({ id });
+    },
+
+    /** The pairs from the first one to `headPairId`, first first; empty for no head. */
+    async listPath(headPairId: string | null): Promise<QaPairRow[]> {
+      return headPairId === null ? [] : pathStatement.all({ headPairId });
+    },
+
+    /** The chat's pairs in asking order (so every parent comes before its children), at most `limit`. */
+    async listPairs(chatId: string, limit: number): Promise<QaPairRow[]> {
+      return listPairsStatement.all({ chatId, limit });
+    },
+
+    /** Every pair of the chat as (id, parent id), in asking order. */
+    async listTree(chatId: string): Promise<TreeNode[]> {
+      return skeletonStatement.all({ chatId });
+    },
+
+    async findBranch(id: string): Promise<BranchRow | undefined> {
+      return findBranchStatement.get({ id });
+    },
+
+    /** The chat's branches, oldest first, each with its head's question. */
+    async listBranches(chatId: string): Promise<BranchWithHead[]> {
+      return listBranchesStatement.all({ chatId });
+    },
+
+    /** Adds a branch and makes it the active one. */
+    async createBranch(branch: BranchRow): Promise<BranchRow | 'name_taken'> {
+      try {
+        return db.transaction((tx) => {
+          const row = tx.insert(branches).values(branch).returning().get();
+          tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId)).run();
+          return row;
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) return 'name_taken';
+        throw error;
+      }
+    },
+
+    async setActiveBranch(chatId: string, branchId: string): Promise<void> {
+      db.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId)).run();
+    },
+
+    async renameBranch(id: string, name: string | null, now: Date): Promise<BranchRow | 'name_taken' | undefined> {
+      try {
+        return db.update(branches).set({ name, updatedAt: now }).where(eq(branches.id, id)).returning().get();
+      } catch (error) {
+        if (isUniqueViolation(error)) return 'name_taken';
+        throw error;
+      }
     },
 
     /**
-     * Stores the question as a `pending` pair (creating the chat first when asked to) and
-     * returns the history to send upstream, all in one transaction.
+     * Deletes a branch and the pairs no other branch passes through (a suffix of its path),
+     * optionally switching the active branch, in one transaction. Returns how many pairs went.
      */
-    async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {
+    async deleteBranch(input: { chatId: string; branchId: string; activateBranchId?: string }): Promise<number> {
       return db.transaction((tx) => {
-        if (input.newChatTitle !== undefined) {
-          tx.insert(chats)
-            .values({
-              id: input.chatId,
-              userId: input.userId,
-              title: input.newChatTitle,
-              createdAt: input.now,
-              updatedAt: input.now,
-            })
-            .run();
+        const branch = tx.select().from(branches).where(eq(branches.id, input.branchId)).get();
+        if (!branch) return 0;
+        let exclusive: string[] = [];
+        if (branch.headPairId !== null) {
+          const rows = tx.all<{ id: string }>(sql`
+            WITH RECURSIVE
+              others(id) AS (
+                SELECT ${branches.headPairId} FROM ${branches}
+                WHERE ${branches.chatId} = ${input.chatId} AND ${branches.id} != ${input.branchId}
+                  AND ${branches.headPairId} IS NOT NULL
+                UNION
+                SELECT p.parent_id FROM ${qaPairs} p JOIN others ON p.id = others.id WHERE p.parent_id IS NOT NULL
+              ),
+              mine(id) AS (
+                SELECT ${branch.headPairId}
+                UNION
+                SELECT p.parent_id FROM ${qaPairs} p JOIN mine ON p.id = mine.id WHERE p.parent_id IS NOT NULL
+              )
+            SELECT id FROM mine WHERE id NOT IN (SELECT id FROM others)`);
+          exclusive = rows.map((row) => row.id);
         }
-        const chat = tx.select().from(chats).where(eq(chats.id, input.chatId)).get();
-        if (!chat) throw new Error(`chat ${input.chatId} vanished inside its own transaction`);
-
-        const history =
-          input.historyLimit === 0
-            ? []
-            : tx
-                .select({ question: qaPairs.question, answer: qaPairs.answer })
-                .from(qaPairs)
-                .where(and(eq(qaPairs.chatId, input.chatId), eq(qaPairs.status, 'answered')))
-                .orderBy(desc(qaPairs.seq))
-                .limit(input.historyLimit)
-                .all()
-                .reverse();
-        const parent = tx
-          .select({ id: qaPairs.id })
+        tx.delete(branches).where(eq(branches.id, input.branchId)).run();
+        if (exclusive.length > 0) tx.delete(qaPairs).where(inArray(qaPairs.id, exclusive)).run();
+        const last = tx
+          .select({ question: qaPairs.question })
           .from(qaPairs)
           .where(eq(qaPairs.chatId, input.chatId))
           .orderBy(desc(qaPairs.seq))
           .limit(1)
           .get();
+        tx.update(chats)
+          .set({
+            qaCount: sql`${chats.qaCount} - ${exclusive.length}`,
+            lastQuestion: last?.question ?? null,
+            ...(input.activateBranchId ? { activeBranchId: input.activateBranchId } : {}),
+          })
+          .where(eq(chats.id, input.chatId))
+          .run();
+        return exclusive.length;
+      });
+    },
 
+    /**
+     * Copies the path from the first pair to `pairId` into a new chat (new ids, same
+     * content and timestamps), recording where it came from, with a `main` branch over it.
+     */
+    async forkChat(input: {
+      sourceChatId: string;
+      pairId: string;
+      chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'>;
+      mainBranchId: string;
+      newPairId: () => string;
+    }): Promise<ChatRow> {
+      return db.transaction((tx) => {
+        const path = tx
+          .select()
+          .from(qaPairs)
+          .where(sql`${qaPairs.id} IN ${pathIds(input.pairId)}`)
+          .orderBy(asc(qaPairs.seq))
+          .all();
+        const copies: QaPairRow[] = [];
+        let parentId: string | null = null;
+        for (const [index, pair] of path.entries()) {
+          const copy: QaPairRow = { ...pair, id: input.newPairId(), chatId: input.chat.id, parentId, seq: index + 1 };
+          copies.push(copy);
+          parentId = copy.id;
+        }
+        const last = copies.at(-1);
+        const chat = insertChatWithMainBranch(
+          tx,
+          {
+            ...input.chat,
+            forkedFromChatId: input.sourceChatId,
+            forkedFromPairId: input.pairId,
+          },
+          input.mainBranchId,
+          null,
+        );
+        if (copies.length > 0) tx.insert(qaPairs).values(copies).run();
+        tx.update(branches).set({ headPairId: last?.id ?? null }).where(eq(branches.id, input.mainBranchId)).run();
+        return tx
+          .update(chats)
+          .set({ qaCount: copies.length, lastSeq: copies.length, lastQuestion: last?.question ?? null })
+          .where(eq(chats.id, chat.id))
+          .returning()
+          .get();
+      });
+    },
+
+    /**
+     * Stores the question as a `pending` pair at its place in the tree (creating the chat,
+     * or a branch, when needed), makes its branch active and returns the history to send
+     * upstream, all in one transaction.
+     */
+    async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {
+      return db.transaction((tx) => {
+        if (input.newChat) {
+          insertChatWithMainBranch(
+            tx,
+            { id: input.chatId, userId: input.userId, title: input.newChat.title, createdAt: input.now, updatedAt: input.now },
+            input.newChat.mainBranchId,
+          );
+        }
+        const chat = tx.select().from(chats).where(eq(chats.id, input.chatId)).get();
+        if (!chat?.activeBranchId) throw new Error(`chat ${input.chatId} has no active branch`);
+
+        let parentId: string | null;
+        let extendBranchId: string | undefined;
+        if (input.placement.kind === 'active') {
+          const active = tx.select().from(branches).where(eq(branches.id, chat.activeBranchId)).get();
+          if (!active) throw new Error(`active branch of chat ${input.chatId} is missing`);
+          parentId = active.headPairId;
+          extendBranchId = active.id;
+        } else {
+          parentId = input.placement.parentId;
+          if (input.placement.newBranch === 'if-needed') {
+            const candidates = tx
+              .select({ id: branches.id, updatedAt: branches.updatedAt })
+              .from(branches)
+              .where(
+                and(
+                  eq(branches.chatId, input.chatId),
+                  parentId === null ? isNull(branches.headPairId) : eq(branches.headPairId, parentId),
+                ),
+              )
+              .all();
+            // The active branch if it ends there, else the most recently updated one that does.
+            candidates.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
+            extendBranchId = (candidates.find((candidate) => candidate.id === chat.activeBranchId) ?? candidates[0])?.id;
+          }
+        }
+
+        const history = answeredHistory(tx, parentId, input.historyLimit);
         const seq = chat.lastSeq + 1;
         const pair = tx
           .insert(qaPairs)
@@ -150,7 +415,7 @@ export function createChatRepository(db: SqliteDb) {
             id: input.pairId,
             chatId: input.chatId,
             userId: input.userId,
-            parentId: parent?.id ?? null,
+            parentId,
             seq,
             question: input.question,
             status: 'pending',
@@ -160,21 +425,40 @@ export function createChatRepository(db: SqliteDb) {
           })
           .returning()
           .get();
+
+        const branchId = extendBranchId ?? input.newBranchId;
+        if (extendBranchId) {
+          tx.update(branches).set({ headPairId: pair.id, updatedAt: input.now }).where(eq(branches.id, extendBranchId)).run();
+        } else {
+          tx.insert(branches)
+            .values({
+              id: input.newBranchId,
+              chatId: input.chatId,
+              userId: input.userId,
+              name: null,
+              forkPairId: parentId,
+              headPairId: pair.id,
+              createdAt: input.now,
+              updatedAt: input.now,
+            })
+            .run();
+        }
         tx.update(chats)
           .set({
             lastSeq: seq,
             qaCount: sql`${chats.qaCount} + 1`,
             lastQuestion: input.question,
             updatedAt: input.now,
+            activeBranchId: branchId,
           })
           .where(eq(chats.id, input.chatId))
           .run();
-        return { pair, history };
+        return { pair, history, branchId };
       });
     },
 
-    /** Records how an ask ended. Returns the updated pair. */
-    async completePair(pairId: string, outcome: PairOutcome): Promise<QaPairRow> {
+    /** Records how an ask ended. Returns the updated pair, or undefined if its chat was deleted meanwhile. */
+    async completePair(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
       const values =
         outcome.status === 'answered'
           ? {
@@ -195,7 +479,7 @@ export function createChatRepository(db: SqliteDb) {
             };
       return db.transaction((tx) => {
         const pair = tx.update(qaPairs).set(values).where(eq(qaPairs.id, pairId)).returning().get();
-        if (!pair) throw new Error(`qa pair ${pairId} not found when completing it`);
+        if (!pair) return undefined;
         tx.update(chats).set({ updatedAt: outcome.answeredAt }).where(eq(chats.id, pair.chatId)).run();
         return pair;
       });

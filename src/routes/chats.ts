@@ -10,7 +10,7 @@ import {
   RenameChatBody,
   UserParams,
   toChat,
-  toQaPair,
+  toChatWithPairs,
 } from '../schemas/chats.js';
 import { Page, errorResponses } from '../schemas/common.js';
 
@@ -64,18 +64,14 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['chats'],
         operationId: 'getChat',
-        summary: 'A chat with its question/answer pairs, oldest first',
+        summary: 'A chat with the pairs of its active branch, first question first',
         params: ChatParams,
         response: { 200: ChatWithPairs, ...errorResponses(400, 401, 403, 404) },
       },
     },
     async (request) => {
-      const { chat, pairs } = await fastify.services.chats.getChat(
-        actorOf(request),
-        request.params.user_id,
-        request.params.chat_id,
-      );
-      return { ...toChat(chat), qa_pairs: pairs.map(toQaPair) };
+      const view = await fastify.services.chats.getChat(actorOf(request), request.params.user_id, request.params.chat_id);
+      return toChatWithPairs(view);
     },
   );
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ChatRow, QaPairRow } from '../db/schema.js';
+import type { ChatView } from '../services/chats.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
 import { Id, PaginationQuery, Timestamp, toIso, toIsoOrNull } from './common.js';
 
@@ -28,6 +29,14 @@ export const AskBody = Type.Object(
       }),
     ),
     question: Type.String({ minLength: 1, maxLength: QUESTION_MAX_LENGTH }),
+    parent_id: Type.Optional(
+      Type.Union([Id, Type.Null()], {
+        description:
+          'Omit to continue the active branch. A pair of this chat: ask after it (continuing the branch that ends ' +
+          'there, or forking a new active branch); this is also how a question is edited (send the edited ' +
+          "question with the original pair's parent_id). null: a new first question on a new branch.",
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -61,17 +70,45 @@ export const Chat = Type.Object({
   title: Type.String(),
   created_at: Timestamp,
   updated_at: Timestamp,
-  qa_count: Type.Integer(),
+  qa_count: Type.Integer({ description: 'Pairs in the chat, on every branch' }),
   last_question: Nullable(Type.String()),
+  active_branch_id: Nullable(Id),
+  forked_from: Nullable(
+    Type.Object(
+      { chat_id: Id, qa_pair_id: Id },
+      { description: 'For a chat made by POST .../fork: the chat and pair its history was copied from' },
+    ),
+  ),
 });
 export type Chat = Static<typeof Chat>;
 
-export const ChatWithPairs = Type.Object({
-  ...Chat.properties,
-  qa_pairs: Type.Array(QaPair, { description: 'Oldest first' }),
+export const PairSibling = Type.Object({
+  qa_pair_id: Id,
+  branch_id: Nullable(Id),
 });
 
-export const AskResponse = Type.Object({ chat_id: Id, qa_pair: QaPair });
+export const QaPairOnBranch = Type.Object({
+  ...QaPair.properties,
+  sibling_index: Type.Integer({ description: "This pair's position among its siblings (0-based, asking order)" }),
+  siblings: Type.Array(PairSibling, {
+    description:
+      'The alternatives at this point (same parent), this pair included, in asking order, each with a branch ' +
+      'that passes through it: PUT .../active-branch with that branch_id switches to it',
+  }),
+});
+export type QaPairOnBranch = Static<typeof QaPairOnBranch>;
+
+export const ChatWithPairs = Type.Object({
+  ...Chat.properties,
+  branch_count: Type.Integer(),
+  qa_pairs: Type.Array(QaPairOnBranch, { description: 'The active branch, first question first' }),
+});
+
+export const AskResponse = Type.Object({
+  chat_id: Id,
+  branch_id: Type.String({ format: 'uuid', description: 'The branch the pair is on, now the active one' }),
+  qa_pair: QaPair,
+});
 
 export function toQaPair(pair: QaPairRow): QaPair {
   return {
@@ -99,5 +136,25 @@ export function toChat(chat: ChatRow): Chat {
     updated_at: toIso(chat.updatedAt),
     qa_count: chat.qaCount,
     last_question: chat.lastQuestion,
+    active_branch_id: chat.activeBranchId,
+    forked_from:
+      chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
+        ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
+        : null,
+  };
+}
+
+export function toChatWithPairs(view: ChatView) {
+  return {
+    ...toChat(view.chat),
+    branch_count: view.branches.length,
+    qa_pairs: view.pairs.map((pair): QaPairOnBranch => {
+      const siblings = view.tree.siblingsOf(pair.id);
+      return {
+        ...toQaPair(pair),
+        sibling_index: Math.max(0, siblings.indexOf(pair.id)),
+        siblings: siblings.map((id) => ({ qa_pair_id: id, branch_id: view.tree.branchThrough(id) })),
+      };
+    }),
   };
 }

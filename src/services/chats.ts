@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { ChatRow, QaPairRow } from '../db/schema.js';
+import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
 import { badRequest, chatNotFound } from '../errors.js';
 import type { ChatCursor, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { TITLE_MAX_LENGTH, requireText } from './text.js';
+import { indexTree, type TreeIndex } from './tree.js';
 
 export const DEFAULT_CHAT_TITLE = 'New chat';
 
@@ -24,23 +25,37 @@ export function decodeChatCursor(cursor: string): ChatCursor {
   return { updatedAt: new Date(Number(match[1])), id: match[2] };
 }
 
+/** A chat as GET shows it: the pairs of its active branch, and the tree around them. */
+export interface ChatView {
+  chat: ChatRow;
+  pairs: QaPairRow[];
+  branches: BranchRow[];
+  tree: TreeIndex;
+}
+
+/** The chat if it belongs to `userId`; a chat of anyone else is indistinguishable from none. */
+export async function findOwnedChat(
+  deps: { chats: ChatRepository; access: AccessService },
+  actor: Actor,
+  userId: string,
+  chatId: string,
+): Promise<ChatRow> {
+  await deps.access.assertActsFor(actor, userId);
+  const chat = await deps.chats.findById(chatId);
+  if (!chat || chat.userId !== userId) throw chatNotFound();
+  return chat;
+}
+
 export function createChatService(deps: { chats: ChatRepository; access: AccessService }) {
   const { chats, access } = deps;
-
-  /** The chat if it belongs to `userId`; a chat of anyone else is indistinguishable from none. */
-  async function ownedChat(actor: Actor, userId: string, chatId: string): Promise<ChatRow> {
-    await access.assertActsFor(actor, userId);
-    const chat = await chats.findById(chatId);
-    if (!chat || chat.userId !== userId) throw chatNotFound();
-    return chat;
-  }
+  const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
 
   return {
     async createChat(actor: Actor, userId: string, input: { title?: string }): Promise<ChatRow> {
       const title = input.title === undefined ? DEFAULT_CHAT_TITLE : requireText('title', input.title, TITLE_MAX_LENGTH);
       await access.assertActsFor(actor, userId);
       const now = new Date();
-      return chats.create({ id: randomUUID(), userId, title, createdAt: now, updatedAt: now });
+      return chats.create({ id: randomUUID(), userId, title, createdAt: now, updatedAt: now }, randomUUID());
     },
 
     async listChats(actor: Actor, userId: string, options: { limit: number; cursor?: string }): Promise<ChatPage> {
@@ -53,9 +68,12 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
       return { chats: page, nextCursor: rows.length > options.limit && last ? encodeChatCursor(last) : null };
     },
 
-    async getChat(actor: Actor, userId: string, chatId: string): Promise<{ chat: ChatRow; pairs: QaPairRow[] }> {
+    async getChat(actor: Actor, userId: string, chatId: string): Promise<ChatView> {
       const chat = await ownedChat(actor, userId, chatId);
-      return { chat, pairs: await chats.listPairs(chat.id) };
+      const branchRows = (await chats.listBranches(chat.id)).map((row) => row.branch);
+      const active = branchRows.find((branch) => branch.id === chat.activeBranchId);
+      const [pairs, nodes] = await Promise.all([chats.listPath(active?.headPairId ?? null), chats.listTree(chat.id)]);
+      return { chat, pairs, branches: branchRows, tree: indexTree(nodes, branchRows, chat.activeBranchId) };
     },
 
     async renameChat(actor: Actor, userId: string, chatId: string, input: { title: string }): Promise<ChatRow> {

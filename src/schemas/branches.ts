@@ -1,0 +1,112 @@
+import { Type, type Static } from '@sinclair/typebox';
+import type { QaPairRow } from '../db/schema.js';
+import { BRANCH_NAME_MAX_LENGTH, type BranchSummary, type ChatTree } from '../services/branches.js';
+import { TITLE_MAX_LENGTH } from '../services/text.js';
+import { QaPairStatus } from './chats.js';
+import { Id, Timestamp, toIso } from './common.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+export const BranchParams = Type.Object({ user_id: Id, chat_id: Id, branch_id: Id }, { additionalProperties: false });
+export const PairParams = Type.Object({ user_id: Id, chat_id: Id, qa_pair_id: Id }, { additionalProperties: false });
+
+export const CreateBranchBody = Type.Object(
+  {
+    from_qa_pair_id: Type.String({ format: 'uuid', description: 'The pair to fork at: the branch starts as the path up to it' }),
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: BRANCH_NAME_MAX_LENGTH })),
+  },
+  { additionalProperties: false },
+);
+export const RenameBranchBody = Type.Object(
+  { name: Type.String({ minLength: 1, maxLength: BRANCH_NAME_MAX_LENGTH }) },
+  { additionalProperties: false },
+);
+export const SetActiveBranchBody = Type.Object({ branch_id: Id }, { additionalProperties: false });
+export const DeleteBranchQuery = Type.Object(
+  {
+    activate_branch_id: Type.Optional(
+      Type.String({ format: 'uuid', description: 'Required to delete the active branch: the branch that becomes active' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export const ForkChatBody = Type.Object(
+  {
+    qa_pair_id: Type.String({ format: 'uuid', description: 'The last pair to copy: the new chat holds the path up to it' }),
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })),
+  },
+  { additionalProperties: false },
+);
+
+export const Branch = Type.Object({
+  id: Id,
+  name: Nullable(Type.String()),
+  fork_qa_pair_id: Nullable(Id),
+  head_qa_pair_id: Nullable(Id),
+  length: Type.Integer({ description: 'Pairs from the first question to the head' }),
+  last_question: Nullable(Type.String({ description: "The head pair's question" })),
+  active: Type.Boolean(),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export type Branch = Static<typeof Branch>;
+
+export const BranchList = Type.Object({ data: Type.Array(Branch) });
+export const DeletedBranch = Type.Object({ deleted_qa_pairs: Type.Integer({ description: 'Pairs no other branch used' }) });
+
+const ANSWER_PREVIEW_LENGTH = 200;
+
+export const TreeNode = Type.Object({
+  id: Id,
+  parent_id: Nullable(Id),
+  question: Type.String(),
+  answer_preview: Nullable(Type.String({ description: `The first ${ANSWER_PREVIEW_LENGTH} characters of the answer` })),
+  status: QaPairStatus,
+  created_at: Timestamp,
+});
+
+export const ChatTreeResponse = Type.Object({
+  chat_id: Id,
+  active_branch_id: Nullable(Id),
+  nodes: Type.Array(TreeNode, {
+    description: 'Every pair as a flat node with its parent_id, in asking order: a parent always comes before its children',
+  }),
+  branches: Type.Array(Branch),
+  truncated: Type.Boolean({ description: 'True when the chat has more pairs than the route returns (5000)' }),
+});
+
+export function toBranch(summary: BranchSummary): Branch {
+  const { branch } = summary;
+  return {
+    id: branch.id,
+    name: branch.name,
+    fork_qa_pair_id: branch.forkPairId,
+    head_qa_pair_id: branch.headPairId,
+    length: summary.length,
+    last_question: summary.lastQuestion,
+    active: summary.active,
+    created_at: toIso(branch.createdAt),
+    updated_at: toIso(branch.updatedAt),
+  };
+}
+
+function toTreeNode(pair: QaPairRow): Static<typeof TreeNode> {
+  return {
+    id: pair.id,
+    parent_id: pair.parentId,
+    question: pair.question,
+    answer_preview: pair.answer === null ? null : pair.answer.slice(0, ANSWER_PREVIEW_LENGTH),
+    status: pair.status,
+    created_at: toIso(pair.createdAt),
+  };
+}
+
+export function toChatTree(tree: ChatTree): Static<typeof ChatTreeResponse> {
+  return {
+    chat_id: tree.chat.id,
+    active_branch_id: tree.chat.activeBranchId,
+    nodes: tree.nodes.map(toTreeNode),
+    branches: tree.branches.map(toBranch),
+    truncated: tree.truncated,
+  };
+}

@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
+import { badRequest, branchNotFound, conflict, qaPairNotFound } from '../errors.js';
+import type { ChatRepository, TreeNode } from '../repositories/chats.js';
+import type { AccessService, Actor } from './access.js';
+import { findOwnedChat } from './chats.js';
+import type { KeyedLock } from './keyed-lock.js';
+import { TITLE_MAX_LENGTH, requireText } from './text.js';
+import { indexTree, type TreeIndex } from './tree.js';
+
+export const BRANCH_NAME_MAX_LENGTH = 100;
+/** The most pairs the tree route returns; larger trees are cut (in asking order) and flagged. */
+export const MAX_TREE_NODES = 5000;
+
+export interface BranchSummary {
+  branch: BranchRow;
+  /** Pairs on the branch, from the first question to its head. */
+  length: number;
+  lastQuestion: string | null;
+  active: boolean;
+}
+
+export interface ChatTree {
+  chat: ChatRow;
+  nodes: QaPairRow[];
+  branches: BranchSummary[];
+  truncated: boolean;
+}
+
+const nameTaken = (name: string) => conflict('BRANCH_NAME_TAKEN', `This chat already has a branch named "${name}"`);
+
+export function createBranchService(deps: { chats: ChatRepository; access: AccessService; chatLock: KeyedLock }) {
+  const { chats, chatLock } = deps;
+  const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
+
+  async function branchOfChat(chatId: string, branchId: string): Promise<BranchRow> {
+    const branch = await chats.findBranch(branchId);
+    if (!branch || branch.chatId !== chatId) throw branchNotFound();
+    return branch;
+  }
+
+  async function pairOfChat(chatId: string, pairId: string): Promise<QaPairRow> {
+    const pair = await chats.findPair(pairId);
+    if (!pair || pair.chatId !== chatId) throw qaPairNotFound();
+    return pair;
+  }
+
+  function summarize(rows: { branch: BranchRow; headQuestion: string | null }[], tree: TreeIndex, activeId: string | null) {
+    return rows.map(
+      ({ branch, headQuestion }): BranchSummary => ({
+        branch,
+        length: branch.headPairId === null ? 0 : tree.depthOf(branch.headPairId) + 1,
+        lastQuestion: headQuestion,
+        active: branch.id === activeId,
+      }),
+    );
+  }
+
+  async function loadSummaries(chat: ChatRow): Promise<{ summaries: BranchSummary[]; nodes: TreeNode[] }> {
+    const [rows, nodes] = await Promise.all([chats.listBranches(chat.id), chats.listTree(chat.id)]);
+    const tree = indexTree(
+      nodes,
+      rows.map((row) => row.branch),
+      chat.activeBranchId,
+    );
+    return { summaries: summarize(rows, tree, chat.activeBranchId), nodes };
+  }
+
+  return {
+    async listBranches(actor: Actor, userId: string, chatId: string): Promise<BranchSummary[]> {
+      const chat = await ownedChat(actor, userId, chatId);
+      return (await loadSummaries(chat)).summaries;
+    },
+
+    /** A new branch forking at `fromPairId`, made active: the next ask continues from that pair. */
+    async createBranch(
+      actor: Actor,
+      userId: string,
+      chatId: string,
+      input: { fromPairId: string; name?: string },
+    ): Promise<BranchSummary> {
+      const name = input.name === undefined ? null : requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
+      const chat = await ownedChat(actor, userId, chatId);
+      const from = await pairOfChat(chat.id, input.fromPairId);
+      const now = new Date();
+      const created = await chats.createBranch({
+        id: randomUUID(),
+        chatId: chat.id,
+        userId,
+        name,
+        forkPairId: from.id,
+        headPairId: from.id,
+        createdAt: now,
+        updatedAt: now,
+      });
+      if (created === 'name_taken') throw nameTaken(name ?? '');
+      const nodes = await chats.listTree(chat.id);
+      const tree = indexTree(nodes, [created], created.id);
+      return { branch: created, length: tree.depthOf(from.id) + 1, lastQuestion: from.question, active: true };
+    },
+
+    async setActiveBranch(actor: Actor, userId: string, chatId: string, branchId: string): Promise<BranchSummary> {
+      const chat = await ownedChat(actor, userId, chatId);
+      await branchOfChat(chat.id, branchId);
+      await chats.setActiveBranch(chat.id, branchId);
+      const { summaries } = await loadSummaries({ ...chat, activeBranchId: branchId });
+      const summary = summaries.find((candidate) => candidate.branch.id === branchId);
+      if (!summary) throw branchNotFound();
+      return summary;
+    },
+
+    async renameBranch(
+      actor: Actor,
+      userId: string,
+      chatId: string,
+      branchId: string,
+      input: { name: string },
+    ): Promise<BranchSummary> {
+      const name = requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
+      const chat = await ownedChat(actor, userId, chatId);
+      await branchOfChat(chat.id, branchId);
+      const renamed = await chats.renameBranch(branchId, name, new Date());
+      if (renamed === 'name_taken') throw nameTaken(name);
+      if (!renamed) throw branchNotFound();
+      const { summaries } = await loadSummaries(chat);
+      const summary = summaries.find((candidate) => candidate.branch.id === branchId);
+      if (!summary) throw branchNotFound();
+      return summary;
+    },
+
+    /**
+     * Deletes a branch and the pairs only it uses. The chat's last branch cannot go (delete
+     * the chat instead), and the active one only when the caller names its successor.
+     * Runs under the chat's lock, so it never removes a pair an ask is still answering.
+     */
+    async deleteBranch(
+      actor: Actor,
+      userId: string,
+      chatId: string,
+      branchId: string,
+      input: { activateBranchId?: string },
+    ): Promise<{ deletedPairs: number }> {
+      await deps.access.assertActsFor(actor, userId);
+      return chatLock.run(chatId, async () => {
+        const chat = await ownedChat(actor, userId, chatId);
+        await branchOfChat(chat.id, branchId);
+        if (input.activateBranchId !== undefined) {
+          if (input.activateBranchId === branchId) {
+            throw badRequest('VALIDATION_ERROR', 'activate_branch_id must name another branch than the one deleted');
+          }
+          await branchOfChat(chat.id, input.activateBranchId);
+        }
+        const all = await chats.listBranches(chat.id);
+        if (all.length <= 1) {
+          throw conflict('LAST_BRANCH', 'A chat keeps at least one branch: delete the chat instead');
+        }
+        if (chat.activeBranchId === branchId && input.activateBranchId === undefined) {
+          throw conflict(
+            'ACTIVE_BRANCH',
+            'This is the active branch: pass activate_branch_id to say which branch becomes active instead',
+          );
+        }
+        const deletedPairs = await chats.deleteBranch({
+          chatId: chat.id,
+          branchId,
+          ...(input.activateBranchId === undefined ? {} : { activateBranchId: input.activateBranchId }),
+        });
+        return { deletedPairs };
+      });
+    },
+
+    /** Every pair of the chat as flat nodes in asking order (parents before children), with the branches. */
+    async getTree(actor: Actor, userId: string, chatId: string): Promise<ChatTree> {
+      const chat = await ownedChat(actor, userId, chatId);
+      const [{ summaries }, pairs] = await Promise.all([loadSummaries(chat), chats.listPairs(chat.id, MAX_TREE_NODES + 1)]);
+      return {
+        chat,
+        nodes: pairs.slice(0, MAX_TREE_NODES),
+        branches: summaries,
+        truncated: pairs.length > MAX_TREE_NODES,
+      };
+    },
+
+    /** Copies the path from the first pair to `pairId` into a new chat of the same user. */
+    async forkChat(
+      actor: Actor,
+      userId: string,
+      chatId: string,
+      input: { pairId: string; title?: string },
+    ): Promise<ChatRow> {
+      const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
+      await deps.access.assertActsFor(actor, userId);
+      // Under the source chat's lock: no pair on the path is still waiting for its answer.
+      return chatLock.run(chatId, async () => {
+        const chat = await ownedChat(actor, userId, chatId);
+        const pair = await pairOfChat(chat.id, input.pairId);
+        const now = new Date();
+        return chats.forkChat({
+          sourceChatId: chat.id,
+          pairId: pair.id,
+          chat: {
+            id: randomUUID(),
+            userId,
+            title: title ?? `${chat.title} (fork)`.slice(0, TITLE_MAX_LENGTH),
+            createdAt: now,
+            updatedAt: now,
+          },
+          mainBranchId: randomUUID(),
+          newPairId: () => randomUUID(),
+        });
+      });
+    },
+  };
+}
+
+export type BranchService = ReturnType<typeof createBranchService>;
