@@ -19,6 +19,7 @@ import {
 import { AskResponse, Chat, ChatParams, toChat, toQaPair } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
 import { clientDisconnectSignal } from './client-signal.js';
+import { defaultToEmptyBody } from './hooks.js';
 
 const CHAT = '/v1/users/:user_id/chats/:chat_id';
 
@@ -150,12 +151,13 @@ const branchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     `${CHAT}/qa_pairs/:qa_pair_id/regenerate`,
     {
+      preValidation: defaultToEmptyBody,
       schema: {
         tags: ['branches'],
         operationId: 'regenerateAnswer',
         summary: "Ask a pair's question again with the same history, as a sibling on a new active branch",
         params: PairParams,
-        body: Type.Optional(Type.Object({}, { additionalProperties: false })),
+        body: Type.Object({}, { additionalProperties: false, description: 'No fields: send nothing or {}' }),
         response: { 200: AskResponse, ...errorResponses(400, 401, 403, 404, 415, 499, 500, 502, 503, 504) },
       },
     },

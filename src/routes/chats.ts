@@ -13,6 +13,7 @@ import {
   toChatWithPairs,
 } from '../schemas/chats.js';
 import { Page, errorResponses } from '../schemas/common.js';
+import { defaultToEmptyBody } from './hooks.js';
 
 /** Chat CRUD under /v1/users/{user_id}/chats. Every route needs a key acting for that user. */
 const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -21,10 +22,7 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/v1/users/:user_id/chats',
     {
-      // Every field is optional, so a POST without a body means "all defaults".
-      preValidation: async (request) => {
-        request.body ??= {};
-      },
+      preValidation: defaultToEmptyBody,
       schema: {
         tags: ['chats'],
         operationId: 'createChat',
