@@ -37,6 +37,14 @@ describe('the OpenAPI document', () => {
         'PATCH /v1/users/{user_id}/chats/{chat_id}',
         'DELETE /v1/users/{user_id}/chats/{chat_id}',
         'GET /health',
+        'GET /v1/users/{user_id}/chats/{chat_id}/branches',
+        'POST /v1/users/{user_id}/chats/{chat_id}/branches',
+        'PUT /v1/users/{user_id}/chats/{chat_id}/active-branch',
+        'PATCH /v1/users/{user_id}/chats/{chat_id}/branches/{branch_id}',
+        'DELETE /v1/users/{user_id}/chats/{chat_id}/branches/{branch_id}',
+        'GET /v1/users/{user_id}/chats/{chat_id}/tree',
+        'POST /v1/users/{user_id}/chats/{chat_id}/qa_pairs/{qa_pair_id}/regenerate',
+        'POST /v1/users/{user_id}/chats/{chat_id}/fork',
       ]),
     );
     const operationIds = new Set<string>();
