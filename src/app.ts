@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { fastifySSE } from '@fastify/sse';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { ChatbotProvider } from './chatbot/index.js';
 import type { AppConfig } from './config.js';
@@ -68,11 +69,13 @@ export async function buildApp(options: BuildAppOptions) {
   // JSON only: anything else (text/plain included, which Fastify parses by default) is a 415.
   app.removeContentTypeParser('text/plain');
   app.addSchema(ErrorResponse);
-  app.addHook('onSend', async (request, reply) => {
+  // Set up front so that streamed (SSE) responses carry it too.
+  app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
 
   await app.register(errorsPlugin);
+  await app.register(fastifySSE);
   await app.register(swaggerPlugin);
   await app.register(databasePlugin, { location: config.databaseUrl });
   await app.register(chatbotPlugin, { config: config.chatbot, ...(options.chatbot ? { provider: options.chatbot } : {}) });
@@ -80,6 +83,7 @@ export async function buildApp(options: BuildAppOptions) {
     adminApiKey: config.adminApiKey,
     allowSignup: config.allowSignup,
     historyMaxTurns: config.historyMaxTurns,
+    shutdownGraceMs: config.shutdownGraceMs,
   });
   await app.register(authPlugin);
 

@@ -15,11 +15,15 @@ export const ConfigSchema = Type.Object({
   }),
   YOU_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   YOU_API_URL: Type.String({ minLength: 1, default: 'https://chat-api.you.com/smart' }),
-  CHATBOT_PROVIDER: Type.Optional(Type.Union([Type.Literal('you'), Type.Literal('offline')])),
+  CHATBOT_PROVIDER: Type.Optional(Type.Union([Type.Literal('you'), Type.Literal('openai'), Type.Literal('offline')])),
+  OPENAI_BASE_URL: Type.String({ minLength: 1, default: 'https://api.openai.com/v1' }),
+  OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
+  OPENAI_MODEL: Type.String({ minLength: 1, maxLength: 200, default: 'gpt-4o-mini' }),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
   HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
   ALLOW_SIGNUP: Type.Boolean({ default: true }),
+  SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' },
@@ -28,7 +32,7 @@ export const ConfigSchema = Type.Object({
 
 export type RawConfig = Static<typeof ConfigSchema>;
 
-export type ChatbotProviderName = 'you' | 'offline';
+export type ChatbotProviderName = 'you' | 'openai' | 'offline';
 
 export interface AppConfig {
   port: number;
@@ -40,8 +44,13 @@ export interface AppConfig {
     providerReason: string;
     youApiKey: string | undefined;
     youApiUrl: string;
+    openAiBaseUrl: string;
+    openAiApiKey: string | undefined;
+    openAiModel: string;
     timeoutMs: number;
   };
+  /** How long shutdown waits for running asks and streams before storing them as interrupted. */
+  shutdownGraceMs: number;
   historyMaxTurns: number;
   adminApiKey: string | undefined;
   allowSignup: boolean;
@@ -92,6 +101,9 @@ function deriveConfig(raw: RawConfig): AppConfig {
     }
     provider = 'you';
     providerReason = 'CHATBOT_PROVIDER=you';
+  } else if (raw.CHATBOT_PROVIDER === 'openai') {
+    provider = 'openai';
+    providerReason = `CHATBOT_PROVIDER=openai (${raw.OPENAI_BASE_URL}, model ${raw.OPENAI_MODEL})`;
   } else if (raw.CHATBOT_PROVIDER === 'offline') {
     provider = 'offline';
     providerReason = 'CHATBOT_PROVIDER=offline';
@@ -112,8 +124,12 @@ function deriveConfig(raw: RawConfig): AppConfig {
       providerReason,
       youApiKey: raw.YOU_API_KEY,
       youApiUrl: requireHttpUrl('YOU_API_URL', raw.YOU_API_URL),
+      openAiBaseUrl: requireHttpUrl('OPENAI_BASE_URL', raw.OPENAI_BASE_URL),
+      openAiApiKey: raw.OPENAI_API_KEY,
+      openAiModel: raw.OPENAI_MODEL,
       timeoutMs: raw.UPSTREAM_TIMEOUT_MS,
     },
+    shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
     historyMaxTurns: raw.HISTORY_MAX_TURNS,
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,

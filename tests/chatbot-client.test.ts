@@ -34,7 +34,7 @@ describe('the You.com client', () => {
     upstream.reset();
     const client = createYouProvider({ url: upstream.url, apiKey: 'k', timeoutMs: 2000 });
     for (let index = 0; index < 3; index += 1) {
-      await client.ask({ history: [], question: `q${index}` });
+      await client.ask({ history: [], settings: {}, question: `q${index}` });
       // undici returns the socket to its pool once the response has fully ended, a tick
       // after the body resolves; let that happen so the next call can pick it up.
       await new Promise((resolve) => setImmediate(resolve));
@@ -50,7 +50,7 @@ describe('the You.com client', () => {
     const url = closed.url;
     await closed.close();
     const client = createYouProvider({ url, apiKey: 'k', timeoutMs: 2000 });
-    const error = await failure(client.ask({ history: [], question: 'anyone?' }));
+    const error = await failure(client.ask({ history: [], settings: {}, question: 'anyone?' }));
     expect(error.kind).toBe('unreachable');
     await client.close();
   });
@@ -59,7 +59,7 @@ describe('the You.com client', () => {
     upstream.reset();
     upstream.enqueue((_request, res) => sendJson(res, 200, { answer: 'x'.repeat(10_000) }));
     const client = createYouProvider({ url: upstream.url, apiKey: 'k', timeoutMs: 2000, maxResponseBytes: 1000 });
-    const error = await failure(client.ask({ history: [], question: 'big' }));
+    const error = await failure(client.ask({ history: [], settings: {}, question: 'big' }));
     expect(error.kind).toBe('bad_response');
     expect(error.message).toContain('larger than 1000 bytes');
     await client.close();
@@ -72,7 +72,7 @@ describe('the You.com client', () => {
     });
     const client = createYouProvider({ url: upstream.url, apiKey: 'k', timeoutMs: 10_000 });
     const controller = new AbortController();
-    const pending = client.ask({ history: [], question: 'slow', signal: controller.signal });
+    const pending = client.ask({ history: [], settings: {}, question: 'slow', signal: controller.signal });
     while (upstream.requests.length === 0) await new Promise((resolve) => setImmediate(resolve));
     controller.abort();
     const error = await failure(pending);

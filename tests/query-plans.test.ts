@@ -46,7 +46,7 @@ describe('query plans', () => {
     expect(page.nextCursor).not.toBeNull();
     await chatService.listChats(actor, user.id, { limit: 5, cursor: page.nextCursor ?? '' });
     await chatService.getChat(actor, user.id, chatId);
-    await chatService.renameChat(actor, user.id, chatId, { title: 'renamed' });
+    await chatService.updateChat(actor, user.id, chatId, { title: 'renamed' });
     await chats.failUnfinishedPairs('INTERRUPTED', 'x', new Date());
     await chatService.deleteChat(actor, user.id, chatId);
 

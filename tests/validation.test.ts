@@ -8,7 +8,11 @@ import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUse
 /** A provider that breaks in an unexpected way, with internals in its message. */
 const brokenProvider: ChatbotProvider = {
   name: 'broken',
+  requestBody: () => ({}),
   async ask() {
+    throw new Error('SQLITE_SECRET_PATH /var/lib/internal/db.sqlite exploded');
+  },
+  async stream() {
     throw new Error('SQLITE_SECRET_PATH /var/lib/internal/db.sqlite exploded');
   },
   async close() {},

@@ -1,133 +1,40 @@
-import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
-import { ChatbotError, parseRetryAfter } from './errors.js';
-import { toMessages, type ChatbotAnswer, type ChatbotProvider, type ChatbotRequest, type SearchResult } from './types.js';
+import { ChatbotError } from './errors.js';
+import { assertOk, createUpstreamHttp, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
+import { readEventStream, textOf } from './sse.js';
+import {
+  isRecord,
+  parseSearchResults,
+  toMessages,
+  type ChatbotAnswer,
+  type ChatbotProvider,
+  type ChatbotStreamEvent,
+  type Conversation,
+  type SearchResult,
+} from './types.js';
 
 export interface YouProviderOptions {
   url: string;
   apiKey: string;
-  /** Whole-call budget: connect, headers and body together. */
   timeoutMs: number;
-  /** Larger bodies are rejected as unusable instead of being buffered. */
   maxResponseBytes?: number;
 }
 
-const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
-
-/** The request body You.com's chat API takes: the conversation as role-tagged messages. */
-export function buildYouRequestBody(request: Pick<ChatbotRequest, 'history' | 'question'>) {
-  return { messages: toMessages(request.history, request.question) };
-}
-
 /**
- * You.com chat API client: `POST {url}` with `X-API-Key`, over a keep-alive pool.
- * Every failure becomes a `ChatbotError`; the key never appears in an error or log.
+ * The body You.com's chat API takes: the conversation as role-tagged messages, and the
+ * chat's system prompt, when it has one, as `instructions`.
  */
-export function createYouProvider(options: YouProviderOptions): ChatbotProvider {
-  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
-  const agent = new Agent({
-    keepAliveTimeout: 30_000,
-    connectTimeout: Math.min(options.timeoutMs, 10_000),
-    // The whole-call timeout below is what bounds a call; these stop a silent socket early.
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: options.timeoutMs,
-  });
-
-  async function ask({ history, question, signal }: ChatbotRequest): Promise<ChatbotAnswer> {
-    const timeoutSignal = AbortSignal.timeout(options.timeoutMs);
-    const combined = signal ? AbortSignal.any([signal, timeoutSignal]) : timeoutSignal;
-    const abortReason = (): ChatbotError | undefined => {
-      if (signal?.aborted) return new ChatbotError('cancelled', 'The request was cancelled before the chatbot answered');
-      if (timeoutSignal.aborted)
-        return new ChatbotError('timeout', `The chatbot did not answer within ${options.timeoutMs} ms`);
-      return undefined;
-    };
-
-    let response: Dispatcher.ResponseData;
-    try {
-      response = await request(options.url, {
-        method: 'POST',
-        dispatcher: agent,
-        signal: combined,
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json',
-          'x-api-key': options.apiKey,
-        },
-        body: JSON.stringify(buildYouRequestBody({ history, question })),
-      });
-    } catch (error) {
-      throw abortReason() ?? toTransportError(error, options.timeoutMs);
-    }
-
-    let text: string;
-    try {
-      text = await readCapped(response.body, maxResponseBytes);
-    } catch (error) {
-      if (error instanceof ChatbotError) throw error;
-      throw abortReason() ?? toTransportError(error, options.timeoutMs);
-    }
-
-    const status = response.statusCode;
-    if (status === 401 || status === 402 || status === 403) {
-      throw new ChatbotError('auth', `The chatbot rejected the configured API key (HTTP ${status})`, {
-        upstreamStatus: status,
-      });
-    }
-    if (status === 429) {
-      const retryAfterSeconds = parseRetryAfter(response.headers['retry-after']);
-      throw new ChatbotError('rate_limited', 'The chatbot is rate limiting this service', {
-        upstreamStatus: status,
-        ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-      });
-    }
-    if (status < 200 || status >= 300) {
-      throw new ChatbotError('upstream_error', `The chatbot answered with HTTP ${status}`, { upstreamStatus: status });
-    }
-    return parseAnswer(text);
-  }
-
+export function buildYouRequestBody(conversation: Conversation, question?: string): Record<string, unknown> {
   return {
-    name: 'you',
-    ask,
-    close: () => agent.close(),
+    messages: toMessages(conversation.history, question),
+    ...(conversation.settings.systemPrompt === undefined ? {} : { instructions: conversation.settings.systemPrompt }),
   };
-}
-
-async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > maxBytes) {
-      body.destroy();
-      throw new ChatbotError('bad_response', `The chatbot's answer is larger than ${maxBytes} bytes`);
-    }
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
-function toTransportError(error: unknown, timeoutMs: number): ChatbotError {
-  if (
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    error instanceof undiciErrors.ConnectTimeoutError
-  ) {
-    return new ChatbotError('timeout', `The chatbot did not answer within ${timeoutMs} ms`, {}, { cause: error });
-  }
-  return new ChatbotError('unreachable', 'The chatbot could not be reached or the connection broke', {}, { cause: error });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
  * Reads `answer` and `search_results` tolerantly: unknown fields are ignored, search
  * results without a URL are skipped, but a body without a non-empty `answer` is unusable.
  */
-export function parseAnswer(text: string): ChatbotAnswer {
+export function parseAnswer(text: string): Pick<ChatbotAnswer, 'answer' | 'searchResults'> {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -137,16 +44,87 @@ export function parseAnswer(text: string): ChatbotAnswer {
   if (!isRecord(body) || typeof body.answer !== 'string' || body.answer.trim() === '') {
     throw new ChatbotError('bad_response', 'The chatbot answered without an answer text');
   }
-  const searchResults: SearchResult[] = [];
-  if (Array.isArray(body.search_results)) {
-    for (const item of body.search_results) {
-      if (!isRecord(item) || typeof item.url !== 'string' || item.url === '') continue;
-      searchResults.push({
-        url: item.url,
-        name: typeof item.name === 'string' ? item.name : '',
-        snippet: typeof item.snippet === 'string' ? item.snippet : '',
-      });
-    }
-  }
-  return { answer: body.answer, searchResults };
+  return { answer: body.answer, searchResults: parseSearchResults(body.search_results) };
+}
+
+/** You.com chat API client: `POST {url}` with `X-API-Key`; `"stream": true` for SSE answers. */
+export function createYouProvider(options: YouProviderOptions): ChatbotProvider {
+  const http = createUpstreamHttp({
+    timeoutMs: options.timeoutMs,
+    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
+  });
+  const headers = { 'x-api-key': options.apiKey };
+
+  return {
+    name: 'you',
+    requestBody: buildYouRequestBody,
+
+    async ask(request) {
+      const body = JSON.stringify(buildYouRequestBody(request, request.question));
+      return http.post(
+        { url: options.url, headers: { ...headers, accept: 'application/json' }, body, signal: request.signal },
+        async (response) => {
+          const text = await response.text();
+          assertOk(response);
+          return { ...parseAnswer(text), model: null, upstreamRequestId: requestIdOf(response.headers) };
+        },
+      );
+    },
+
+    async stream(request, onEvent: (event: ChatbotStreamEvent) => void) {
+      const body = JSON.stringify({ ...buildYouRequestBody(request, request.question), stream: true });
+      return http.post(
+        { url: options.url, headers: { ...headers, accept: 'text/event-stream' }, body, signal: request.signal },
+        async (response) => {
+          const upstreamRequestId = requestIdOf(response.headers);
+          if (response.status < 200 || response.status >= 300) {
+            await response.text();
+            assertOk(response);
+          }
+          const contentType = String(response.headers['content-type'] ?? '');
+          if (!contentType.includes('text/event-stream')) {
+            // An upstream that ignored `stream` and answered in one piece is still an answer.
+            const whole = parseAnswer(await response.text());
+            if (whole.searchResults.length > 0) onEvent({ type: 'search_results', searchResults: whole.searchResults });
+            onEvent({ type: 'token', text: whole.answer });
+            return { ...whole, model: null, upstreamRequestId };
+          }
+
+          let answer = '';
+          let searchResults: SearchResult[] = [];
+          await readEventStream(response, (message) => {
+            switch (message.event) {
+              case 'search_results': {
+                let parsed: unknown;
+                try {
+                  parsed = JSON.parse(message.data);
+                } catch {
+                  throw new ChatbotError('bad_response', 'The chatbot sent search results that are not JSON');
+                }
+                searchResults = parseSearchResults(isRecord(parsed) ? parsed.search_results : parsed);
+                onEvent({ type: 'search_results', searchResults });
+                return 'continue';
+              }
+              case 'token': {
+                const text = textOf(message.data);
+                answer += text;
+                onEvent({ type: 'token', text });
+                return 'continue';
+              }
+              case 'done':
+                return 'stop';
+              case 'error':
+                throw new ChatbotError('upstream_error', 'The chatbot reported an error while answering');
+              default:
+                return 'continue';
+            }
+          });
+          if (answer.trim() === '') throw new ChatbotError('bad_response', 'The chatbot finished without an answer text');
+          return { answer, searchResults, model: null, upstreamRequestId };
+        },
+      );
+    },
+
+    close: () => http.close(),
+  };
 }

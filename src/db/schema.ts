@@ -10,6 +10,13 @@ export interface StoredSearchResult {
   snippet: string;
 }
 
+/** Per-chat interaction settings; absent fields fall back to the service's configuration. */
+export interface ChatSettings {
+  systemPrompt?: string;
+  model?: string;
+  historyMaxTurns?: number;
+}
+
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
@@ -60,6 +67,10 @@ export const chats = sqliteTable(
     /** Set on a chat made by forking another chat: where its first pairs were copied from. */
     forkedFromChatId: text('forked_from_chat_id'),
     forkedFromPairId: text('forked_from_pair_id'),
+    settings: text('settings', { mode: 'json' })
+      .$type<ChatSettings>()
+      .notNull()
+      .default(sql`'{}'`),
   },
   (table) => [index('chats_user_updated_idx').on(table.userId, table.updatedAt, table.id)],
 );
@@ -89,6 +100,10 @@ export const qaPairs = sqliteTable(
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     provider: text('provider').notNull(),
+    /** The model that answered, when the provider names one. */
+    model: text('model'),
+    /** The upstream's id for the call (its x-request-id), to quote to the provider's support. */
+    upstreamRequestId: text('upstream_request_id'),
     /** How many earlier answered pairs were sent upstream as history. */
     historyTurns: integer('history_turns').notNull().default(0),
     latencyMs: integer('latency_ms'),

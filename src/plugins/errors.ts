@@ -34,41 +34,51 @@ function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error;
 }
 
+export interface ErrorReply {
+  body: ErrorResponse;
+  retryAfterSeconds?: number;
+  /** How loudly to log it: unexpected errors in full, upstream failures as warnings. */
+  log: 'error' | 'warn' | 'none';
+}
+
 /**
- * One error shape for every failure. Domain errors keep their code and message; request
- * validation becomes VALIDATION_ERROR with the rejected fields; any other 5xx is logged
- * in full and answered with a generic message so no internals leak.
+ * The one error shape for anything thrown while handling a request. Domain errors keep
+ * their code and message; request validation becomes VALIDATION_ERROR with the rejected
+ * fields; any other 5xx gets a generic message so no internals leak. Streaming routes use
+ * it for their `error` event too.
  */
+export function toErrorReply(error: unknown): ErrorReply {
+  if (error instanceof DomainError) {
+    return {
+      body: body(error.statusCode, error.code, error.message, error.extra.qaPairId ? { qa_pair_id: error.extra.qaPairId } : {}),
+      ...(error.extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.extra.retryAfterSeconds }),
+      log: error.statusCode >= 500 ? 'warn' : 'none',
+    };
+  }
+  if (isFastifyError(error) && error.validation) {
+    const details = error.validation.map((issue) => ({
+      path: `${error.validationContext ?? 'request'}${issue.instancePath}`,
+      message: issue.message ?? 'is invalid',
+    }));
+    return { body: body(400, 'VALIDATION_ERROR', error.message, { details }), log: 'none' };
+  }
+  const status = isFastifyError(error) && error.statusCode !== undefined ? error.statusCode : 500;
+  if (status < 500) {
+    const code = (isFastifyError(error) && FRAMEWORK_CODES[error.code]) || CODES_BY_STATUS[status] || 'BAD_REQUEST';
+    return { body: body(status, code, error instanceof Error ? error.message : reason(status)), log: 'none' };
+  }
+  return { body: body(500, 'INTERNAL_ERROR', 'Internal server error'), log: 'error' };
+}
+
+/** Every failure, and every unknown route, answered in the one error shape. */
 export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: unknown, request, reply) => {
-      if (error instanceof DomainError) {
-        if (error.statusCode >= 500) request.log.warn({ err: error, cause: error.cause }, 'request failed');
-        if (error.extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.extra.retryAfterSeconds));
-        return reply
-          .code(error.statusCode)
-          .send(
-            body(error.statusCode, error.code, error.message, error.extra.qaPairId ? { qa_pair_id: error.extra.qaPairId } : {}),
-          );
-      }
-
-      if (isFastifyError(error) && error.validation) {
-        const details = error.validation.map((issue) => ({
-          path: `${error.validationContext ?? 'request'}${issue.instancePath}`,
-          message: issue.message ?? 'is invalid',
-        }));
-        return reply.code(400).send(body(400, 'VALIDATION_ERROR', error.message, { details }));
-      }
-
-      const status = isFastifyError(error) && error.statusCode !== undefined ? error.statusCode : 500;
-      if (status < 500) {
-        const code = (isFastifyError(error) && FRAMEWORK_CODES[error.code]) || CODES_BY_STATUS[status] || 'BAD_REQUEST';
-        const message = error instanceof Error ? error.message : reason(status);
-        return reply.code(status).send(body(status, code, message));
-      }
-
-      request.log.error({ err: error }, 'unexpected error');
-      return reply.code(500).send(body(500, 'INTERNAL_ERROR', 'Internal server error'));
+      const result = toErrorReply(error);
+      if (result.log === 'error') request.log.error({ err: error }, 'unexpected error');
+      if (result.log === 'warn') request.log.warn({ err: error, cause: error instanceof Error ? error.cause : undefined }, 'request failed');
+      if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
+      return reply.code(result.body.statusCode).send(result.body);
     });
 
     fastify.setNotFoundHandler((request, reply) => {

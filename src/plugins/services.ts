@@ -13,6 +13,8 @@ export interface ServicesOptions {
   adminApiKey: string | undefined;
   allowSignup: boolean;
   historyMaxTurns: number;
+  /** How long closing waits for running asks and streams before storing them as interrupted. */
+  shutdownGraceMs: number;
 }
 
 function createServices(fastify: FastifyInstance, options: ServicesOptions) {
@@ -55,6 +57,13 @@ export default fp<ServicesOptions>(
   async (fastify, options) => {
     const services = createServices(fastify, options);
     fastify.decorate('services', services);
+    // Before the server stops: let running asks and streams finish within the grace period,
+    // then store the rest as failed (INTERRUPTED) with whatever text they had.
+    fastify.addHook('preClose', async () => {
+      const running = services.conversation.inFlight;
+      if (running > 0) fastify.log.info({ running, graceMs: options.shutdownGraceMs }, 'waiting for running asks');
+      await services.conversation.drain(options.shutdownGraceMs);
+    });
     const recovered = await services.repositories.chats.failUnfinishedPairs(
       'INTERRUPTED',
       'The server stopped before the answer was stored',

@@ -6,6 +6,7 @@ import {
   qaPairs,
   type BranchRow,
   type ChatRow,
+  type ChatSettings,
   type QaPairRow,
   type StoredSearchResult,
 } from '../db/schema.js';
@@ -37,6 +38,8 @@ export interface BeginAskInput {
   newBranchId: string;
   pairId: string;
   question: string;
+  /** `streaming` while tokens are relayed to the client, `pending` otherwise. */
+  status: 'pending' | 'streaming';
   provider: string;
   /** How many of the latest answered pairs to return as history. */
   historyLimit: number;
@@ -50,21 +53,23 @@ export interface BeginAskResult {
   history: Pick<QaPairRow, 'question' | 'answer'>[];
 }
 
+interface OutcomeBase {
+  latencyMs: number | null;
+  answeredAt: Date;
+  model: string | null;
+  upstreamRequestId: string | null;
+}
+
 export type PairOutcome =
-  | {
-      status: 'answered';
-      answer: string;
-      searchResults: StoredSearchResult[];
-      latencyMs: number;
-      answeredAt: Date;
-    }
-  | {
+  | (OutcomeBase & { status: 'answered'; answer: string; searchResults: StoredSearchResult[] })
+  | (OutcomeBase & {
       status: 'failed';
       errorCode: string;
       errorMessage: string;
-      latencyMs: number | null;
-      answeredAt: Date;
-    };
+      /** What a stream had delivered before it failed, kept rather than lost. */
+      partialAnswer: string | null;
+      searchResults: StoredSearchResult[];
+    });
 
 /** A pair's place in the tree, without its content. */
 export interface TreeNode {
@@ -152,7 +157,7 @@ export function createChatRepository(db: SqliteDb) {
   function insertChatWithMainBranch(
     tx: Db,
     chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'> &
-      Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId'>>,
+      Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId' | 'settings'>>,
     mainBranchId: string,
     headPairId: string | null = null,
   ): ChatRow {
@@ -195,8 +200,16 @@ export function createChatRepository(db: SqliteDb) {
     },
 
     /** Creates a chat with its `main` branch, which starts empty and active. */
-    async create(chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'>, mainBranchId: string): Promise<ChatRow> {
+    async create(
+      chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt' | 'settings'>,
+      mainBranchId: string,
+    ): Promise<ChatRow> {
       return db.transaction((tx) => insertChatWithMainBranch(tx, chat, mainBranchId));
+    },
+
+    /** Answered pairs on the path to `headPairId`, oldest first, at most `limit`. */
+    async listHistory(headPairId: string | null, limit: number): Promise<Pick<QaPairRow, 'question' | 'answer'>[]> {
+      return answeredHistory(db, headPairId, limit);
     },
 
     /** One page of a user's chats, most recently updated first, strictly after `cursor`. */
@@ -205,8 +218,13 @@ export function createChatRepository(db: SqliteDb) {
       return nextPageStatement.all({ userId, limit, updatedAt: cursor.updatedAt.getTime(), id: cursor.id });
     },
 
-    async rename(id: string, title: string, now: Date): Promise<ChatRow | undefined> {
-      return db.update(chats).set({ title, updatedAt: now }).where(eq(chats.id, id)).returning().get();
+    async update(id: string, changes: { title?: string; settings?: ChatSettings }, now: Date): Promise<ChatRow | undefined> {
+      return db
+        .update(chats)
+        .set({ ...changes, updatedAt: now })
+        .where(eq(chats.id, id))
+        .returning()
+        .get();
     },
 
     /** Deletes the chat; its branches and pairs go with it through the foreign keys' cascade. */
@@ -349,6 +367,7 @@ export function createChatRepository(db: SqliteDb) {
             ...input.chat,
             forkedFromChatId: input.sourceChatId,
             forkedFromPairId: input.pairId,
+            settings: tx.select({ settings: chats.settings }).from(chats).where(eq(chats.id, input.sourceChatId)).get()?.settings ?? {},
           },
           input.mainBranchId,
           null,
@@ -418,7 +437,7 @@ export function createChatRepository(db: SqliteDb) {
             parentId,
             seq,
             question: input.question,
-            status: 'pending',
+            status: input.status,
             provider: input.provider,
             historyTurns: history.length,
             createdAt: input.now,
@@ -459,24 +478,18 @@ export function createChatRepository(db: SqliteDb) {
 
     /** Records how an ask ended. Returns the updated pair, or undefined if its chat was deleted meanwhile. */
     async completePair(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
+      const common = {
+        status: outcome.status,
+        searchResults: outcome.searchResults,
+        latencyMs: outcome.latencyMs,
+        answeredAt: outcome.answeredAt,
+        model: outcome.model,
+        upstreamRequestId: outcome.upstreamRequestId,
+      };
       const values =
         outcome.status === 'answered'
-          ? {
-              status: outcome.status,
-              answer: outcome.answer,
-              searchResults: outcome.searchResults,
-              latencyMs: outcome.latencyMs,
-              answeredAt: outcome.answeredAt,
-              errorCode: null,
-              errorMessage: null,
-            }
-          : {
-              status: outcome.status,
-              errorCode: outcome.errorCode,
-              errorMessage: outcome.errorMessage,
-              latencyMs: outcome.latencyMs,
-              answeredAt: outcome.answeredAt,
-            };
+          ? { ...common, answer: outcome.answer, errorCode: null, errorMessage: null }
+          : { ...common, answer: outcome.partialAnswer, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage };
       return db.transaction((tx) => {
         const pair = tx.update(qaPairs).set(values).where(eq(qaPairs.id, pairId)).returning().get();
         if (!pair) return undefined;

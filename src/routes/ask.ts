@@ -1,14 +1,63 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { actorOf } from '../plugins/auth.js';
-import { clientDisconnectSignal } from './client-signal.js';
+import { toErrorReply } from '../plugins/errors.js';
 import { AskBody, AskResponse, toQaPair } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
+import type { AskResult, StreamObserver } from '../services/conversation.js';
+import { clientDisconnectSignal } from './client-signal.js';
+
+export const STREAM_EVENTS_DESCRIPTION = `
+**Streaming.** With \`"stream": true\` in the body, or \`Accept: text/event-stream\`, the answer comes as
+Server-Sent Events (errors found before the question is stored are still plain JSON errors):
+
+| event | data |
+| --- | --- |
+| \`start\` | \`{chat_id, branch_id, qa_pair_id, parent_id}\`: the question is stored, with status \`streaming\` |
+| \`search_results\` | \`{search_results: [{url, name, snippet}]}\`, when the chatbot sends them (before its tokens) |
+| \`token\` | \`{text}\`: the next piece of the answer, as the chatbot writes it |
+| \`done\` | \`{chat_id, branch_id, qa_pair}\`: the stored pair, as the JSON answer would give it |
+| \`error\` | the error body (\`{statusCode, code, error, message, qa_pair_id}\`), codes as for the JSON answer |
+
+A client that disconnects does not stop the answer: it is completed and stored, and GET of the chat shows it.`;
+
+/** Relays a streaming ask as SSE events, in order, never letting a gone client break the ask. */
+function sseObserver(reply: FastifyReply) {
+  let queue: Promise<void> = Promise.resolve();
+  const push = (event: string, data: unknown) => {
+    queue = queue.then(() => reply.sse.send({ event, data })).catch(() => {
+      // The client went away: the ask goes on and stores its answer regardless.
+    });
+  };
+  const observer = {
+    started: false,
+    onStart({ chatId, branchId, pair }: Parameters<StreamObserver['onStart']>[0]) {
+      observer.started = true;
+      push('start', { chat_id: chatId, branch_id: branchId, qa_pair_id: pair.id, parent_id: pair.parentId });
+    },
+    onEvent(event: Parameters<StreamObserver['onEvent']>[0]) {
+      if (event.type === 'token') push('token', { text: event.text });
+      else push('search_results', { search_results: event.searchResults });
+    },
+    push,
+    flush: () => queue,
+  };
+  return observer;
+}
+
+const toAskResponse = (result: AskResult) => ({
+  chat_id: result.chatId,
+  branch_id: result.branchId,
+  qa_pair: toQaPair(result.pair),
+});
 
 const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
     '/search',
     {
       onRequest: fastify.requireActor,
+      // The handler decides per request whether to answer as JSON or as SSE.
+      sse: { kind: 'manual' },
       schema: {
         tags: ['ask'],
         operationId: 'ask',
@@ -18,24 +67,39 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           'creates that chat with that id. The question goes on the active branch unless parent_id says otherwise, ' +
           'and the chatbot receives exactly the path from the first question to its parent. ' +
           'The question is stored before the chatbot is called: when the chatbot ' +
-          'fails, the error response carries qa_pair_id and the chat shows the pair with status "failed".',
+          'fails, the error response carries qa_pair_id and the chat shows the pair with status "failed".\n' +
+          STREAM_EVENTS_DESCRIPTION,
         body: AskBody,
         response: { 200: AskResponse, ...errorResponses(400, 401, 403, 404, 415, 499, 500, 502, 503, 504) },
       },
     },
     async (request, reply) => {
-      const { user_id: userId, chat_id: chatId, parent_id: parentId, question } = request.body;
-      const result = await fastify.services.conversation.ask(
-        actorOf(request),
-        {
-          userId,
-          question,
-          ...(chatId === undefined ? {} : { chatId }),
-          ...(parentId === undefined ? {} : { parentId }),
-        },
-        clientDisconnectSignal(reply),
-      );
-      return { chat_id: result.chatId, branch_id: result.branchId, qa_pair: toQaPair(result.pair) };
+      const { user_id: userId, chat_id: chatId, parent_id: parentId, question, stream } = request.body;
+      const input = {
+        userId,
+        question,
+        ...(chatId === undefined ? {} : { chatId }),
+        ...(parentId === undefined ? {} : { parentId }),
+      };
+      const wantsStream = stream ?? (request.headers.accept ?? '').includes('text/event-stream');
+      const conversation = fastify.services.conversation;
+      if (!wantsStream) {
+        return toAskResponse(await conversation.ask(actorOf(request), input, { signal: clientDisconnectSignal(reply) }));
+      }
+
+      const observer = sseObserver(reply);
+      try {
+        const result = await conversation.ask(actorOf(request), input, { stream: observer });
+        observer.push('done', toAskResponse(result));
+      } catch (error) {
+        // Before the question was stored nothing was streamed: answer with a plain JSON error.
+        if (!observer.started) throw error;
+        const failure = toErrorReply(error);
+        if (failure.log !== 'none') request.log[failure.log]({ err: error }, 'streaming ask failed');
+        observer.push('error', failure.body);
+      }
+      await observer.flush();
+      return reply;
     },
   );
 };

@@ -166,7 +166,7 @@ const branchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const result = await fastify.services.conversation.regenerate(
         actorOf(request),
         { userId, chatId, pairId },
-        clientDisconnectSignal(reply),
+        { signal: clientDisconnectSignal(reply) },
       );
       return { chat_id: result.chatId, branch_id: result.branchId, qa_pair: toQaPair(result.pair) };
     },

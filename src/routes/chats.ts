@@ -7,7 +7,10 @@ import {
   ChatWithPairs,
   CreateChatBody,
   ListChatsQuery,
-  RenameChatBody,
+  ContextQuery,
+  ContextResponse,
+  UpdateChatBody,
+  fromSettingsInput,
   UserParams,
   toChat,
   toChatWithPairs,
@@ -33,7 +36,11 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request, reply) => {
-      const chat = await fastify.services.chats.createChat(actorOf(request), request.params.user_id, request.body);
+      const { title, settings } = request.body;
+      const chat = await fastify.services.chats.createChat(actorOf(request), request.params.user_id, {
+        ...(title === undefined ? {} : { title }),
+        ...(settings === undefined ? {} : { settings: fromSettingsInput(settings) }),
+      });
       return reply.code(201).send(toChat(chat));
     },
   );
@@ -78,21 +85,47 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     {
       schema: {
         tags: ['chats'],
-        operationId: 'renameChat',
-        summary: 'Rename a chat',
+        operationId: 'updateChat',
+        summary: "Rename a chat and/or change its settings",
         params: ChatParams,
-        body: RenameChatBody,
+        body: UpdateChatBody,
         response: { 200: Chat, ...errorResponses(400, 401, 403, 404, 415) },
       },
     },
     async (request) => {
-      const chat = await fastify.services.chats.renameChat(
-        actorOf(request),
-        request.params.user_id,
-        request.params.chat_id,
-        request.body,
-      );
+      const { title, settings } = request.body;
+      const chat = await fastify.services.chats.updateChat(actorOf(request), request.params.user_id, request.params.chat_id, {
+        ...(title === undefined ? {} : { title }),
+        ...(settings === undefined ? {} : { settings: fromSettingsInput(settings) }),
+      });
       return toChat(chat);
+    },
+  );
+
+  fastify.get(
+    '/v1/users/:user_id/chats/:chat_id/context',
+    {
+      schema: {
+        tags: ['chats'],
+        operationId: 'getChatContext',
+        summary: 'Exactly what the next question would send upstream (without that question)',
+        description:
+          "The chatbot request body for the active branch, or for a question asked after parent_id: the provider's " +
+          'message list with the capped, answered history and the chat settings. Appending the question as the last ' +
+          'user message gives the body of that ask, byte for byte. No key is ever included.',
+        params: ChatParams,
+        querystring: ContextQuery,
+        response: { 200: ContextResponse, ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const parentId = request.query.parent_id;
+      const context = await fastify.services.conversation.previewContext(actorOf(request), {
+        userId: request.params.user_id,
+        chatId: request.params.chat_id,
+        ...(parentId === undefined ? {} : { parentId: parentId === 'null' ? null : parentId }),
+      });
+      return { provider: context.provider, history_turns: context.historyTurns, body: context.body };
     },
   );
 

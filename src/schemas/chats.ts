@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ChatRow, QaPairRow } from '../db/schema.js';
-import type { ChatView } from '../services/chats.js';
+import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../db/schema.js';
+import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH, type ChatView, type SettingsChange } from '../services/chats.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
 import { Id, PaginationQuery, Timestamp, toIso, toIsoOrNull } from './common.js';
 
@@ -9,14 +9,70 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
 export const ChatParams = Type.Object({ user_id: Id, chat_id: Id }, { additionalProperties: false });
 
+export const SettingsInput = Type.Object(
+  {
+    system_prompt: Type.Optional(
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: SYSTEM_PROMPT_MAX_LENGTH,
+          description: 'Sent as the system message (openai) or as instructions (you); null clears it',
+        }),
+      ),
+    ),
+    model: Type.Optional(
+      Nullable(Type.String({ minLength: 1, maxLength: MODEL_MAX_LENGTH, description: 'The model to ask (openai); null clears it' })),
+    ),
+    history_max_turns: Type.Optional(
+      Nullable(
+        Type.Integer({
+          minimum: 0,
+          maximum: 1000,
+          description: 'How many earlier answered pairs to send (overrides HISTORY_MAX_TURNS); null clears it',
+        }),
+      ),
+    ),
+  },
+  { additionalProperties: false, description: 'A field set to a value changes it, null clears it, absent leaves it' },
+);
+export const ChatSettings = Type.Object({
+  system_prompt: Nullable(Type.String()),
+  model: Nullable(Type.String()),
+  history_max_turns: Nullable(Type.Integer()),
+});
+
 export const CreateChatBody = Type.Object(
-  { title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })) },
+  {
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })),
+    settings: Type.Optional(SettingsInput),
+  },
   { additionalProperties: false },
 );
-export const RenameChatBody = Type.Object(
-  { title: Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH }) },
+export const UpdateChatBody = Type.Object(
+  {
+    title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })),
+    settings: Type.Optional(SettingsInput),
+  },
+  { additionalProperties: false, minProperties: 1 },
+);
+export const ContextQuery = Type.Object(
+  {
+    parent_id: Type.Optional(
+      Type.Union([Id, Type.Literal('null')], {
+        description:
+          'A pair of the chat: the context of a question asked after it; "null": of a new first question. Omit for the active branch.',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
+export const ContextResponse = Type.Object({
+  provider: Type.String(),
+  history_turns: Type.Integer({ description: 'Answered pairs included as history' }),
+  body: Type.Unknown({
+    description: 'The JSON body the next question would send upstream, without that question (and never a key)',
+  }),
+});
 export const ListChatsQuery = Type.Object(PaginationQuery, { additionalProperties: false });
 
 export const AskBody = Type.Object(
@@ -29,6 +85,9 @@ export const AskBody = Type.Object(
       }),
     ),
     question: Type.String({ minLength: 1, maxLength: QUESTION_MAX_LENGTH }),
+    stream: Type.Optional(
+      Type.Boolean({ description: 'Answer with Server-Sent Events (as does Accept: text/event-stream)' }),
+    ),
     parent_id: Type.Optional(
       Type.Union([Id, Type.Null()], {
         description:
@@ -59,6 +118,8 @@ export const QaPair = Type.Object({
   created_at: Timestamp,
   answered_at: Nullable(Timestamp),
   provider: Type.String(),
+  model: Nullable(Type.String()),
+  upstream_request_id: Nullable(Type.String()),
   latency_ms: Nullable(Type.Integer()),
   history_turns: Type.Integer({ description: 'How many earlier answered pairs were sent upstream with the question' }),
 });
@@ -73,6 +134,7 @@ export const Chat = Type.Object({
   qa_count: Type.Integer({ description: 'Pairs in the chat, on every branch' }),
   last_question: Nullable(Type.String()),
   active_branch_id: Nullable(Id),
+  settings: ChatSettings,
   forked_from: Nullable(
     Type.Object(
       { chat_id: Id, qa_pair_id: Id },
@@ -122,6 +184,8 @@ export function toQaPair(pair: QaPairRow): QaPair {
     created_at: toIso(pair.createdAt),
     answered_at: toIsoOrNull(pair.answeredAt),
     provider: pair.provider,
+    model: pair.model,
+    upstream_request_id: pair.upstreamRequestId,
     latency_ms: pair.latencyMs,
     history_turns: pair.historyTurns,
   };
@@ -137,6 +201,7 @@ export function toChat(chat: ChatRow): Chat {
     qa_count: chat.qaCount,
     last_question: chat.lastQuestion,
     active_branch_id: chat.activeBranchId,
+    settings: toSettings(chat.settings),
     forked_from:
       chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
         ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
@@ -156,5 +221,21 @@ export function toChatWithPairs(view: ChatView) {
         siblings: siblings.map((id) => ({ qa_pair_id: id, branch_id: view.tree.branchThrough(id) })),
       };
     }),
+  };
+}
+
+export function toSettings(settings: StoredSettings): Static<typeof ChatSettings> {
+  return {
+    system_prompt: settings.systemPrompt ?? null,
+    model: settings.model ?? null,
+    history_max_turns: settings.historyMaxTurns ?? null,
+  };
+}
+
+export function fromSettingsInput(input: Static<typeof SettingsInput>): SettingsChange {
+  return {
+    ...(input.system_prompt === undefined ? {} : { systemPrompt: input.system_prompt }),
+    ...(input.model === undefined ? {} : { model: input.model }),
+    ...(input.history_max_turns === undefined ? {} : { historyMaxTurns: input.history_max_turns }),
   };
 }

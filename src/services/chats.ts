@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
+import type { BranchRow, ChatRow, ChatSettings, QaPairRow } from '../db/schema.js';
 import { badRequest, chatNotFound } from '../errors.js';
 import type { ChatCursor, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
@@ -7,6 +7,29 @@ import { TITLE_MAX_LENGTH, requireText } from './text.js';
 import { indexTree, type TreeIndex } from './tree.js';
 
 export const DEFAULT_CHAT_TITLE = 'New chat';
+export const SYSTEM_PROMPT_MAX_LENGTH = 8000;
+export const MODEL_MAX_LENGTH = 200;
+
+/** A change to a chat's settings: a value sets a field, null clears it, absent leaves it. */
+export interface SettingsChange {
+  systemPrompt?: string | null;
+  model?: string | null;
+  historyMaxTurns?: number | null;
+}
+
+/** Applies `change` to `current`; text settings are trimmed and may not be blank. */
+export function applySettings(current: ChatSettings, change: SettingsChange): ChatSettings {
+  const next: ChatSettings = { ...current };
+  if (change.systemPrompt === null) delete next.systemPrompt;
+  else if (change.systemPrompt !== undefined) {
+    next.systemPrompt = requireText('settings.system_prompt', change.systemPrompt, SYSTEM_PROMPT_MAX_LENGTH);
+  }
+  if (change.model === null) delete next.model;
+  else if (change.model !== undefined) next.model = requireText('settings.model', change.model, MODEL_MAX_LENGTH);
+  if (change.historyMaxTurns === null) delete next.historyMaxTurns;
+  else if (change.historyMaxTurns !== undefined) next.historyMaxTurns = change.historyMaxTurns;
+  return next;
+}
 
 export interface ChatPage {
   chats: ChatRow[];
@@ -51,11 +74,12 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
   const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
 
   return {
-    async createChat(actor: Actor, userId: string, input: { title?: string }): Promise<ChatRow> {
+    async createChat(actor: Actor, userId: string, input: { title?: string; settings?: SettingsChange }): Promise<ChatRow> {
       const title = input.title === undefined ? DEFAULT_CHAT_TITLE : requireText('title', input.title, TITLE_MAX_LENGTH);
+      const settings = applySettings({}, input.settings ?? {});
       await access.assertActsFor(actor, userId);
       const now = new Date();
-      return chats.create({ id: randomUUID(), userId, title, createdAt: now, updatedAt: now }, randomUUID());
+      return chats.create({ id: randomUUID(), userId, title, settings, createdAt: now, updatedAt: now }, randomUUID());
     },
 
     async listChats(actor: Actor, userId: string, options: { limit: number; cursor?: string }): Promise<ChatPage> {
@@ -76,12 +100,26 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
       return { chat, pairs, branches: branchRows, tree: indexTree(nodes, branchRows, chat.activeBranchId) };
     },
 
-    async renameChat(actor: Actor, userId: string, chatId: string, input: { title: string }): Promise<ChatRow> {
-      const title = requireText('title', input.title, TITLE_MAX_LENGTH);
+    /** Renames a chat and/or changes its settings. */
+    async updateChat(
+      actor: Actor,
+      userId: string,
+      chatId: string,
+      input: { title?: string; settings?: SettingsChange },
+    ): Promise<ChatRow> {
+      if (input.title === undefined && input.settings === undefined) {
+        throw badRequest('VALIDATION_ERROR', 'Send title, settings or both');
+      }
+      const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
       const chat = await ownedChat(actor, userId, chatId);
-      const renamed = await chats.rename(chat.id, title, new Date());
-      if (!renamed) throw chatNotFound();
-      return renamed;
+      const settings = input.settings === undefined ? undefined : applySettings(chat.settings, input.settings);
+      const updated = await chats.update(
+        chat.id,
+        { ...(title === undefined ? {} : { title }), ...(settings === undefined ? {} : { settings }) },
+        new Date(),
+      );
+      if (!updated) throw chatNotFound();
+      return updated;
     },
 
     async deleteChat(actor: Actor, userId: string, chatId: string): Promise<void> {

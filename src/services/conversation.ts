@@ -1,7 +1,16 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { ChatbotError, type ChatbotErrorKind, type ChatbotProvider, type ConversationTurn } from '../chatbot/index.js';
-import type { QaPairRow } from '../db/schema.js';
+import {
+  ChatbotError,
+  type ChatbotErrorKind,
+  type ChatbotProvider,
+  type ChatbotStreamEvent,
+  type ConversationSettings,
+  type ConversationTurn,
+  type SearchResult,
+} from '../chatbot/index.js';
+import type { ChatRow, ChatSettings, QaPairRow } from '../db/schema.js';
 import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../errors.js';
 import type { AskPlacement, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
@@ -33,6 +42,23 @@ export interface AskResult {
   pair: QaPairRow;
 }
 
+/** Receives a streaming ask as it happens. */
+export interface StreamObserver {
+  /** The question is stored (status `streaming`); called before any upstream event. */
+  onStart(started: { chatId: string; branchId: string; pair: QaPairRow }): void;
+  onEvent(event: ChatbotStreamEvent): void;
+}
+
+export interface AskOptions {
+  /**
+   * Aborts a non-streaming ask when the client goes away. A streaming ask ignores it: its
+   * answer is completed and stored even if nobody is listening any more.
+   */
+  signal?: AbortSignal;
+  /** Present for a streaming ask. */
+  stream?: StreamObserver;
+}
+
 /** How each upstream failure is reported to the client and stored on the failed pair. */
 const UPSTREAM_FAILURES: Record<ChatbotErrorKind, { code: string; status: number; message: string }> = {
   auth: {
@@ -56,6 +82,13 @@ const UPSTREAM_FAILURES: Record<ChatbotErrorKind, { code: string; status: number
   },
 };
 
+const INTERRUPTED = { code: 'INTERRUPTED', status: 503, message: 'The server shut down before the answer was complete' };
+
+const providerSettings = (settings: ChatSettings): ConversationSettings => ({
+  ...(settings.systemPrompt === undefined ? {} : { systemPrompt: settings.systemPrompt }),
+  ...(settings.model === undefined ? {} : { model: settings.model }),
+});
+
 export function createConversationService(deps: {
   chats: ChatRepository;
   access: AccessService;
@@ -64,58 +97,95 @@ export function createConversationService(deps: {
   historyMaxTurns: number;
 }) {
   const { chats, access, chatbot, chatLock } = deps;
+  /** Aborted when the server's grace period for running asks is over. */
+  const shutdown = new AbortController();
+  const running = new Set<Promise<unknown>>();
+
+  const historyLimit = (chat: ChatRow | undefined) => chat?.settings.historyMaxTurns ?? deps.historyMaxTurns;
 
   /**
-   * Stores the question as a `pending` pair, calls the chatbot outside any transaction,
-   * then stores the outcome. A failure is stored on the pair (never lost) and thrown as a
-   * `DomainError` carrying the pair's id. Runs under the chat's lock.
+   * Stores the question, calls the chatbot outside any transaction, then stores the
+   * outcome. A failure is stored on the pair (with any text a stream had delivered) and
+   * thrown as a `DomainError` carrying the pair's id. Runs under the chat's lock.
    */
   async function answer(
-    input: { chatId: string; userId: string; question: string; placement: AskPlacement; newChatTitle?: string },
-    signal: AbortSignal | undefined,
+    input: { chatId: string; userId: string; question: string; placement: AskPlacement; chat: ChatRow | undefined },
+    options: AskOptions,
   ): Promise<AskResult> {
     const { pair, history, branchId } = await chats.beginAsk({
       chatId: input.chatId,
       userId: input.userId,
-      ...(input.newChatTitle === undefined ? {} : { newChat: { title: input.newChatTitle, mainBranchId: randomUUID() } }),
+      ...(input.chat ? {} : { newChat: { title: titleFromQuestion(input.question), mainBranchId: randomUUID() } }),
       placement: input.placement,
       newBranchId: randomUUID(),
       pairId: randomUUID(),
       question: input.question,
+      status: options.stream ? 'streaming' : 'pending',
       provider: chatbot.name,
-      historyLimit: deps.historyMaxTurns,
+      historyLimit: historyLimit(input.chat),
       now: new Date(),
     });
+    const settings = providerSettings(input.chat?.settings ?? {});
     const turns: ConversationTurn[] = history.flatMap((turn) =>
       turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
     );
+    const signal =
+      options.signal && !options.stream ? AbortSignal.any([options.signal, shutdown.signal]) : shutdown.signal;
+    const request = { history: turns, question: input.question, settings, signal };
 
+    let partial = '';
+    let searchResults: SearchResult[] = [];
     const startedAt = performance.now();
     const elapsed = () => Math.round(performance.now() - startedAt);
     let completed: QaPairRow | undefined;
     try {
-      const reply = await chatbot.ask({ history: turns, question: input.question, ...(signal ? { signal } : {}) });
+      let reply;
+      if (options.stream) {
+        const observer = options.stream;
+        observer.onStart({ chatId: input.chatId, branchId, pair });
+        reply = await chatbot.stream(request, (event) => {
+          if (event.type === 'token') partial += event.text;
+          else searchResults = event.searchResults;
+          observer.onEvent(event);
+        });
+      } else {
+        reply = await chatbot.ask(request);
+      }
       completed = await chats.completePair(pair.id, {
         status: 'answered',
         answer: reply.answer,
-        searchResults: reply.searchResults,
+        searchResults: reply.searchResults.length > 0 ? reply.searchResults : searchResults,
         latencyMs: elapsed(),
         answeredAt: new Date(),
+        model: reply.model,
+        upstreamRequestId: reply.upstreamRequestId,
       });
     } catch (error) {
-      const failure = describeFailure(error, pair.id);
+      const failure = describeFailure(error, pair.id, shutdown.signal.aborted);
       await chats.completePair(pair.id, {
         status: 'failed',
         errorCode: failure.code,
         errorMessage: failure.message,
+        partialAnswer: partial === '' ? null : partial,
+        searchResults,
         latencyMs: elapsed(),
         answeredAt: new Date(),
+        model: settings.model ?? null,
+        upstreamRequestId: null,
       });
       throw failure;
     }
     // The chat was deleted while the chatbot was answering: the answer has nowhere to go.
     if (!completed) throw chatNotFound();
     return { chatId: input.chatId, branchId, pair: completed };
+  }
+
+  /** Tracks an ask so that shutdown can wait for it. */
+  function track<T>(work: Promise<T>): Promise<T> {
+    running.add(work);
+    const forget = () => running.delete(work);
+    work.then(forget, forget);
+    return work;
   }
 
   /** The pair, if it belongs to `chatId`; a pair of any other chat is a 404 like a missing one. */
@@ -125,13 +195,19 @@ export function createConversationService(deps: {
     return pair;
   }
 
+  async function ownedChat(userId: string, chatId: string): Promise<ChatRow> {
+    const chat = await chats.findById(chatId);
+    if (!chat || chat.userId !== userId) throw chatNotFound();
+    return chat;
+  }
+
   return {
     /**
      * Asks the chatbot a question in a chat, with the history of the branch it goes on.
      * Asks on one chat run one at a time, in arrival order, so each one sees the previous
      * answer in its history; asks on different chats run in parallel.
      */
-    async ask(actor: Actor, input: AskInput, signal?: AbortSignal): Promise<AskResult> {
+    async ask(actor: Actor, input: AskInput, options: AskOptions = {}): Promise<AskResult> {
       const question = requireText('question', input.question, QUESTION_MAX_LENGTH);
       await access.assertActsFor(actor, input.userId);
       if (input.chatId === undefined && typeof input.parentId === 'string') {
@@ -139,58 +215,96 @@ export function createConversationService(deps: {
       }
       const chatId = input.chatId ?? randomUUID();
 
-      return chatLock.run(chatId, async () => {
-        const existing = input.chatId === undefined ? undefined : await chats.findById(chatId);
-        if (existing && existing.userId !== input.userId) throw chatNotFound();
-        if (typeof input.parentId === 'string') {
-          if (!existing) throw qaPairNotFound();
-          await pairOfChat(chatId, input.parentId);
-        }
-        const placement: AskPlacement =
-          input.parentId === undefined
-            ? { kind: 'active' }
-            : { kind: 'after', parentId: input.parentId, newBranch: 'if-needed' };
-        return answer(
-          {
-            chatId,
-            userId: input.userId,
-            question,
-            placement,
-            ...(existing ? {} : { newChatTitle: titleFromQuestion(question) }),
-          },
-          signal,
-        );
-      });
+      return track(
+        chatLock.run(chatId, async () => {
+          const existing = input.chatId === undefined ? undefined : await chats.findById(chatId);
+          if (existing && existing.userId !== input.userId) throw chatNotFound();
+          if (typeof input.parentId === 'string') {
+            if (!existing) throw qaPairNotFound();
+            await pairOfChat(chatId, input.parentId);
+          }
+          const placement: AskPlacement =
+            input.parentId === undefined
+              ? { kind: 'active' }
+              : { kind: 'after', parentId: input.parentId, newBranch: 'if-needed' };
+          return answer({ chatId, userId: input.userId, question, placement, chat: existing }, options);
+        }),
+      );
     },
 
     /**
      * Asks a pair's question again with the same history; the new answer becomes a sibling
      * of the old one on a new, active branch.
      */
-    async regenerate(actor: Actor, input: RegenerateInput, signal?: AbortSignal): Promise<AskResult> {
+    async regenerate(actor: Actor, input: RegenerateInput, options: AskOptions = {}): Promise<AskResult> {
       await access.assertActsFor(actor, input.userId);
-      return chatLock.run(input.chatId, async () => {
-        const chat = await chats.findById(input.chatId);
-        if (!chat || chat.userId !== input.userId) throw chatNotFound();
-        const original = await pairOfChat(chat.id, input.pairId);
-        return answer(
-          {
-            chatId: chat.id,
-            userId: input.userId,
-            question: original.question,
-            placement: { kind: 'after', parentId: original.parentId, newBranch: 'always' },
-          },
-          signal,
-        );
-      });
+      return track(
+        chatLock.run(input.chatId, async () => {
+          const chat = await ownedChat(input.userId, input.chatId);
+          const original = await pairOfChat(chat.id, input.pairId);
+          return answer(
+            {
+              chatId: chat.id,
+              userId: input.userId,
+              question: original.question,
+              placement: { kind: 'after', parentId: original.parentId, newBranch: 'always' },
+              chat,
+            },
+            options,
+          );
+        }),
+      );
+    },
+
+    /**
+     * The exact request body the next question would send upstream (without that question),
+     * for the active branch or after `parentId` (null: a new first question).
+     */
+    async previewContext(
+      actor: Actor,
+      input: { userId: string; chatId: string; parentId?: string | null },
+    ): Promise<{ provider: string; historyTurns: number; body: Record<string, unknown> }> {
+      await access.assertActsFor(actor, input.userId);
+      const chat = await ownedChat(input.userId, input.chatId);
+      let head: string | null;
+      if (input.parentId === undefined) {
+        const active = chat.activeBranchId ? await chats.findBranch(chat.activeBranchId) : undefined;
+        head = active?.headPairId ?? null;
+      } else {
+        head = input.parentId === null ? null : (await pairOfChat(chat.id, input.parentId)).id;
+      }
+      const history = (await chats.listHistory(head, historyLimit(chat))).flatMap((turn) =>
+        turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
+      );
+      return {
+        provider: chatbot.name,
+        historyTurns: history.length,
+        body: chatbot.requestBody({ history, settings: providerSettings(chat.settings) }),
+      };
+    },
+
+    /** Asks still running (streaming or not). */
+    get inFlight(): number {
+      return running.size;
+    },
+
+    /**
+     * For shutdown: waits up to `graceMs` for running asks to finish, then cancels the rest,
+     * which store what they have as failed with code INTERRUPTED.
+     */
+    async drain(graceMs: number): Promise<void> {
+      if (running.size > 0) await Promise.race([Promise.allSettled([...running]), delay(graceMs, undefined, { ref: false })]);
+      if (running.size === 0) return;
+      shutdown.abort(new Error('server shutting down'));
+      await Promise.allSettled([...running]);
     },
   };
 }
 
 /** Turns whatever the upstream call threw into the client-facing error stored on the pair. */
-function describeFailure(error: unknown, qaPairId: string): DomainError {
+function describeFailure(error: unknown, qaPairId: string, shuttingDown: boolean): DomainError {
   if (error instanceof ChatbotError) {
-    const failure = UPSTREAM_FAILURES[error.kind];
+    const failure = error.kind === 'cancelled' && shuttingDown ? INTERRUPTED : UPSTREAM_FAILURES[error.kind];
     const { upstreamStatus, retryAfterSeconds } = error.details;
     const message = upstreamStatus === undefined ? failure.message : `${failure.message} (upstream HTTP ${upstreamStatus})`;
     return new DomainError(failure.code, failure.status, message, {
