@@ -24,6 +24,9 @@ A client that disconnects does not stop the answer: it is completed and stored, 
 /** Relays a streaming ask as SSE events, in order, never letting a gone client break the ask. */
 function sseObserver(reply: FastifyReply) {
   let queue: Promise<void> = Promise.resolve();
+  // @fastify/sse waits for 'drain' under backpressure, which never comes once the client
+  // is gone: the connection closing also ends the wait.
+  const closed = new Promise<void>((resolve) => reply.raw.once('close', resolve));
   const push = (event: string, data: unknown) => {
     queue = queue.then(() => reply.sse.send({ event, data })).catch(() => {
       // The client went away: the ask goes on and stores its answer regardless.
@@ -40,7 +43,8 @@ function sseObserver(reply: FastifyReply) {
       else push('search_results', { search_results: event.searchResults });
     },
     push,
-    flush: () => queue,
+    /** Resolves once every event is written, or the client has gone. */
+    flush: () => Promise.race([queue, closed]),
   };
   return observer;
 }
@@ -99,7 +103,7 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         observer.push('error', failure.body);
       }
       await observer.flush();
-      return reply;
+      // Returning nothing (not `reply`, which is thenable) lets @fastify/sse end the stream.
     },
   );
 };

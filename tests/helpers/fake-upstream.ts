@@ -101,3 +101,14 @@ export async function startFakeUpstream() {
 }
 
 export type FakeUpstream = Awaited<ReturnType<typeof startFakeUpstream>>;
+
+/** Starts an SSE answer: status 200 and the event-stream content type. */
+export function startSse(res: ServerResponse, headers: Record<string, string> = {}): void {
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
+}
+
+/** Writes one SSE event (You.com style when `event` is given; OpenAI style `data:` only otherwise). */
+export function writeSse(res: ServerResponse, data: unknown, event?: string): void {
+  const text = typeof data === 'string' ? data : JSON.stringify(data);
+  res.write(`${event ? `event: ${event}\n` : ''}data: ${text}\n\n`);
+}
