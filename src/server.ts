@@ -16,7 +16,9 @@ async function main(): Promise<void> {
   }
 
   const app = await buildApp({ config });
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // Closing waits up to SHUTDOWN_GRACE_MS for running asks, then stores the rest: give it
+  // that long plus a margin before close-with-grace exits regardless.
+  closeWithGrace({ delay: config.shutdownGraceMs + 5_000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an uncaught error');
     else app.log.info({ signal }, 'shutting down');
     await app.close();
