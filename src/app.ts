@@ -16,6 +16,7 @@ import askRoutes from './routes/ask.js';
 import branchRoutes from './routes/branches.js';
 import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
+import searchRoutes from './routes/search.js';
 import userRoutes from './routes/users.js';
 import { ErrorResponse } from './schemas/common.js';
 
@@ -92,6 +93,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(chatRoutes);
   await app.register(askRoutes);
   await app.register(branchRoutes);
+  await app.register(searchRoutes);
 
   await app.ready();
   return app;

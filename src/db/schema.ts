@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
 
 /** Milliseconds since the epoch, read back as a `Date`. */
 const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' });
@@ -153,6 +153,53 @@ export const branches = sqliteTable(
     uniqueIndex('branches_chat_name_unique')
       .on(table.chatId, table.name)
       .where(sql`${table.name} is not null`),
+  ],
+);
+
+/**
+ * One row per searchable document (a pair, or a chat's title), with a stable integer id
+ * that is the rowid of its row in the FTS5 table `search_index`. The FTS table and the
+ * triggers that keep both in step with every write are created by a custom migration
+ * (drizzle/sqlite/0005_search_index.sql); deleting a pair or a chat cascades here, and a
+ * trigger removes the FTS row.
+ */
+export const searchDocs = sqliteTable(
+  'search_docs',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    chatId: text('chat_id')
+      .notNull()
+      .references(() => chats.id, { onDelete: 'cascade' }),
+    /** Null for a chat-title document. */
+    qaPairId: text('qa_pair_id').references(() => qaPairs.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at').notNull(),
+  },
+  (table) => [
+    uniqueIndex('search_docs_qa_pair_unique').on(table.qaPairId),
+    index('search_docs_chat_idx').on(table.chatId),
+    index('search_docs_user_idx').on(table.userId),
+  ],
+);
+
+/** The sites a pair's answer cited, for "where did I get answers from this site". */
+export const qaPairSources = sqliteTable(
+  'qa_pair_sources',
+  {
+    qaPairId: text('qa_pair_id')
+      .notNull()
+      .references(() => qaPairs.id, { onDelete: 'cascade' }),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** A cited host, lower case, without a leading "www."; filled by triggers (0005_search_index.sql). */
+    domain: text('domain').notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.qaPairId, table.domain] }),
+    index('qa_pair_sources_user_domain_idx').on(table.userId, table.domain),
   ],
 );
 

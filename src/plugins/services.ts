@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createChatRepository } from '../repositories/chats.js';
+import { createSearchRepository } from '../repositories/search.js';
 import { createUserRepository } from '../repositories/users.js';
 import { createAccessService } from '../services/access.js';
 import { createBranchService } from '../services/branches.js';
 import { createChatService } from '../services/chats.js';
 import { createConversationService } from '../services/conversation.js';
 import { createKeyedLock } from '../services/keyed-lock.js';
+import { createSearchService } from '../services/search.js';
 import { createUserService } from '../services/users.js';
 
 export interface ServicesOptions {
@@ -30,6 +32,7 @@ function createServices(fastify: FastifyInstance, options: ServicesOptions) {
     users: createUserService({ users, allowSignup: options.allowSignup }),
     chats: createChatService({ chats, access }),
     branches: createBranchService({ chats, access, chatLock }),
+    search: createSearchService({ search: createSearchRepository(db), chats, access }),
     conversation: createConversationService({
       chats,
       access,

@@ -24,6 +24,7 @@ export default fp(
           { name: 'chats', description: 'Chats and their question/answer pairs' },
           { name: 'ask', description: 'Ask the chatbot within a chat' },
           { name: 'branches', description: 'The tree of a chat: branches, regenerating, forking' },
+          { name: 'search', description: 'Full-text search over everything a user asked, was answered and cited' },
           { name: 'health', description: 'Liveness' },
         ],
       },

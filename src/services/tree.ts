@@ -64,6 +64,16 @@ export function indexTree(nodes: readonly TreeNode[], branches: readonly BranchR
     /** The pair's siblings including itself, in asking order. */
     siblingsOf: (id: string): readonly string[] => childrenOf.get(parentOf.get(id) ?? null) ?? [id],
     branchThrough: (id: string): string | null => branchThrough.get(id) ?? null,
+    /** The ids from the chat's first question down to `id`, inclusive. */
+    pathTo(id: string): string[] {
+      const path: string[] = [];
+      let current: string | null | undefined = id;
+      while (current != null && parentOf.has(current)) {
+        path.push(current);
+        current = parentOf.get(current);
+      }
+      return path.reverse();
+    },
     /** 0 for a first question. */
     depthOf,
   };

@@ -1,0 +1,128 @@
+import { sql, type SQL } from 'drizzle-orm';
+import type { SqliteDb } from '../db/client.js';
+
+export interface SearchFilters {
+  userId: string;
+  chatId?: string;
+  since?: Date;
+  until?: Date;
+  /** Only pairs that cited this host or a subdomain of it (normalised: lower case, no "www."). */
+  domain?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface SearchHit {
+  chatId: string;
+  chatTitle: string;
+  /** Null when the chat's title matched. */
+  qaPairId: string | null;
+  createdAt: Date;
+  /** bm25 (lower is better); null when listing by source without a text query. */
+  score: number | null;
+  /** The best passage, with matches between \u0001 and \u0002. */
+  snippet: string;
+  matched: { title: boolean; question: boolean; answer: boolean; sources: boolean };
+}
+
+interface HitRow {
+  chat_id: string;
+  chat_title: string;
+  qa_pair_id: string | null;
+  created_at: number;
+  score: number | null;
+  snippet: string;
+  in_title: number;
+  in_question: number;
+  in_answer: number;
+  in_sources: number;
+}
+
+/** Columns of `search_index`, in order, and how much a match in each counts (scope: nothing). */
+const BM25 = sql.raw('bm25(search_index, 4.0, 3.0, 1.0, 0.5, 0.0)');
+const matchedIn = (column: number) =>
+  sql.raw(`instr(highlight(search_index, ${column}, char(1), char(2)), char(1)) > 0`);
+
+export class InvalidSearchQuery extends Error {
+  override name = 'InvalidSearchQuery';
+}
+
+/**
+ * Full-text search over the FTS5 index the migration 0005 maintains. The match expression
+ * comes from `buildMatchExpression`, which quotes every user term; a user's documents are
+ * selected by their scope token inside the index and checked again against search_docs.
+ */
+export function createSearchRepository(db: SqliteDb) {
+  function filters(input: SearchFilters): SQL[] {
+    const conditions: SQL[] = [sql`d.user_id = ${input.userId}`];
+    if (input.chatId) conditions.push(sql`d.chat_id = ${input.chatId}`);
+    if (input.since) conditions.push(sql`d.created_at >= ${input.since.getTime()}`);
+    if (input.until) conditions.push(sql`d.created_at < ${input.until.getTime()}`);
+    if (input.domain) {
+      conditions.push(sql`d.qa_pair_id IN (
+        SELECT s.qa_pair_id FROM qa_pair_sources s
+        WHERE s.user_id = ${input.userId} AND (s.domain = ${input.domain} OR s.domain LIKE ${`%.${input.domain}`})
+      )`);
+    }
+    return conditions;
+  }
+
+  const toHit = (row: HitRow): SearchHit => ({
+    chatId: row.chat_id,
+    chatTitle: row.chat_title,
+    qaPairId: row.qa_pair_id,
+    createdAt: new Date(row.created_at),
+    score: row.score,
+    snippet: row.snippet,
+    matched: {
+      title: row.in_title === 1,
+      question: row.in_question === 1,
+      answer: row.in_answer === 1,
+      sources: row.in_sources === 1,
+    },
+  });
+
+  return {
+    /** Ranked matches of `match` among the user's documents. */
+    async search(match: string, input: SearchFilters): Promise<SearchHit[]> {
+      try {
+        const rows = db.all<HitRow>(sql`
+          SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at,
+            ${BM25} AS score,
+            snippet(search_index, -1, char(1), char(2), '…', 24) AS snippet,
+            ${matchedIn(0)} AS in_title, ${matchedIn(1)} AS in_question,
+            ${matchedIn(2)} AS in_answer, ${matchedIn(3)} AS in_sources
+          FROM search_index
+          JOIN search_docs d ON d.id = search_index.rowid
+          JOIN chats c ON c.id = d.chat_id
+          WHERE search_index MATCH ${match} AND ${sql.join(filters(input), sql` AND `)}
+          ORDER BY score, d.id
+          LIMIT ${input.limit} OFFSET ${input.offset}`);
+        return rows.map(toHit);
+      } catch (error) {
+        // The expression is built from quoted terms only; should FTS5 still refuse it, the
+        // query is the client's problem to fix, not a server error.
+        if (error instanceof Error && 'code' in error && error.code === 'SQLITE_ERROR') {
+          throw new InvalidSearchQuery(error.message);
+        }
+        throw error;
+      }
+    },
+
+    /** Without a text query: the user's pairs citing `domain`, newest first. */
+    async listCiting(input: SearchFilters & { domain: string }): Promise<SearchHit[]> {
+      const rows = db.all<HitRow>(sql`
+        SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at, NULL AS score,
+          substr(p.question, 1, 200) AS snippet, 0 AS in_title, 0 AS in_question, 0 AS in_answer, 1 AS in_sources
+        FROM search_docs d
+        JOIN chats c ON c.id = d.chat_id
+        JOIN qa_pairs p ON p.id = d.qa_pair_id
+        WHERE ${sql.join(filters(input), sql` AND `)}
+        ORDER BY d.created_at DESC, d.id DESC
+        LIMIT ${input.limit} OFFSET ${input.offset}`);
+      return rows.map(toHit);
+    },
+  };
+}
+
+export type SearchRepository = ReturnType<typeof createSearchRepository>;

@@ -1,0 +1,106 @@
+import { badRequest } from '../errors.js';
+import type { ChatRepository } from '../repositories/chats.js';
+import { InvalidSearchQuery, type SearchHit, type SearchRepository } from '../repositories/search.js';
+import type { AccessService, Actor } from './access.js';
+import { findOwnedChat } from './chats.js';
+import { buildMatchExpression, normalizeDomain, toFtsTerms } from './search-query.js';
+import { indexTree } from './tree.js';
+
+/** Deeper than this, refine the query instead of paging on. */
+export const SEARCH_MAX_OFFSET = 10_000;
+
+export interface SearchInput {
+  q?: string;
+  chatId?: string;
+  since?: Date;
+  until?: Date;
+  source?: string;
+  limit: number;
+  cursor?: string;
+}
+
+export interface SearchResultItem extends SearchHit {
+  /** Pair ids from the chat's first question to the hit (empty for a title hit). */
+  path: string[];
+  /** A branch through the hit, to open it with one PUT .../active-branch. */
+  branchId: string | null;
+  /** The snippet as HTML: the text escaped, matches in <mark>. */
+  snippetHtml: string;
+}
+
+const encodeOffset = (offset: number) => Buffer.from(`o:${offset}`, 'utf8').toString('base64url');
+
+function decodeOffset(cursor: string): number {
+  const match = /^o:(\d{1,6})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const offset = match?.[1] === undefined ? Number.NaN : Number(match[1]);
+  if (!Number.isInteger(offset) || offset > SEARCH_MAX_OFFSET) {
+    throw badRequest('INVALID_CURSOR', 'cursor is not one this server returned');
+  }
+  return offset;
+}
+
+const escapeHtml = (text: string) =>
+  text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+
+/** FTS5 marks matches with \u0001 and \u0002; escape everything else, then make those <mark>. */
+export const snippetToHtml = (snippet: string) =>
+  escapeHtml(snippet).replaceAll('\u0001', '<mark>').replaceAll('\u0002', '</mark>');
+
+export function createSearchService(deps: { search: SearchRepository; chats: ChatRepository; access: AccessService }) {
+  return {
+    async search(actor: Actor, userId: string, input: SearchInput): Promise<{ items: SearchResultItem[]; nextCursor: string | null }> {
+      const q = input.q?.trim() ?? '';
+      const domain = input.source === undefined ? undefined : normalizeDomain(input.source);
+      if (q === '' && domain === undefined) throw badRequest('INVALID_QUERY', 'Send q (what to search for), source, or both');
+      if (input.since && input.until && input.since >= input.until) throw badRequest('VALIDATION_ERROR', 'since must be before until');
+      const terms = q === '' ? undefined : toFtsTerms(q);
+      if (input.chatId) await findOwnedChat(deps, actor, userId, input.chatId);
+      else await deps.access.assertActsFor(actor, userId);
+
+      const offset = input.cursor === undefined ? 0 : decodeOffset(input.cursor);
+      const filters = {
+        userId,
+        limit: input.limit + 1,
+        offset,
+        ...(input.chatId ? { chatId: input.chatId } : {}),
+        ...(input.since ? { since: input.since } : {}),
+        ...(input.until ? { until: input.until } : {}),
+        ...(domain ? { domain } : {}),
+      };
+      let hits: SearchHit[];
+      try {
+        hits = terms
+          ? await deps.search.search(buildMatchExpression(terms, userId, input.chatId), filters)
+          : await deps.search.listCiting({ ...filters, domain: domain ?? '' });
+      } catch (error) {
+        if (error instanceof InvalidSearchQuery) throw badRequest('INVALID_QUERY', 'q could not be searched');
+        throw error;
+      }
+      const page = hits.slice(0, input.limit);
+
+      // Where each hit sits in its chat's tree: one skeleton and branch list per chat.
+      const trees = new Map<string, ReturnType<typeof indexTree>>();
+      for (const chatId of new Set(page.map((hit) => hit.chatId))) {
+        const [nodes, branches, chat] = await Promise.all([
+          deps.chats.listTree(chatId),
+          deps.chats.listBranches(chatId),
+          deps.chats.findById(chatId),
+        ]);
+        trees.set(chatId, indexTree(nodes, branches.map((row) => row.branch), chat?.activeBranchId ?? null));
+      }
+      const items = page.map((hit): SearchResultItem => {
+        const tree = trees.get(hit.chatId);
+        return {
+          ...hit,
+          path: hit.qaPairId && tree ? tree.pathTo(hit.qaPairId) : [],
+          branchId: hit.qaPairId && tree ? tree.branchThrough(hit.qaPairId) : null,
+          snippetHtml: snippetToHtml(hit.snippet),
+        };
+      });
+      const next = offset + input.limit;
+      return { items, nextCursor: hits.length > input.limit && next <= SEARCH_MAX_OFFSET ? encodeOffset(next) : null };
+    },
+  };
+}
+
+export type SearchService = ReturnType<typeof createSearchService>;
