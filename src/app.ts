@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { Ajv, type Options as AjvOptions } from 'ajv';
-import addFormatsModule from 'ajv-formats';
+import type { Options as AjvOptions } from 'ajv';
 import { fastifySSE } from '@fastify/sse';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { ChatbotProvider } from './chatbot/index.js';
@@ -16,12 +15,11 @@ import askRoutes from './routes/ask.js';
 import branchRoutes from './routes/branches.js';
 import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
+import portabilityRoutes from './routes/portability.js';
 import searchRoutes from './routes/search.js';
 import userRoutes from './routes/users.js';
 import { ErrorResponse } from './schemas/common.js';
-
-// ajv-formats is CommonJS; its default export arrives wrapped under NodeNext resolution.
-const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
+import { createAjv } from './validation.js';
 
 export interface BuildAppOptions {
   config: AppConfig;
@@ -39,9 +37,9 @@ const BODY_LIMIT_BYTES = 256 * 1024;
  * rejected everywhere rather than silently dropped.
  */
 function createValidators() {
-  const common: AjvOptions = { removeAdditional: false, useDefaults: true, allErrors: false, strict: false };
-  const strict = addFormats(new Ajv({ ...common, coerceTypes: false }));
-  const coercing = addFormats(new Ajv({ ...common, coerceTypes: true }));
+  const common: AjvOptions = { removeAdditional: false, useDefaults: true, allErrors: false };
+  const strict = createAjv({ ...common, coerceTypes: false });
+  const coercing = createAjv({ ...common, coerceTypes: true });
   return { body: strict, params: coercing, querystring: coercing, headers: coercing };
 }
 
@@ -94,6 +92,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(askRoutes);
   await app.register(branchRoutes);
   await app.register(searchRoutes);
+  await app.register(portabilityRoutes);
 
   await app.ready();
   return app;

@@ -71,8 +71,15 @@ export const chats = sqliteTable(
       .$type<ChatSettings>()
       .notNull()
       .default(sql`'{}'`),
+    /** For an imported chat: where it came from ("chatgpt:<id>", "export:<id>"), so a second import skips it. */
+    importSource: text('import_source'),
   },
-  (table) => [index('chats_user_updated_idx').on(table.userId, table.updatedAt, table.id)],
+  (table) => [
+    index('chats_user_updated_idx').on(table.userId, table.updatedAt, table.id),
+    uniqueIndex('chats_user_import_source_unique')
+      .on(table.userId, table.importSource)
+      .where(sql`${table.importSource} is not null`),
+  ],
 );
 
 export const qaPairs = sqliteTable(

@@ -8,6 +8,7 @@ import { createBranchService } from '../services/branches.js';
 import { createChatService } from '../services/chats.js';
 import { createConversationService } from '../services/conversation.js';
 import { createKeyedLock } from '../services/keyed-lock.js';
+import { createPortabilityService } from '../services/portability.js';
 import { createSearchService } from '../services/search.js';
 import { createUserService } from '../services/users.js';
 
@@ -33,6 +34,7 @@ function createServices(fastify: FastifyInstance, options: ServicesOptions) {
     chats: createChatService({ chats, access }),
     branches: createBranchService({ chats, access, chatLock }),
     search: createSearchService({ search: createSearchRepository(db), chats, access }),
+    portability: createPortabilityService({ chats, access }),
     conversation: createConversationService({
       chats,
       access,

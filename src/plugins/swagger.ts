@@ -25,6 +25,7 @@ export default fp(
           { name: 'ask', description: 'Ask the chatbot within a chat' },
           { name: 'branches', description: 'The tree of a chat: branches, regenerating, forking' },
           { name: 'search', description: 'Full-text search over everything a user asked, was answered and cited' },
+          { name: 'export', description: 'Export and import chats (ours, and ChatGPT exports)' },
           { name: 'health', description: 'Liveness' },
         ],
       },

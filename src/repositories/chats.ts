@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
+import type { ImportedChat } from '../services/import-formats.js';
 import {
   branches,
   chats,
@@ -332,6 +333,90 @@ export function createChatRepository(db: SqliteDb) {
           .where(eq(chats.id, input.chatId))
           .run();
         return exclusive.length;
+      });
+    },
+
+    /**
+     * Writes an imported chat with all its pairs and branches, under fresh ids, in one
+     * transaction: it is there whole or not at all. A chat already imported from the same
+     * source for this user is not written again.
+     */
+    async importChat(input: {
+      userId: string;
+      chat: ImportedChat;
+      newId: () => string;
+    }): Promise<{ status: 'imported'; chat: ChatRow } | { status: 'duplicate'; chatId: string }> {
+      const { chat: imported, userId } = input;
+      return db.transaction((tx) => {
+        const existing = tx
+          .select({ id: chats.id })
+          .from(chats)
+          .where(and(eq(chats.userId, userId), eq(chats.importSource, imported.sourceId)))
+          .get();
+        if (existing) return { status: 'duplicate' as const, chatId: existing.id };
+
+        const pairIds = new Map(imported.pairs.map((pair) => [pair.key, input.newId()]));
+        const branchIds = new Map(imported.branches.map((branch) => [branch.key, input.newId()]));
+        const idOf = (ids: Map<string, string>, key: string | null) => (key === null ? null : (ids.get(key) ?? null));
+        const chatId = input.newId();
+        const last = imported.pairs.reduce<(typeof imported.pairs)[number] | undefined>(
+          (latest, pair) => (!latest || pair.createdAt >= latest.createdAt ? pair : latest),
+          undefined,
+        );
+        tx.insert(chats)
+          .values({
+            id: chatId,
+            userId,
+            title: imported.title,
+            createdAt: imported.createdAt,
+            updatedAt: imported.updatedAt,
+            settings: imported.settings,
+            importSource: imported.sourceId,
+            qaCount: imported.pairs.length,
+            lastSeq: imported.pairs.length,
+            lastQuestion: last?.question ?? null,
+            activeBranchId: idOf(branchIds, imported.activeBranchKey),
+          })
+          .run();
+        // Batches keep each statement under SQLite's bound-parameter limit.
+        const rows = imported.pairs.map((pair, index) => ({
+          id: pairIds.get(pair.key) ?? input.newId(),
+          chatId,
+          userId,
+          parentId: idOf(pairIds, pair.parentKey),
+          seq: index + 1,
+          question: pair.question,
+          answer: pair.answer,
+          searchResults: pair.searchResults,
+          status: pair.status,
+          errorCode: pair.errorCode,
+          errorMessage: pair.errorMessage,
+          provider: pair.provider,
+          model: pair.model,
+          upstreamRequestId: pair.upstreamRequestId,
+          historyTurns: pair.historyTurns,
+          latencyMs: pair.latencyMs,
+          createdAt: pair.createdAt,
+          answeredAt: pair.answeredAt,
+        }));
+        for (let start = 0; start < rows.length; start += 500) tx.insert(qaPairs).values(rows.slice(start, start + 500)).run();
+        tx.insert(branches)
+          .values(
+            imported.branches.map((branch) => ({
+              id: branchIds.get(branch.key) ?? input.newId(),
+              chatId,
+              userId,
+              name: branch.name,
+              forkPairId: idOf(pairIds, branch.forkKey),
+              headPairId: idOf(pairIds, branch.headKey),
+              createdAt: branch.createdAt,
+              updatedAt: branch.updatedAt,
+            })),
+          )
+          .run();
+        const chat = tx.select().from(chats).where(eq(chats.id, chatId)).get();
+        if (!chat) throw new Error(`imported chat ${chatId} vanished inside its own transaction`);
+        return { status: 'imported' as const, chat };
       });
     },
 

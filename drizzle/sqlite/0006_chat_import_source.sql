@@ -1,0 +1,2 @@
+ALTER TABLE `chats` ADD `import_source` text;--> statement-breakpoint
+CREATE UNIQUE INDEX `chats_user_import_source_unique` ON `chats` (`user_id`,`import_source`) WHERE "chats"."import_source" is not null;

@@ -1,0 +1,100 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { BRANCH_NAME_MAX_LENGTH } from '../services/branches.js';
+import { TITLE_MAX_LENGTH } from '../services/text.js';
+import { ChatSettings, QaPairStatus, SearchResult } from './chats.js';
+import { Id, Timestamp } from './common.js';
+
+const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** Ids inside an export only tie its parts together; an import gives everything new ids. */
+const ExportId = Type.String({ minLength: 1, maxLength: 200 });
+
+export const IMPORTED_TEXT_MAX_LENGTH = 200_000;
+export const MAX_IMPORTED_PAIRS = 10_000;
+export const MAX_IMPORTED_BRANCHES = 1_000;
+
+export const ExportedPair = Type.Object({
+  id: ExportId,
+  parent_id: Nullable(ExportId),
+  question: Type.String({ minLength: 1, maxLength: IMPORTED_TEXT_MAX_LENGTH }),
+  answer: Nullable(Type.String({ maxLength: IMPORTED_TEXT_MAX_LENGTH })),
+  search_results: Type.Array(SearchResult, { maxItems: 200 }),
+  status: QaPairStatus,
+  error: Nullable(Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) })),
+  created_at: Timestamp,
+  answered_at: Nullable(Timestamp),
+  provider: Type.String({ maxLength: 100 }),
+  model: Nullable(Type.String({ maxLength: 200 })),
+  upstream_request_id: Nullable(Type.String({ maxLength: 200 })),
+  history_turns: Type.Integer({ minimum: 0 }),
+  latency_ms: Nullable(Type.Integer({ minimum: 0 })),
+});
+
+export const ExportedBranch = Type.Object({
+  id: ExportId,
+  name: Nullable(Type.String({ minLength: 1, maxLength: BRANCH_NAME_MAX_LENGTH })),
+  fork_qa_pair_id: Nullable(ExportId),
+  head_qa_pair_id: Nullable(ExportId),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+
+export const CHAT_EXPORT_FORMAT = 'chat-history.chat';
+
+/** One chat, losslessly: every branch and pair, settings, sources, timestamps, the active branch. */
+export const ChatExport = Type.Object(
+  {
+    format: Type.Literal(CHAT_EXPORT_FORMAT),
+    version: Type.Literal(1),
+    chat: Type.Object({
+      id: ExportId,
+      title: Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH }),
+      created_at: Timestamp,
+      updated_at: Timestamp,
+      settings: ChatSettings,
+      active_branch_id: ExportId,
+      forked_from: Nullable(Type.Object({ chat_id: ExportId, qa_pair_id: ExportId })),
+    }),
+    qa_pairs: Type.Array(ExportedPair, { maxItems: MAX_IMPORTED_PAIRS, description: 'In asking order: parents first' }),
+    branches: Type.Array(ExportedBranch, { minItems: 1, maxItems: MAX_IMPORTED_BRANCHES }),
+  },
+  { $id: 'ChatExport' },
+);
+export type ChatExport = Static<typeof ChatExport>;
+
+export const ExportQuery = Type.Object(
+  {
+    format: Type.Union([Type.Literal('json'), Type.Literal('markdown')], {
+      default: 'json',
+      description: 'json: lossless, re-importable; markdown: the active branch, readable, sources as links',
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const ImportBody = Type.Union(
+  [
+    Type.Object({}, { additionalProperties: true, description: 'One chat exported by this service' }),
+    Type.Array(Type.Unknown(), { description: "ChatGPT's conversations.json (an array of conversations) or an array of our exports" }),
+    Type.String({ description: 'NDJSON (Content-Type: application/x-ndjson): one exported chat per line, as GET /v1/users/{user_id}/export streams' }),
+  ],
+  { description: 'Our chat export, an array or NDJSON of them, or ChatGPT conversations.json' },
+);
+
+export const ImportItemResult = Type.Object({
+  index: Type.Integer({ description: 'Position in the uploaded file (line for NDJSON), from 0' }),
+  source_id: Nullable(Type.String()),
+  title: Nullable(Type.String()),
+  status: Type.Union([Type.Literal('imported'), Type.Literal('skipped'), Type.Literal('failed')]),
+  chat_id: Nullable(Id),
+  qa_pairs: Type.Integer(),
+  branches: Type.Integer(),
+  error: Nullable(Type.String({ description: 'Why it failed, or why it was skipped (already imported)' })),
+});
+
+export const ImportReport = Type.Object({
+  imported: Type.Integer(),
+  skipped: Type.Integer(),
+  failed: Type.Integer(),
+  results: Type.Array(ImportItemResult),
+});

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
+import { badRequest } from '../errors.js';
+import type { ChatRepository } from '../repositories/chats.js';
+import { CHAT_EXPORT_FORMAT, type ChatExport } from '../schemas/portability.js';
+import type { AccessService, Actor } from './access.js';
+import { findOwnedChat } from './chats.js';
+import {
+  fromChatExport,
+  fromChatGpt,
+  ImportError,
+  isChatExport,
+  isChatGptConversation,
+  type ImportedChat,
+} from './import-formats.js';
+
+/** The most chats one import may hold. */
+export const MAX_IMPORTED_CHATS = 1000;
+const EXPORT_PAGE_SIZE = 50;
+
+export type ImportPayload = { kind: 'json'; value: unknown } | { kind: 'ndjson'; text: string };
+
+export interface ImportItemReport {
+  index: number;
+  sourceId: string | null;
+  title: string | null;
+  status: 'imported' | 'skipped' | 'failed';
+  chatId: string | null;
+  pairs: number;
+  branches: number;
+  error: string | null;
+}
+
+const iso = (date: Date) => date.toISOString();
+const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
+
+/** The lossless export document of one chat. */
+export function toChatExport(chat: ChatRow, pairs: QaPairRow[], branches: BranchRow[]): ChatExport {
+  return {
+    format: CHAT_EXPORT_FORMAT,
+    version: 1,
+    chat: {
+      id: chat.id,
+      title: chat.title,
+      created_at: iso(chat.createdAt),
+      updated_at: iso(chat.updatedAt),
+      settings: {
+        system_prompt: chat.settings.systemPrompt ?? null,
+        model: chat.settings.model ?? null,
+        history_max_turns: chat.settings.historyMaxTurns ?? null,
+      },
+      active_branch_id: chat.activeBranchId ?? branches[0]?.id ?? '',
+      forked_from:
+        chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
+          ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
+          : null,
+    },
+    qa_pairs: pairs.map((pair) => ({
+      id: pair.id,
+      parent_id: pair.parentId,
+      question: pair.question,
+      answer: pair.answer,
+      search_results: pair.searchResults,
+      status: pair.status,
+      error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
+      created_at: iso(pair.createdAt),
+      answered_at: isoOrNull(pair.answeredAt),
+      provider: pair.provider,
+      model: pair.model,
+      upstream_request_id: pair.upstreamRequestId,
+      history_turns: pair.historyTurns,
+      latency_ms: pair.latencyMs,
+    })),
+    branches: branches.map((branch) => ({
+      id: branch.id,
+      name: branch.name,
+      fork_qa_pair_id: branch.forkPairId,
+      head_qa_pair_id: branch.headPairId,
+      created_at: iso(branch.createdAt),
+      updated_at: iso(branch.updatedAt),
+    })),
+  };
+}
+
+/** Markdown of the active branch: readable, with each answer's sources as links. */
+export function toMarkdown(chat: ChatRow, path: QaPairRow[], branch: BranchRow | undefined): string {
+  const escapeLinkText = (text: string) => text.replace(/[[\]\\]/g, '\\$&');
+  const lines = [`# ${chat.title}`, ''];
+  lines.push(
+    `_${path.length} question${path.length === 1 ? '' : 's'} on branch ${branch?.name ? `"${branch.name}"` : (branch?.id ?? '')}, ` +
+      `created ${iso(chat.createdAt)}, updated ${iso(chat.updatedAt)}._`,
+    '',
+  );
+  for (const pair of path) {
+    lines.push('## Question', '', pair.question, '', '## Answer', '');
+    if (pair.answer) lines.push(pair.answer, '');
+    if (pair.status === 'failed') lines.push(`> Not answered: ${pair.errorMessage ?? pair.errorCode ?? 'failed'}`, '');
+    if (pair.searchResults.length > 0) {
+      lines.push('Sources:', '');
+      for (const source of pair.searchResults) {
+        lines.push(`- [${escapeLinkText(source.name || source.url)}](<${source.url}>)${source.snippet ? `: ${source.snippet}` : ''}`);
+      }
+      lines.push('');
+    }
+  }
+  return `${lines.join('\n').trimEnd()}\n`;
+}
+
+function parseNdjson(text: string): { index: number; value: unknown; error?: string }[] {
+  const items: { index: number; value: unknown; error?: string }[] = [];
+  text.split('\n').forEach((line, index) => {
+    if (line.trim() === '') return;
+    try {
+      items.push({ index, value: JSON.parse(line) as unknown });
+    } catch {
+      items.push({ index, value: undefined, error: 'line is not valid JSON' });
+    }
+  });
+  return items;
+}
+
+export function createPortabilityService(deps: { chats: ChatRepository; access: AccessService }) {
+  const { chats } = deps;
+
+  async function loadExport(chat: ChatRow): Promise<ChatExport> {
+    const [pairs, branchRows] = await Promise.all([chats.listPairs(chat.id, Number.MAX_SAFE_INTEGER), chats.listBranches(chat.id)]);
+    return toChatExport(
+      chat,
+      pairs,
+      branchRows.map((row) => row.branch),
+    );
+  }
+
+  return {
+    async exportChat(actor: Actor, userId: string, chatId: string): Promise<ChatExport> {
+      return loadExport(await findOwnedChat(deps, actor, userId, chatId));
+    },
+
+    async exportChatMarkdown(actor: Actor, userId: string, chatId: string): Promise<string> {
+      const chat = await findOwnedChat(deps, actor, userId, chatId);
+      const branch = chat.activeBranchId ? await chats.findBranch(chat.activeBranchId) : undefined;
+      return toMarkdown(chat, await chats.listPath(branch?.headPairId ?? null), branch);
+    },
+
+    /**
+     * Every chat of the user as NDJSON lines, most recently updated first, read a page of
+     * chats at a time: memory holds one page and one chat, however many chats there are.
+     */
+    async exportAll(actor: Actor, userId: string): Promise<AsyncGenerator<string>> {
+      await deps.access.assertActsFor(actor, userId);
+      return (async function* lines() {
+        let cursor: { updatedAt: Date; id: string } | undefined;
+        for (;;) {
+          const page = await chats.listForUser(userId, EXPORT_PAGE_SIZE, cursor);
+          for (const chat of page) yield `${JSON.stringify(await loadExport(chat))}\n`;
+          const last = page.at(-1);
+          if (!last || page.length < EXPORT_PAGE_SIZE) return;
+          cursor = { updatedAt: last.updatedAt, id: last.id };
+        }
+      })();
+    },
+
+    /**
+     * Imports chats from our export (one, an array, or NDJSON) or ChatGPT's
+     * conversations.json. Each chat is written whole in its own transaction or not at all;
+     * the report says, chat by chat, what happened.
+     */
+    async importChats(actor: Actor, userId: string, payload: ImportPayload): Promise<ImportItemReport[]> {
+      await deps.access.assertActsFor(actor, userId);
+      let items: { index: number; value: unknown; error?: string }[];
+      if (payload.kind === 'ndjson') items = parseNdjson(payload.text);
+      else if (Array.isArray(payload.value)) items = payload.value.map((value, index) => ({ index, value }));
+      else items = [{ index: 0, value: payload.value }];
+      if (items.length === 0) throw badRequest('INVALID_IMPORT', 'The file holds no chats');
+      if (items.length > MAX_IMPORTED_CHATS) {
+        throw badRequest('INVALID_IMPORT', `The file holds more than ${MAX_IMPORTED_CHATS} chats: split it`);
+      }
+      if (items.every((item) => item.error !== undefined || (!isChatExport(item.value) && !isChatGptConversation(item.value)))) {
+        throw badRequest(
+          'INVALID_IMPORT',
+          'Nothing in the file is a chat export of this service or a ChatGPT conversation (conversations.json)',
+        );
+      }
+
+      const reports: ImportItemReport[] = [];
+      for (const item of items) {
+        const report: ImportItemReport = {
+          index: item.index,
+          sourceId: null,
+          title: null,
+          status: 'failed',
+          chatId: null,
+          pairs: 0,
+          branches: 0,
+          error: item.error ?? null,
+        };
+        reports.push(report);
+        if (item.error !== undefined) continue;
+        let imported: ImportedChat;
+        try {
+          if (isChatExport(item.value)) imported = fromChatExport(item.value);
+          else if (isChatGptConversation(item.value)) imported = fromChatGpt(item.value);
+          else throw new ImportError('neither a chat export of this service nor a ChatGPT conversation');
+        } catch (error) {
+          if (!(error instanceof ImportError)) throw error;
+          report.error = error.message;
+          continue;
+        }
+        Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
+        const result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
+        if (result.status === 'duplicate') {
+          Object.assign(report, { status: 'skipped', chatId: result.chatId, error: 'already imported' });
+        } else {
+          Object.assign(report, {
+            status: 'imported',
+            chatId: result.chat.id,
+            pairs: imported.pairs.length,
+            branches: imported.branches.length,
+          });
+        }
+      }
+      return reports;
+    },
+  };
+}
+
+export type PortabilityService = ReturnType<typeof createPortabilityService>;
