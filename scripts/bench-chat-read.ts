@@ -22,14 +22,22 @@ const app = await buildApp({
 });
 
 try {
-  const user = (await app.inject({ method: 'POST', url: '/v1/users', payload: { name: 'bench' } })).json<{ id: string; api_key: string }>();
+  const user = (await app.inject({ method: 'POST', url: '/v1/users', payload: { name: 'bench' } })).json<{
+    id: string;
+    api_key: string;
+  }>();
   const headers = { authorization: `Bearer ${user.api_key}` };
   const askIn = async (chatId: string | undefined, question: string, parentId?: string) => {
     const response = await app.inject({
       method: 'POST',
       url: '/search',
       headers,
-      payload: { user_id: user.id, question, ...(chatId ? { chat_id: chatId } : {}), ...(parentId ? { parent_id: parentId } : {}) },
+      payload: {
+        user_id: user.id,
+        question,
+        ...(chatId ? { chat_id: chatId } : {}),
+        ...(parentId ? { parent_id: parentId } : {}),
+      },
     });
     return response.json<{ chat_id: string; branch_id: string; qa_pair: { id: string } }>();
   };
@@ -50,7 +58,9 @@ try {
     await askIn(root.chat_id, `branch ${branch} q0`, forkAt);
     for (let index = 1; index < 16; index += 1) await askIn(root.chat_id, `branch ${branch} q${index}`);
   }
-  const mainBranch = (await app.inject({ method: 'GET', url: `/v1/users/${user.id}/chats/${root.chat_id}/branches`, headers }))
+  const mainBranch = (
+    await app.inject({ method: 'GET', url: `/v1/users/${user.id}/chats/${root.chat_id}/branches`, headers })
+  )
     .json<{ data: { id: string; name: string | null }[] }>()
     .data.find((branch) => branch.name === 'main');
   await app.inject({

@@ -47,7 +47,11 @@ function createValidators() {
 export function loggerOptions(level: string) {
   return {
     level,
-    redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+    redact: {
+      // Headers logged at the top level or one object down (req, upstream, ...).
+      paths: ['headers.authorization', 'headers["x-api-key"]', '*.headers.authorization', '*.headers["x-api-key"]'],
+      censor: '[redacted]',
+    },
   };
 }
 
@@ -77,7 +81,10 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(fastifySSE);
   await app.register(swaggerPlugin);
   await app.register(databasePlugin, { location: config.databaseUrl });
-  await app.register(chatbotPlugin, { config: config.chatbot, ...(options.chatbot ? { provider: options.chatbot } : {}) });
+  await app.register(chatbotPlugin, {
+    config: config.chatbot,
+    ...(options.chatbot ? { provider: options.chatbot } : {}),
+  });
   await app.register(servicesPlugin, {
     adminApiKey: config.adminApiKey,
     allowSignup: config.allowSignup,

@@ -84,10 +84,19 @@ function requireHttpUrl(name: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`Invalid configuration: ${name} must be an absolute URL, got "${value}"`);
+    throw new ConfigError(`Invalid configuration: ${name} must be an absolute http(s) URL`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`Invalid configuration: ${name} must be an http(s) URL, got "${value}"`);
+    throw new ConfigError(`Invalid configuration: ${name} must be an http(s) URL, not ${url.protocol}`);
+  }
+  return value;
+}
+
+function requireSqliteLocation(value: string): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+    throw new ConfigError(
+      `Invalid configuration: DATABASE_URL must be a SQLite file path or :memory: (a URL such as "${value.split(':')[0]}://..." is not supported)`,
+    );
   }
   return value;
 }
@@ -118,7 +127,7 @@ function deriveConfig(raw: RawConfig): AppConfig {
   return {
     port: raw.PORT,
     host: raw.HOST,
-    databaseUrl: raw.DATABASE_URL,
+    databaseUrl: requireSqliteLocation(raw.DATABASE_URL),
     chatbot: {
       provider,
       providerReason,

@@ -33,13 +33,18 @@ export const unauthorized = () =>
 export const forbidden = (message: string) => new DomainError('FORBIDDEN', 403, message);
 
 export const signupDisabled = () =>
-  new DomainError('SIGNUP_DISABLED', 403, 'Open sign-up is disabled on this server: only the admin key can create users');
+  new DomainError(
+    'SIGNUP_DISABLED',
+    403,
+    'Open sign-up is disabled on this server: only the admin key can create users',
+  );
 
 export const userNotFound = () => new DomainError('USER_NOT_FOUND', 404, 'User not found');
 
 export const chatNotFound = () => new DomainError('CHAT_NOT_FOUND', 404, 'Chat not found');
 
-export const qaPairNotFound = () => new DomainError('QA_PAIR_NOT_FOUND', 404, 'Question/answer pair not found in this chat');
+export const qaPairNotFound = () =>
+  new DomainError('QA_PAIR_NOT_FOUND', 404, 'Question/answer pair not found in this chat');
 
 export const branchNotFound = () => new DomainError('BRANCH_NOT_FOUND', 404, 'Branch not found in this chat');
 

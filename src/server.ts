@@ -15,7 +15,15 @@ async function main(): Promise<void> {
     throw error;
   }
 
-  const app = await buildApp({ config });
+  let app;
+  try {
+    app = await buildApp({ config });
+  } catch (error) {
+    // Start-up failures (an unusable DATABASE_URL, a failed migration) are the operator's
+    // to fix: say what failed, without a stack trace.
+    process.stderr.write(`Cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  }
   // Closing waits up to SHUTDOWN_GRACE_MS for running asks, then stores the rest: give it
   // that long plus a margin before close-with-grace exits regardless.
   closeWithGrace({ delay: config.shutdownGraceMs + 5_000 }, async ({ signal, err }) => {

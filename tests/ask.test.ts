@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { ask, buildTestApp, createTempDir, createUser, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { deferred } from './helpers/sse-client.js';
 
 let upstream: FakeUpstream;
 let app: App;
@@ -47,7 +48,11 @@ interface AskBody {
 }
 
 async function getChat(user: TestUser, chatId: string) {
-  const response = await app.inject({ method: 'GET', url: `/v1/users/${user.id}/chats/${chatId}`, headers: user.headers });
+  const response = await app.inject({
+    method: 'GET',
+    url: `/v1/users/${user.id}/chats/${chatId}`,
+    headers: user.headers,
+  });
   expect(response.statusCode).toBe(200);
   return response.json<{ title: string; qa_count: number; qa_pairs: AskBody['qa_pair'][] }>();
 }
@@ -225,6 +230,53 @@ describe('POST /search', () => {
     });
     // Arrival order is kept.
     expect(chat.qa_pairs.slice(1).map((pair) => pair.question)).toEqual(questions);
+  });
+});
+
+describe('POST /search and concurrent changes', () => {
+  it('answers 404 (not 500) when the chat is deleted while the chatbot answers', async () => {
+    const release = deferred();
+    const first = await ask(app, ada, { question: 'to be deleted mid-ask' });
+    const chatId = first.json<AskBody>().chat_id;
+    upstream.enqueue(async (_request, res) => {
+      await release.promise;
+      sendJson(res, 200, { answer: 'too late' });
+    });
+    const pending = ask(app, ada, { chat_id: chatId, question: 'slow one' });
+    while (upstream.requests.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    const deleted = await app.inject({
+      method: 'DELETE',
+      url: `/v1/users/${ada.id}/chats/${chatId}`,
+      headers: ada.headers,
+    });
+    expect(deleted.statusCode).toBe(204);
+    release.resolve();
+    const response = await pending;
+    expect(response.statusCode).toBe(404);
+    expect(response.json()).toMatchObject({ code: 'CHAT_NOT_FOUND' });
+  });
+
+  it('turns away asks beyond the queue of one chat with 429 CHAT_BUSY, storing nothing for them', async () => {
+    const release = deferred();
+    const first = await ask(app, ada, { question: 'busy chat' });
+    const chatId = first.json<AskBody>().chat_id;
+    upstream.setHandler(async (request, res) => {
+      await release.promise;
+      sendJson(res, 200, { answer: `answered ${(request.body as { messages: unknown[] }).messages.length}` });
+    });
+    const asks = Array.from({ length: 10 }, (_, index) =>
+      ask(app, ada, { chat_id: chatId, question: `queued ${index}` }),
+    );
+    // One runs and eight wait: the tenth is refused at once, while the chatbot still holds the first.
+    const refused = await Promise.race(asks);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json()).toMatchObject({ code: 'CHAT_BUSY' });
+    expect(refused.headers['retry-after']).toBeDefined();
+    release.resolve();
+    const responses = await Promise.all(asks);
+    expect(responses.filter((response) => response.statusCode === 200)).toHaveLength(9);
+    expect(responses.filter((response) => response.statusCode === 429)).toHaveLength(1);
+    expect((await getChat(ada, chatId)).qa_pairs).toHaveLength(10);
   });
 });
 

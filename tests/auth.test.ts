@@ -40,7 +40,12 @@ beforeAll(async () => {
   app = await buildApp({ config, logger: { ...loggerOptions('trace'), stream } });
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
-  const asked = await app.inject({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'mine' } });
+  const asked = await app.inject({
+    method: 'POST',
+    url: '/search',
+    headers: ada.headers,
+    payload: { user_id: ada.id, question: 'mine' },
+  });
   adaChatId = asked.json<{ chat_id: string }>().chat_id;
 });
 
@@ -70,15 +75,31 @@ function headersFor(credential: Credential): Record<string, string> {
 }
 
 /** Every route that acts on Ada's data, as a fresh request each time (chat ids are made per call). */
-const routes: { name: string; build: () => Promise<{ method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payload?: object }>; ok: number }[] = [
+const routes: {
+  name: string;
+  build: () => Promise<{ method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payload?: object }>;
+  ok: number;
+}[] = [
   { name: 'GET /v1/users/me', build: async () => ({ method: 'GET', url: '/v1/users/me' }), ok: 200 },
-  { name: 'POST /search', build: async () => ({ method: 'POST', url: '/search', payload: { user_id: ada.id, question: 'hello' } }), ok: 200 },
-  { name: 'POST chats', build: async () => ({ method: 'POST', url: `/v1/users/${ada.id}/chats`, payload: { title: 't' } }), ok: 201 },
+  {
+    name: 'POST /search',
+    build: async () => ({ method: 'POST', url: '/search', payload: { user_id: ada.id, question: 'hello' } }),
+    ok: 200,
+  },
+  {
+    name: 'POST chats',
+    build: async () => ({ method: 'POST', url: `/v1/users/${ada.id}/chats`, payload: { title: 't' } }),
+    ok: 201,
+  },
   { name: 'GET chats', build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats` }), ok: 200 },
   { name: 'GET chat', build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats/${adaChatId}` }), ok: 200 },
   {
     name: 'PATCH chat',
-    build: async () => ({ method: 'PATCH', url: `/v1/users/${ada.id}/chats/${adaChatId}`, payload: { title: 'renamed' } }),
+    build: async () => ({
+      method: 'PATCH',
+      url: `/v1/users/${ada.id}/chats/${adaChatId}`,
+      payload: { title: 'renamed' },
+    }),
     ok: 200,
   },
   {
@@ -108,7 +129,12 @@ describe('the auth matrix', () => {
       it(`${route.name} with ${credential} key → ${expected}`, async () => {
         const { method, url, payload } = await route.build();
         const before = tableCounts(app);
-        const response = await app.inject({ method, url, headers: headersFor(credential), ...(payload ? { payload } : {}) });
+        const response = await app.inject({
+          method,
+          url,
+          headers: headersFor(credential),
+          ...(payload ? { payload } : {}),
+        });
         if (expected === 'ok') {
           expect(response.statusCode).toBe(route.ok);
         } else {
@@ -119,6 +145,29 @@ describe('the auth matrix', () => {
       });
     }
   }
+
+  it("answers 403 to another user's key before looking at the input", async () => {
+    const blank = await app.inject({
+      method: 'POST',
+      url: '/search',
+      headers: bob.headers,
+      payload: { user_id: ada.id, question: '   ' },
+    });
+    expect(blank.statusCode).toBe(403);
+    const badCursor = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats?cursor=zzz`,
+      headers: bob.headers,
+    });
+    expect(badCursor.statusCode).toBe(403);
+    const badTitle = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/chats`,
+      headers: bob.headers,
+      payload: { title: ' ' },
+    });
+    expect(badTitle.statusCode).toBe(403);
+  });
 
   it("answers 404 when a user names their own id but another user's chat", async () => {
     for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
@@ -131,7 +180,11 @@ describe('the auth matrix', () => {
       expect(response.statusCode).toBe(404);
       expect(response.json()).toMatchObject({ code: 'CHAT_NOT_FOUND' });
     }
-    const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${adaChatId}`, headers: ada.headers });
+    const chat = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats/${adaChatId}`,
+      headers: ada.headers,
+    });
     expect(chat.statusCode).toBe(200);
   });
 
@@ -144,7 +197,11 @@ describe('the auth matrix', () => {
     });
     expect(asAdmin.statusCode).toBe(200);
     const chatId = asAdmin.json<{ chat_id: string }>().chat_id;
-    const seenByBob = await app.inject({ method: 'GET', url: `/v1/users/${bob.id}/chats/${chatId}`, headers: bob.headers });
+    const seenByBob = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${bob.id}/chats/${chatId}`,
+      headers: bob.headers,
+    });
     expect(seenByBob.statusCode).toBe(200);
 
     const unknown = await app.inject({
@@ -170,7 +227,10 @@ describe('API keys', () => {
     expect(me.json()).toEqual({ id: ada.id, name: 'Ada', created_at: expect.any(String) });
     expect(me.body).not.toContain(ada.apiKey);
 
-    const rows = app.database.sqlite.prepare('SELECT key_hash, prefix FROM api_keys').all() as { key_hash: string; prefix: string }[];
+    const rows = app.database.sqlite.prepare('SELECT key_hash, prefix FROM api_keys').all() as {
+      key_hash: string;
+      prefix: string;
+    }[];
     expect(rows.length).toBeGreaterThanOrEqual(2);
     const dump = JSON.stringify(app.database.sqlite.prepare('SELECT * FROM api_keys').all());
     expect(dump).not.toContain(ada.apiKey);
@@ -180,8 +240,14 @@ describe('API keys', () => {
   it('never writes a key to the log', async () => {
     await app.inject({ method: 'GET', url: '/v1/users/me', headers: ada.headers });
     await app.inject({ method: 'GET', url: '/v1/users/me', headers: bearer(TEST_ADMIN_KEY) });
+    // Should anything ever log request headers, the credentials in them are censored.
+    const headers = { authorization: `Bearer ${ada.apiKey}`, 'x-api-key': TEST_YOU_KEY, accept: 'text/plain' };
+    app.log.info({ headers, upstream: { headers } }, 'headers');
     const log = logLines.join('');
     expect(log).toContain('incoming request'); // the log really was captured
+    const headersLine = logLines.find((line) => line.includes('"msg":"headers"')) ?? '';
+    const censored = { authorization: '[redacted]', 'x-api-key': '[redacted]', accept: 'text/plain' };
+    expect(JSON.parse(headersLine)).toMatchObject({ headers: censored, upstream: { headers: censored } });
     expect(log).not.toContain(ada.apiKey);
     expect(log).not.toContain(TEST_ADMIN_KEY);
     expect(log).not.toContain(TEST_YOU_KEY);
@@ -212,17 +278,32 @@ describe('sign-up', () => {
     expect(anonymous.json()).toMatchObject({ code: 'SIGNUP_DISABLED' });
     expect(tableCounts(closed).users).toBe(0);
 
-    const byAdmin = await closed.inject({ method: 'POST', url: '/v1/users', headers: bearer(TEST_ADMIN_KEY), payload: { name: 'Eve' } });
+    const byAdmin = await closed.inject({
+      method: 'POST',
+      url: '/v1/users',
+      headers: bearer(TEST_ADMIN_KEY),
+      payload: { name: 'Eve' },
+    });
     expect(byAdmin.statusCode).toBe(201);
     const eve = byAdmin.json<{ api_key: string }>();
 
-    const byUser = await closed.inject({ method: 'POST', url: '/v1/users', headers: bearer(eve.api_key), payload: { name: 'Mallory' } });
+    const byUser = await closed.inject({
+      method: 'POST',
+      url: '/v1/users',
+      headers: bearer(eve.api_key),
+      payload: { name: 'Mallory' },
+    });
     expect(byUser.statusCode).toBe(403);
     expect(tableCounts(closed).users).toBe(1);
   });
 
   it('rejects a wrong key even where a key is optional', async () => {
-    const response = await app.inject({ method: 'POST', url: '/v1/users', headers: bearer('chk_nope'), payload: { name: 'X' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/v1/users',
+      headers: bearer('chk_nope'),
+      payload: { name: 'X' },
+    });
     expect(response.statusCode).toBe(401);
   });
 });

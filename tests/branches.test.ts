@@ -2,7 +2,16 @@ import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, bearer, buildTestApp, createTempDir, createUser, tableCounts, TEST_ADMIN_KEY, type TestUser } from './helpers/app.js';
+import {
+  ask,
+  bearer,
+  buildTestApp,
+  createTempDir,
+  createUser,
+  tableCounts,
+  TEST_ADMIN_KEY,
+  type TestUser,
+} from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 
 let upstream: FakeUpstream;
@@ -108,7 +117,9 @@ describe('asking on branches', () => {
     expect(chat.active_branch_id).toBe(mainId);
     expect(chat.branch_count).toBe(1);
     const branches = await listBranches(chatId);
-    expect(branches).toMatchObject([{ id: mainId, name: 'main', length: 3, last_question: 'Q3', active: true, fork_qa_pair_id: null }]);
+    expect(branches).toMatchObject([
+      { id: mainId, name: 'main', length: 3, last_question: 'Q3', active: true, fork_qa_pair_id: null },
+    ]);
     expect(chat.qa_pairs.every((pair) => pair.siblings.length === 1 && pair.sibling_index === 0)).toBe(true);
   });
 
@@ -173,7 +184,11 @@ describe('asking on branches', () => {
     });
     expect(response.statusCode, response.body).toBe(200);
     const regenerated = response.json<Asked>();
-    expect(regenerated.qa_pair).toMatchObject({ question: 'Q2', answer: 'A different answer', parent_id: pairs[0]?.id });
+    expect(regenerated.qa_pair).toMatchObject({
+      question: 'Q2',
+      answer: 'A different answer',
+      parent_id: pairs[0]?.id,
+    });
     expect(regenerated.branch_id).not.toBe(mainId);
     expect(upstream.messagesOf(upstream.requests.length - 1)).toEqual([
       { role: 'user', content: 'Q1' },
@@ -213,7 +228,9 @@ describe('asking on branches', () => {
     const results = await Promise.all(questions.map((question) => askOk({ chat_id: chatId, question })));
     const chat = await getChat(chatId);
     expect(chat.qa_pairs.map((pair) => pair.question)).toEqual(['Q1', 'Q2', 'Q3', ...questions]);
-    chat.qa_pairs.forEach((pair, index) => expect(pair.parent_id).toBe(index === 0 ? null : chat.qa_pairs[index - 1]?.id));
+    chat.qa_pairs.forEach((pair, index) =>
+      expect(pair.parent_id).toBe(index === 0 ? null : chat.qa_pairs[index - 1]?.id),
+    );
     expect(new Set(results.map((result) => result.branch_id)).size).toBe(1);
   });
 });
@@ -254,7 +271,12 @@ describe('managing branches', () => {
   it('rejects a duplicate branch name with 409 and changes nothing', async () => {
     const { chatId, pairs } = await straightChat();
     const url = `${chatUrl(ada, chatId)}/branches`;
-    const taken = await app.inject({ method: 'POST', url, headers: ada.headers, payload: { from_qa_pair_id: pairs[0]?.id, name: 'main' } });
+    const taken = await app.inject({
+      method: 'POST',
+      url,
+      headers: ada.headers,
+      payload: { from_qa_pair_id: pairs[0]?.id, name: 'main' },
+    });
     expect(taken.statusCode).toBe(409);
     expect(taken.json()).toMatchObject({ code: 'BRANCH_NAME_TAKEN' });
     expect(await listBranches(chatId)).toHaveLength(1);
@@ -278,7 +300,11 @@ describe('managing branches', () => {
     expect(lastSentQuestions()).toEqual(['Q1', 'Q2', 'Q3', 'Q4']);
     // The other branch is untouched.
     const branches = await listBranches(chatId);
-    expect(branches.find((branch) => branch.id === forked.branch_id)).toMatchObject({ length: 2, last_question: 'Q2b', active: false });
+    expect(branches.find((branch) => branch.id === forked.branch_id)).toMatchObject({
+      length: 2,
+      last_question: 'Q2b',
+      active: false,
+    });
   });
 
   it('renames a branch, refusing a name the chat already uses', async () => {
@@ -288,7 +314,12 @@ describe('managing branches', () => {
     const renamed = await app.inject({ method: 'PATCH', url, headers: ada.headers, payload: { name: 'detour' } });
     expect(renamed.statusCode, renamed.body).toBe(200);
     expect(renamed.json<Branch>().name).toBe('detour');
-    const clash = await app.inject({ method: 'PATCH', url: `${chatUrl(ada, chatId)}/branches/${mainId}`, headers: ada.headers, payload: { name: 'detour' } });
+    const clash = await app.inject({
+      method: 'PATCH',
+      url: `${chatUrl(ada, chatId)}/branches/${mainId}`,
+      headers: ada.headers,
+      payload: { name: 'detour' },
+    });
     expect(clash.statusCode).toBe(409);
     const blank = await app.inject({ method: 'PATCH', url, headers: ada.headers, payload: { name: '  ' } });
     expect(blank.statusCode).toBe(400);
@@ -308,7 +339,11 @@ describe('managing branches', () => {
     expect(refused.json()).toMatchObject({ code: 'ACTIVE_BRANCH' });
     expect(tableCounts(app)).toEqual(before);
 
-    const deleted = await app.inject({ method: 'DELETE', url: `${url}?activate_branch_id=${mainId}`, headers: ada.headers });
+    const deleted = await app.inject({
+      method: 'DELETE',
+      url: `${url}?activate_branch_id=${mainId}`,
+      headers: ada.headers,
+    });
     expect(deleted.statusCode, deleted.body).toBe(200);
     expect(deleted.json()).toEqual({ deleted_qa_pairs: 2 });
     expect(tableCounts(app).qa_pairs).toBe(before.qa_pairs - 2);
@@ -320,7 +355,11 @@ describe('managing branches', () => {
     expect(chat.qa_pairs[2]?.siblings).toHaveLength(1);
 
     // The last branch cannot go.
-    const last = await app.inject({ method: 'DELETE', url: `${chatUrl(ada, chatId)}/branches/${mainId}`, headers: ada.headers });
+    const last = await app.inject({
+      method: 'DELETE',
+      url: `${chatUrl(ada, chatId)}/branches/${mainId}`,
+      headers: ada.headers,
+    });
     expect(last.statusCode).toBe(409);
     expect(last.json()).toMatchObject({ code: 'LAST_BRANCH' });
   });
@@ -334,9 +373,18 @@ describe('managing branches', () => {
       payload: { from_qa_pair_id: pairs[1]?.id },
     });
     const branchId = created.json<Branch>().id;
-    await app.inject({ method: 'PUT', url: `${chatUrl(ada, chatId)}/active-branch`, headers: ada.headers, payload: { branch_id: mainId } });
+    await app.inject({
+      method: 'PUT',
+      url: `${chatUrl(ada, chatId)}/active-branch`,
+      headers: ada.headers,
+      payload: { branch_id: mainId },
+    });
     const before = tableCounts(app);
-    const deleted = await app.inject({ method: 'DELETE', url: `${chatUrl(ada, chatId)}/branches/${branchId}`, headers: ada.headers });
+    const deleted = await app.inject({
+      method: 'DELETE',
+      url: `${chatUrl(ada, chatId)}/branches/${branchId}`,
+      headers: ada.headers,
+    });
     expect(deleted.json()).toEqual({ deleted_qa_pairs: 0 });
     expect(tableCounts(app).qa_pairs).toBe(before.qa_pairs);
   });
@@ -380,7 +428,11 @@ describe('managing branches', () => {
     });
     expect(response.statusCode, response.body).toBe(201);
     const forkedChat = response.json<{ id: string; title: string; qa_count: number; forked_from: unknown }>();
-    expect(forkedChat).toMatchObject({ title: 'Forked', qa_count: 2, forked_from: { chat_id: chatId, qa_pair_id: pairs[1]?.id } });
+    expect(forkedChat).toMatchObject({
+      title: 'Forked',
+      qa_count: 2,
+      forked_from: { chat_id: chatId, qa_pair_id: pairs[1]?.id },
+    });
 
     const copy = await getChat(forkedChat.id);
     expect(copy.qa_pairs.map((pair) => [pair.question, pair.answer])).toEqual([
@@ -416,23 +468,45 @@ describe('branch routes guard ownership and input', () => {
     { name: 'list branches', request: (user, chat) => ({ method: 'GET', url: `${chatUrl(user, chat)}/branches` }) },
     {
       name: 'create branch',
-      request: (user, chat) => ({ method: 'POST', url: `${chatUrl(user, chat)}/branches`, payload: { from_qa_pair_id: pairs[0]?.id } }),
+      request: (user, chat) => ({
+        method: 'POST',
+        url: `${chatUrl(user, chat)}/branches`,
+        payload: { from_qa_pair_id: pairs[0]?.id },
+      }),
     },
     {
       name: 'switch branch',
-      request: (user, chat) => ({ method: 'PUT', url: `${chatUrl(user, chat)}/active-branch`, payload: { branch_id: mainId } }),
+      request: (user, chat) => ({
+        method: 'PUT',
+        url: `${chatUrl(user, chat)}/active-branch`,
+        payload: { branch_id: mainId },
+      }),
     },
     {
       name: 'rename branch',
-      request: (user, chat) => ({ method: 'PATCH', url: `${chatUrl(user, chat)}/branches/${mainId}`, payload: { name: 'x' } }),
+      request: (user, chat) => ({
+        method: 'PATCH',
+        url: `${chatUrl(user, chat)}/branches/${mainId}`,
+        payload: { name: 'x' },
+      }),
     },
-    { name: 'delete branch', request: (user, chat) => ({ method: 'DELETE', url: `${chatUrl(user, chat)}/branches/${mainId}` }) },
+    {
+      name: 'delete branch',
+      request: (user, chat) => ({ method: 'DELETE', url: `${chatUrl(user, chat)}/branches/${mainId}` }),
+    },
     { name: 'tree', request: (user, chat) => ({ method: 'GET', url: `${chatUrl(user, chat)}/tree` }) },
     {
       name: 'regenerate',
       request: (user, chat) => ({ method: 'POST', url: `${chatUrl(user, chat)}/qa_pairs/${pairs[0]?.id}/regenerate` }),
     },
-    { name: 'fork', request: (user, chat) => ({ method: 'POST', url: `${chatUrl(user, chat)}/fork`, payload: { qa_pair_id: pairs[0]?.id } }) },
+    {
+      name: 'fork',
+      request: (user, chat) => ({
+        method: 'POST',
+        url: `${chatUrl(user, chat)}/fork`,
+        payload: { qa_pair_id: pairs[0]?.id },
+      }),
+    },
   ];
 
   for (const route of routes().map((r) => r.name)) {
@@ -462,7 +536,11 @@ describe('branch routes guard ownership and input', () => {
   }
 
   it('lets the admin key use the branch routes for a user', async () => {
-    const response = await app.inject({ method: 'GET', url: `${chatUrl(ada, chatId)}/branches`, headers: bearer(TEST_ADMIN_KEY) });
+    const response = await app.inject({
+      method: 'GET',
+      url: `${chatUrl(ada, chatId)}/branches`,
+      headers: bearer(TEST_ADMIN_KEY),
+    });
     expect(response.statusCode).toBe(200);
   });
 
@@ -473,20 +551,70 @@ describe('branch routes guard ownership and input', () => {
     expect(foreign.json()).toMatchObject({ code: 'QA_PAIR_NOT_FOUND' });
     const noChat = await ask(app, ada, { parent_id: pairs[0]?.id, question: 'where?' });
     expect(noChat.statusCode).toBe(400);
-    const newChat = await ask(app, ada, { chat_id: '9b2d7c7e-0e4f-4a51-8a1e-6f0d3c2b1a00', parent_id: pairs[0]?.id, question: 'new chat' });
+    const newChat = await ask(app, ada, {
+      chat_id: '9b2d7c7e-0e4f-4a51-8a1e-6f0d3c2b1a00',
+      parent_id: pairs[0]?.id,
+      question: 'new chat',
+    });
     expect(newChat.statusCode).toBe(404);
     expect(tableCounts(app)).toEqual(before);
   });
 
   it.each([
-    ['a branch id that is not a UUID', () => ({ method: 'PATCH' as const, url: `${chatUrl(ada, chatId)}/branches/main`, payload: { name: 'x' } })],
-    ['an unknown branch', () => ({ method: 'PUT' as const, url: `${chatUrl(ada, chatId)}/active-branch`, payload: { branch_id: '00000000-0000-4000-8000-000000000000' } })],
-    ['a missing from_qa_pair_id', () => ({ method: 'POST' as const, url: `${chatUrl(ada, chatId)}/branches`, payload: { name: 'x' } })],
-    ['an unknown field', () => ({ method: 'PUT' as const, url: `${chatUrl(ada, chatId)}/active-branch`, payload: { branch_id: mainId, force: true } })],
-    ['a branch name over 100 characters', () => ({ method: 'POST' as const, url: `${chatUrl(ada, chatId)}/branches`, payload: { from_qa_pair_id: pairs[0]?.id, name: 'n'.repeat(101) } })],
-    ['activating the branch being deleted', () => ({ method: 'DELETE' as const, url: `${chatUrl(ada, chatId)}/branches/${mainId}?activate_branch_id=${mainId}` })],
-    ['a fork at an unknown pair', () => ({ method: 'POST' as const, url: `${chatUrl(ada, chatId)}/fork`, payload: { qa_pair_id: '00000000-0000-4000-8000-000000000000' } })],
-    ['regenerating an unknown pair', () => ({ method: 'POST' as const, url: `${chatUrl(ada, chatId)}/qa_pairs/00000000-0000-4000-8000-000000000000/regenerate` })],
+    [
+      'a branch id that is not a UUID',
+      () => ({ method: 'PATCH' as const, url: `${chatUrl(ada, chatId)}/branches/main`, payload: { name: 'x' } }),
+    ],
+    [
+      'an unknown branch',
+      () => ({
+        method: 'PUT' as const,
+        url: `${chatUrl(ada, chatId)}/active-branch`,
+        payload: { branch_id: '00000000-0000-4000-8000-000000000000' },
+      }),
+    ],
+    [
+      'a missing from_qa_pair_id',
+      () => ({ method: 'POST' as const, url: `${chatUrl(ada, chatId)}/branches`, payload: { name: 'x' } }),
+    ],
+    [
+      'an unknown field',
+      () => ({
+        method: 'PUT' as const,
+        url: `${chatUrl(ada, chatId)}/active-branch`,
+        payload: { branch_id: mainId, force: true },
+      }),
+    ],
+    [
+      'a branch name over 100 characters',
+      () => ({
+        method: 'POST' as const,
+        url: `${chatUrl(ada, chatId)}/branches`,
+        payload: { from_qa_pair_id: pairs[0]?.id, name: 'n'.repeat(101) },
+      }),
+    ],
+    [
+      'activating the branch being deleted',
+      () => ({
+        method: 'DELETE' as const,
+        url: `${chatUrl(ada, chatId)}/branches/${mainId}?activate_branch_id=${mainId}`,
+      }),
+    ],
+    [
+      'a fork at an unknown pair',
+      () => ({
+        method: 'POST' as const,
+        url: `${chatUrl(ada, chatId)}/fork`,
+        payload: { qa_pair_id: '00000000-0000-4000-8000-000000000000' },
+      }),
+    ],
+    [
+      'regenerating an unknown pair',
+      () => ({
+        method: 'POST' as const,
+        url: `${chatUrl(ada, chatId)}/qa_pairs/00000000-0000-4000-8000-000000000000/regenerate`,
+      }),
+    ],
   ])('answers 4xx to %s and changes nothing', async (_name, make) => {
     const before = tableCounts(app);
     const view = await getChat(chatId);

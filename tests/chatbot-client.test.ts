@@ -65,6 +65,16 @@ describe('the You.com client', () => {
     await client.close();
   });
 
+  it('reports an error status by its status, whatever its body', async () => {
+    upstream.reset();
+    upstream.enqueue((_request, res) => sendJson(res, 500, { detail: 'x'.repeat(10_000) }));
+    const client = createYouProvider({ url: upstream.url, apiKey: 'k', timeoutMs: 2000, maxResponseBytes: 1000 });
+    const error = await failure(client.ask({ history: [], settings: {}, question: 'error body' }));
+    expect(error.kind).toBe('upstream_error');
+    expect(error.details.upstreamStatus).toBe(500);
+    await client.close();
+  });
+
   it('stops waiting when its caller aborts', async () => {
     upstream.reset();
     upstream.enqueue(() => {
@@ -84,6 +94,8 @@ describe('the You.com client', () => {
     expect(parseRetryAfter('120')).toBe(120);
     expect(parseRetryAfter(new Date(Date.UTC(2030, 0, 1, 0, 0, 30)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(30);
     expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter('99999999999999999999999')).toBe(3600);
+    expect(parseRetryAfter(new Date(Date.UTC(2000, 0, 1)).toUTCString(), Date.UTC(2030, 0, 1))).toBe(0);
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
 });
@@ -118,8 +130,12 @@ describe('a client that disconnects during an ask', () => {
         const list = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats`, headers: ada.headers });
         const chatId = list.json<{ data: { id: string }[] }>().data[0]?.id;
         if (!chatId) continue;
-        const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
-        pair = chat.json<{ qa_pairs: typeof pair[] }>().qa_pairs[0];
+        const chat = await app.inject({
+          method: 'GET',
+          url: `/v1/users/${ada.id}/chats/${chatId}`,
+          headers: ada.headers,
+        });
+        pair = chat.json<{ qa_pairs: (typeof pair)[] }>().qa_pairs[0];
       }
       expect(pair).toMatchObject({ status: 'failed', error: { code: 'CLIENT_CLOSED_REQUEST' } });
     } finally {

@@ -64,7 +64,12 @@ describe('chat CRUD', () => {
   it('creates a chat with a title, or "New chat" without one', async () => {
     const titled = await createChat(ada, { title: '  Trip planning  ' });
     expect(titled.statusCode).toBe(201);
-    expect(titled.json<ChatBody>()).toMatchObject({ title: 'Trip planning', user_id: ada.id, qa_count: 0, last_question: null });
+    expect(titled.json<ChatBody>()).toMatchObject({
+      title: 'Trip planning',
+      user_id: ada.id,
+      qa_count: 0,
+      last_question: null,
+    });
     const untitled = await createChat(ada);
     expect(untitled.statusCode).toBe(201);
     expect(untitled.json<ChatBody>().title).toBe('New chat');
@@ -118,7 +123,12 @@ describe('chat CRUD', () => {
   it('answers 404 CHAT_NOT_FOUND for an unknown chat id on every chat route', async () => {
     const url = `${chatsUrl(ada)}/00000000-0000-4000-8000-000000000000`;
     for (const method of ['GET', 'PATCH', 'DELETE'] as const) {
-      const response = await app.inject({ method, url, headers: ada.headers, ...(method === 'PATCH' ? { payload: { title: 'x' } } : {}) });
+      const response = await app.inject({
+        method,
+        url,
+        headers: ada.headers,
+        ...(method === 'PATCH' ? { payload: { title: 'x' } } : {}),
+      });
       expect(response.statusCode).toBe(404);
       expect(response.json()).toMatchObject({ code: 'CHAT_NOT_FOUND' });
     }
@@ -129,7 +139,8 @@ describe('listing chats', () => {
   it('pages through every chat once, most recently updated first', async () => {
     const carol = await createUser(app, 'Carol');
     const created: string[] = [];
-    for (let index = 0; index < 7; index += 1) created.push((await createChat(carol, { title: `c${index}` })).json<ChatBody>().id);
+    for (let index = 0; index < 7; index += 1)
+      created.push((await createChat(carol, { title: `c${index}` })).json<ChatBody>().id);
     // Asking in the oldest chat moves it to the top.
     await ask(app, carol, { chat_id: created[0], question: 'bump' });
 
@@ -149,7 +160,8 @@ describe('listing chats', () => {
   it('stays stable when chats are added while paging', async () => {
     const dave = await createUser(app, 'Dave');
     const original: string[] = [];
-    for (let index = 0; index < 6; index += 1) original.push((await createChat(dave, { title: `d${index}` })).json<ChatBody>().id);
+    for (let index = 0; index < 6; index += 1)
+      original.push((await createChat(dave, { title: `d${index}` })).json<ChatBody>().id);
     const added: string[] = [];
     const seen = await listAll(dave, 2, async () => {
       added.push((await createChat(dave, { title: 'added while paging' })).json<ChatBody>().id);
@@ -161,7 +173,13 @@ describe('listing chats', () => {
   });
 
   it('rejects a limit outside 1..100 and a forged cursor', async () => {
-    for (const query of ['limit=0', 'limit=101', 'limit=abc', 'cursor=not-a-cursor', 'cursor=' + Buffer.from('1:x').toString('base64url')]) {
+    for (const query of [
+      'limit=0',
+      'limit=101',
+      'limit=abc',
+      'cursor=not-a-cursor',
+      'cursor=' + Buffer.from('1:x').toString('base64url'),
+    ]) {
       const response = await app.inject({ method: 'GET', url: `${chatsUrl(ada)}?${query}`, headers: ada.headers });
       expect(response.statusCode, query).toBe(400);
     }

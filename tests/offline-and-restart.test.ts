@@ -36,7 +36,9 @@ describe('the offline provider', () => {
 
       // Deterministic: the same history and question give the same answer.
       const again = await ask(app, ada, { chat_id: firstBody.chat_id, question: 'Which does SQLite use?' });
-      expect(again.json<{ qa_pair: PairBody }>().qa_pair.answer).toBe(answer?.replace('2 earlier turns', '3 earlier turns'));
+      expect(again.json<{ qa_pair: PairBody }>().qa_pair.answer).toBe(
+        answer?.replace('2 earlier turns', '3 earlier turns'),
+      );
     } finally {
       await app.close();
     }
@@ -54,7 +56,11 @@ describe('a file database', () => {
 
     const second = await buildTestApp({ databaseUrl });
     try {
-      const chat = await second.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
+      const chat = await second.inject({
+        method: 'GET',
+        url: `/v1/users/${ada.id}/chats/${chatId}`,
+        headers: ada.headers,
+      });
       expect(chat.statusCode).toBe(200);
       expect(chat.json<{ qa_pairs: PairBody[] }>().qa_pairs).toMatchObject([
         { question: 'remember me', status: 'answered' },
@@ -74,12 +80,18 @@ describe('a file database', () => {
 
     // Simulate a crash between storing the question and storing the answer.
     const raw = openDatabase(databaseUrl);
-    raw.sqlite.prepare("UPDATE qa_pairs SET status = 'pending', answer = NULL, answered_at = NULL WHERE id = ?").run(pair.id);
+    raw.sqlite
+      .prepare("UPDATE qa_pairs SET status = 'pending', answer = NULL, answered_at = NULL WHERE id = ?")
+      .run(pair.id);
     raw.close();
 
     const second = await buildTestApp({ databaseUrl });
     try {
-      const chat = await second.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
+      const chat = await second.inject({
+        method: 'GET',
+        url: `/v1/users/${ada.id}/chats/${chatId}`,
+        headers: ada.headers,
+      });
       expect(chat.json<{ qa_pairs: PairBody[] }>().qa_pairs[0]).toMatchObject({
         id: pair.id,
         question: 'will be interrupted',

@@ -55,7 +55,10 @@ describe('the OpenAPI document', () => {
       expect(operation.operationId, name).toBeTruthy();
       operationIds.add(operation.operationId ?? '');
       const statuses = Object.keys(operation.responses ?? {});
-      expect(statuses.some((status) => status.startsWith('2')), name).toBe(true);
+      expect(
+        statuses.some((status) => status.startsWith('2')),
+        name,
+      ).toBe(true);
       if (path !== '/health') expect(statuses, name).toContain('400');
     }
     expect(operationIds.size).toBe(operations.length);

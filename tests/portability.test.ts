@@ -17,7 +17,9 @@ beforeAll(async () => {
     if (question.includes('fail')) return sendJson(res, 500, {});
     sendJson(res, 200, {
       answer: `Answer to ${question}`,
-      search_results: [{ url: `https://example.com/${encodeURIComponent(question)}`, name: `Source [${question}]`, snippet: 'snip' }],
+      search_results: [
+        { url: `https://example.com/${encodeURIComponent(question)}`, name: `Source [${question}]`, snippet: 'snip' },
+      ],
     });
   });
   app = await buildTestApp({ databaseUrl: join(temp.dir, 'portability.db'), upstreamUrl: upstream.url });
@@ -34,15 +36,39 @@ afterAll(async () => {
 interface Exported {
   format: string;
   version: number;
-  chat: { id: string; title: string; created_at: string; updated_at: string; settings: Record<string, unknown>; active_branch_id: string; forked_from: unknown };
-  qa_pairs: { id: string; parent_id: string | null; question: string; answer: string | null; status: string; search_results: unknown[]; created_at: string }[];
+  chat: {
+    id: string;
+    title: string;
+    created_at: string;
+    updated_at: string;
+    settings: Record<string, unknown>;
+    active_branch_id: string;
+    forked_from: unknown;
+  };
+  qa_pairs: {
+    id: string;
+    parent_id: string | null;
+    question: string;
+    answer: string | null;
+    status: string;
+    search_results: unknown[];
+    created_at: string;
+  }[];
   branches: { id: string; name: string | null; fork_qa_pair_id: string | null; head_qa_pair_id: string | null }[];
 }
 interface Report {
   imported: number;
   skipped: number;
   failed: number;
-  results: { index: number; status: string; chat_id: string | null; error: string | null; qa_pairs: number; branches: number; source_id: string | null }[];
+  results: {
+    index: number;
+    status: string;
+    chat_id: string | null;
+    error: string | null;
+    qa_pairs: number;
+    branches: number;
+    source_id: string | null;
+  }[];
 }
 
 /** A chat with two branches, settings, sources and a failed pair. */
@@ -54,7 +80,9 @@ async function branchedChat(user: TestUser): Promise<string> {
     payload: { title: 'Travel plans', settings: { system_prompt: 'Be concise.', history_max_turns: 7 } },
   });
   const chatId = created.json<{ id: string }>().id;
-  const first = (await ask(app, user, { chat_id: chatId, question: 'Plan Lisbon' })).json<{ qa_pair: { id: string } }>();
+  const first = (await ask(app, user, { chat_id: chatId, question: 'Plan Lisbon' })).json<{
+    qa_pair: { id: string };
+  }>();
   await ask(app, user, { chat_id: chatId, question: 'Add food' });
   await ask(app, user, { chat_id: chatId, question: 'this one will fail' });
   await ask(app, user, { chat_id: chatId, parent_id: first.qa_pair.id, question: 'Plan Porto instead' });
@@ -62,7 +90,11 @@ async function branchedChat(user: TestUser): Promise<string> {
 }
 
 const exportChat = async (user: TestUser, chatId: string, format = 'json') =>
-  app.inject({ method: 'GET', url: `/v1/users/${user.id}/chats/${chatId}/export?format=${format}`, headers: user.headers });
+  app.inject({
+    method: 'GET',
+    url: `/v1/users/${user.id}/chats/${chatId}/export?format=${format}`,
+    headers: user.headers,
+  });
 
 /** The content of an export with ids replaced by positions, to compare across imports. */
 function normalize(exported: Exported) {
@@ -70,7 +102,12 @@ function normalize(exported: Exported) {
   const branchIndex = new Map(exported.branches.map((branch, position) => [branch.id, position]));
   const at = (id: string | null) => (id === null ? null : index.get(id));
   return {
-    chat: { ...exported.chat, id: undefined, forked_from: undefined, active_branch_id: branchIndex.get(exported.chat.active_branch_id) },
+    chat: {
+      ...exported.chat,
+      id: undefined,
+      forked_from: undefined,
+      active_branch_id: branchIndex.get(exported.chat.active_branch_id),
+    },
     qa_pairs: exported.qa_pairs.map((pair) => ({ ...pair, id: undefined, parent_id: at(pair.parent_id) })),
     branches: exported.branches.map((branch) => ({
       ...branch,
@@ -88,7 +125,11 @@ describe('export', () => {
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/application\/json/);
     const exported = response.json<Exported>();
-    expect(exported).toMatchObject({ format: 'chat-history.chat', version: 1, chat: { id: chatId, title: 'Travel plans' } });
+    expect(exported).toMatchObject({
+      format: 'chat-history.chat',
+      version: 1,
+      chat: { id: chatId, title: 'Travel plans' },
+    });
     expect(exported.chat.settings).toEqual({ system_prompt: 'Be concise.', model: null, history_max_turns: 7 });
     expect(exported.qa_pairs.map((pair) => [pair.question, pair.status])).toEqual([
       ['Plan Lisbon', 'answered'],
@@ -119,12 +160,18 @@ describe('export', () => {
 
   it('streams every chat of the user as NDJSON, and only theirs', async () => {
     const dave = await createUser(app, 'Dave');
-    const ids = [await branchedChat(dave), (await ask(app, dave, { question: 'Second chat' })).json<{ chat_id: string }>().chat_id];
+    const ids = [
+      await branchedChat(dave),
+      (await ask(app, dave, { question: 'Second chat' })).json<{ chat_id: string }>().chat_id,
+    ];
     await ask(app, bob, { question: 'Bob only' });
     const response = await app.inject({ method: 'GET', url: `/v1/users/${dave.id}/export`, headers: dave.headers });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toMatch(/application\/x-ndjson/);
-    const lines = response.body.trimEnd().split('\n').map((line) => JSON.parse(line) as Exported);
+    const lines = response.body
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Exported);
     expect(lines.map((line) => line.chat.id).sort()).toEqual([...ids].sort());
     expect(response.body).not.toContain('Bob only');
   });
@@ -134,7 +181,12 @@ describe('export', () => {
     expect((await exportChat(bob, chatId)).statusCode).toBe(404);
     const wrongUser = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/export`, headers: bob.headers });
     expect(wrongUser.statusCode).toBe(403);
-    const wrongImport = await app.inject({ method: 'POST', url: `/v1/users/${ada.id}/chats/import`, headers: bob.headers, payload: [] });
+    const wrongImport = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/chats/import`,
+      headers: bob.headers,
+      payload: [],
+    });
     expect(wrongImport.statusCode).toBe(403);
   });
 });
@@ -168,13 +220,32 @@ describe('import', () => {
 
     // The imported chat works like any other: GET, search and asking continue on its active branch.
     const portoChat = report.results.find((result) => result.branches === 2)?.chat_id ?? '';
-    const view = await app.inject({ method: 'GET', url: `/v1/users/${frank.id}/chats/${portoChat}`, headers: frank.headers });
-    expect(view.json<{ qa_pairs: { question: string }[] }>().qa_pairs.map((pair) => pair.question)).toEqual(['Plan Lisbon', 'Plan Porto instead']);
-    const found = await app.inject({ method: 'GET', url: `/v1/users/${frank.id}/search?q=porto`, headers: frank.headers });
+    const view = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${frank.id}/chats/${portoChat}`,
+      headers: frank.headers,
+    });
+    expect(view.json<{ qa_pairs: { question: string }[] }>().qa_pairs.map((pair) => pair.question)).toEqual([
+      'Plan Lisbon',
+      'Plan Porto instead',
+    ]);
+    const found = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${frank.id}/search?q=porto`,
+      headers: frank.headers,
+    });
     expect(found.json<{ data: unknown[] }>().data.length).toBeGreaterThan(0);
     await ask(app, frank, { chat_id: portoChat, question: 'And the beaches?' });
-    const messages = (upstream.requests.at(-1)?.body as { messages: { content: string }[] }).messages.map((message) => message.content);
-    expect(messages).toEqual(['Plan Lisbon', 'Answer to Plan Lisbon', 'Plan Porto instead', 'Answer to Plan Porto instead', 'And the beaches?']);
+    const messages = (upstream.requests.at(-1)?.body as { messages: { content: string }[] }).messages.map(
+      (message) => message.content,
+    );
+    expect(messages).toEqual([
+      'Plan Lisbon',
+      'Answer to Plan Lisbon',
+      'Plan Porto instead',
+      'Answer to Plan Porto instead',
+      'And the beaches?',
+    ]);
   });
 
   it('skips a chat imported before instead of duplicating it', async () => {
@@ -186,18 +257,32 @@ describe('import', () => {
     expect(first.json<Report>()).toMatchObject({ imported: 1 });
     const before = tableCounts(app);
     const second = await app.inject({ method: 'POST', url, headers: gina.headers, payload: exported });
-    expect(second.json<Report>()).toMatchObject({ imported: 0, skipped: 1, results: [{ status: 'skipped', chat_id: first.json<Report>().results[0]?.chat_id }] });
+    expect(second.json<Report>()).toMatchObject({
+      imported: 0,
+      skipped: 1,
+      results: [{ status: 'skipped', chat_id: first.json<Report>().results[0]?.chat_id }],
+    });
     expect(tableCounts(app)).toEqual(before);
   });
 
   it('imports a ChatGPT export with regenerated answers and an edited question as branches', async () => {
     const hana = await createUser(app, 'Hana');
     const t = 1_700_000_000;
-    const node = (id: string, parent: string | null, children: string[], role: string | null, text: string, time: number) => ({
+    const node = (
+      id: string,
+      parent: string | null,
+      children: string[],
+      role: string | null,
+      text: string,
+      time: number,
+    ) => ({
       id,
       parent,
       children,
-      message: role === null ? null : { id, author: { role }, create_time: t + time, content: { content_type: 'text', parts: [text] } },
+      message:
+        role === null
+          ? null
+          : { id, author: { role }, create_time: t + time, content: { content_type: 'text', parts: [text] } },
     });
     const conversation = {
       title: 'Café recipes',
@@ -217,14 +302,28 @@ describe('import', () => {
         a2b: node('a2b', 'u2b', [], 'assistant', 'A third each of espresso, milk and foam.', 8),
       },
     };
-    const response = await app.inject({ method: 'POST', url: `/v1/users/${hana.id}/chats/import`, headers: hana.headers, payload: [conversation] });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${hana.id}/chats/import`,
+      headers: hana.headers,
+      payload: [conversation],
+    });
     expect(response.statusCode, response.body).toBe(200);
     const report = response.json<Report>();
-    expect(report.results[0]).toMatchObject({ status: 'imported', source_id: 'chatgpt:conv-1', qa_pairs: 4, branches: 3 });
+    expect(report.results[0]).toMatchObject({
+      status: 'imported',
+      source_id: 'chatgpt:conv-1',
+      qa_pairs: 4,
+      branches: 3,
+    });
     const chatId = report.results[0]?.chat_id ?? '';
 
     // The active branch is the one through current_node, named main.
-    const view = await app.inject({ method: 'GET', url: `/v1/users/${hana.id}/chats/${chatId}`, headers: hana.headers });
+    const view = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${hana.id}/chats/${chatId}`,
+      headers: hana.headers,
+    });
     const chat = view.json<{ title: string; qa_pairs: { question: string; answer: string; siblings: unknown[] }[] }>();
     expect(chat.title).toBe('Café recipes');
     expect(chat.qa_pairs.map((pair) => [pair.question, pair.answer])).toEqual([
@@ -233,13 +332,28 @@ describe('import', () => {
     ]);
     expect(chat.qa_pairs[0]?.siblings).toHaveLength(2); // the regenerated answer
     expect(chat.qa_pairs[1]?.siblings).toHaveLength(2); // the edited question
-    const branches = await app.inject({ method: 'GET', url: `/v1/users/${hana.id}/chats/${chatId}/branches`, headers: hana.headers });
-    const list = branches.json<{ data: { name: string | null; active: boolean; length: number; last_question: string }[] }>().data;
-    expect(list.find((branch) => branch.active)).toMatchObject({ name: 'main', length: 2, last_question: 'And a cappuccino? (edited)' });
+    const branches = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${hana.id}/chats/${chatId}/branches`,
+      headers: hana.headers,
+    });
+    const list = branches.json<{
+      data: { name: string | null; active: boolean; length: number; last_question: string }[];
+    }>().data;
+    expect(list.find((branch) => branch.active)).toMatchObject({
+      name: 'main',
+      length: 2,
+      last_question: 'And a cappuccino? (edited)',
+    });
     expect(list.map((branch) => branch.length).sort()).toEqual([1, 2, 2]);
 
     // Importing the same conversation again is skipped.
-    const again = await app.inject({ method: 'POST', url: `/v1/users/${hana.id}/chats/import`, headers: hana.headers, payload: [conversation] });
+    const again = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${hana.id}/chats/import`,
+      headers: hana.headers,
+      payload: [conversation],
+    });
     expect(again.json<Report>()).toMatchObject({ imported: 0, skipped: 1 });
   });
 
@@ -278,7 +392,12 @@ describe('import', () => {
     ['plain text', { 'content-type': 'text/plain' }, 'hello'],
   ])('rejects %s with a 4xx and leaves the database unchanged', async (_name, headers, payload) => {
     const before = tableCounts(app);
-    const response = await app.inject({ method: 'POST', url: `/v1/users/${ada.id}/chats/import`, headers: { ...ada.headers, ...headers }, payload });
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/chats/import`,
+      headers: { ...ada.headers, ...headers },
+      payload,
+    });
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
     expect(response.statusCode).toBeLessThan(500);
     expect(tableCounts(app)).toEqual(before);

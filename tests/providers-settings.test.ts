@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { ask, buildTestApp, createTempDir, createUser, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, startSse, writeSse, type FakeUpstream, type RecordedRequest } from './helpers/fake-upstream.js';
+import {
+  sendJson,
+  startFakeUpstream,
+  startSse,
+  writeSse,
+  type FakeUpstream,
+  type RecordedRequest,
+} from './helpers/fake-upstream.js';
 import { deferred, openEventStream } from './helpers/sse-client.js';
 
 let upstream: FakeUpstream;
@@ -25,7 +32,12 @@ interface Message {
 const messagesOf = (request: RecordedRequest | undefined) => (request?.body as { messages: Message[] }).messages;
 
 async function createChat(app: App, user: TestUser, payload: object) {
-  const response = await app.inject({ method: 'POST', url: `/v1/users/${user.id}/chats`, headers: user.headers, payload });
+  const response = await app.inject({
+    method: 'POST',
+    url: `/v1/users/${user.id}/chats`,
+    headers: user.headers,
+    payload,
+  });
   return response;
 }
 
@@ -60,14 +72,27 @@ describe('the OpenAI-compatible provider', () => {
   it('posts to {base}/chat/completions with the key, the model and the system prompt first', async () => {
     upstream.setHandler((_request, res) => sendJson(res, 200, completion('Bonjour'), { 'x-request-id': 'req-42' }));
     const chat = (
-      await createChat(app, ada, { title: 'French', settings: { system_prompt: 'Answer in French.', model: 'chat-model-x' } })
+      await createChat(app, ada, {
+        title: 'French',
+        settings: { system_prompt: 'Answer in French.', model: 'chat-model-x' },
+      })
     ).json<{ id: string; settings: unknown }>();
-    expect(chat.settings).toEqual({ system_prompt: 'Answer in French.', model: 'chat-model-x', history_max_turns: null });
+    expect(chat.settings).toEqual({
+      system_prompt: 'Answer in French.',
+      model: 'chat-model-x',
+      history_max_turns: null,
+    });
 
     const first = await ask(app, ada, { chat_id: chat.id, question: 'Hello' });
     expect(first.statusCode, first.body).toBe(200);
     expect(first.json()).toMatchObject({
-      qa_pair: { answer: 'Bonjour', provider: 'openai', model: 'served-model', upstream_request_id: 'req-42', history_turns: 0 },
+      qa_pair: {
+        answer: 'Bonjour',
+        provider: 'openai',
+        model: 'served-model',
+        upstream_request_id: 'req-42',
+        history_turns: 0,
+      },
     });
     const request = upstream.requests[0];
     expect(request?.url).toBe('/v1/chat/completions');
@@ -116,7 +141,9 @@ describe('the OpenAI-compatible provider', () => {
     release.resolve();
     const rest = await stream.rest();
     expect(rest.map((event) => event.event)).toEqual(['token', 'done']);
-    expect(rest[1]?.data).toMatchObject({ qa_pair: { answer: 'Streamed', model: 'm-stream', upstream_request_id: 'c1' } });
+    expect(rest[1]?.data).toMatchObject({
+      qa_pair: { answer: 'Streamed', model: 'm-stream', upstream_request_id: 'c1' },
+    });
     expect(upstream.requests[0]?.body).toMatchObject({ stream: true });
   });
 
@@ -151,7 +178,11 @@ describe('the OpenAI-compatible provider', () => {
   it('sends no Authorization header when no key is configured (local servers)', async () => {
     const local = await buildTestApp({
       databaseUrl: ':memory:',
-      env: { CHATBOT_PROVIDER: 'openai', OPENAI_BASE_URL: `http://127.0.0.1:${upstream.port}/v1`, OPENAI_MODEL: 'llama3' },
+      env: {
+        CHATBOT_PROVIDER: 'openai',
+        OPENAI_BASE_URL: `http://127.0.0.1:${upstream.port}/v1`,
+        OPENAI_MODEL: 'llama3',
+      },
     });
     try {
       upstream.setHandler((_request, res) => sendJson(res, 200, completion('local answer')));
@@ -168,14 +199,21 @@ describe('the OpenAI-compatible provider', () => {
     upstream.setHandler((_request, res) => sendJson(res, 200, completion('A')));
     const chat = (await createChat(app, ada, { settings: { system_prompt: 'Be brief.' } })).json<{ id: string }>();
     await ask(app, ada, { chat_id: chat.id, question: 'First' });
-    const context = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chat.id}/context`, headers: ada.headers });
+    const context = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats/${chat.id}/context`,
+      headers: ada.headers,
+    });
     expect(context.statusCode).toBe(200);
     const preview = context.json<{ provider: string; history_turns: number; body: { messages: Message[] } }>();
     expect(preview).toMatchObject({ provider: 'openai', history_turns: 1 });
     expect(JSON.stringify(preview.body)).not.toContain('test-openai-key');
 
     await ask(app, ada, { chat_id: chat.id, question: 'Second' });
-    const expected = JSON.stringify({ ...preview.body, messages: [...preview.body.messages, { role: 'user', content: 'Second' }] });
+    const expected = JSON.stringify({
+      ...preview.body,
+      messages: [...preview.body.messages, { role: 'user', content: 'Second' }],
+    });
     expect(upstream.requests.at(-1)?.rawBody).toBe(expected);
   });
 });
@@ -191,7 +229,9 @@ describe('per-chat settings with You.com', () => {
   afterAll(async () => app.close());
 
   it('sends the system prompt as instructions and caps history at the chat setting', async () => {
-    const chat = (await createChat(app, ada, { settings: { system_prompt: 'You are terse.', history_max_turns: 1 } })).json<{
+    const chat = (
+      await createChat(app, ada, { settings: { system_prompt: 'You are terse.', history_max_turns: 1 } })
+    ).json<{
       id: string;
     }>();
     for (const question of ['q1', 'q2', 'q3']) await ask(app, ada, { chat_id: chat.id, question });
@@ -206,9 +246,16 @@ describe('per-chat settings with You.com', () => {
   });
 
   it('changes settings with PATCH: a value sets, null clears, absent keeps', async () => {
-    const chat = (await createChat(app, ada, { settings: { system_prompt: 'One', history_max_turns: 5 } })).json<{ id: string }>();
+    const chat = (await createChat(app, ada, { settings: { system_prompt: 'One', history_max_turns: 5 } })).json<{
+      id: string;
+    }>();
     const url = `/v1/users/${ada.id}/chats/${chat.id}`;
-    const patched = await app.inject({ method: 'PATCH', url, headers: ada.headers, payload: { settings: { system_prompt: null, model: 'm2' } } });
+    const patched = await app.inject({
+      method: 'PATCH',
+      url,
+      headers: ada.headers,
+      payload: { settings: { system_prompt: null, model: 'm2' } },
+    });
     expect(patched.statusCode, patched.body).toBe(200);
     expect(patched.json()).toMatchObject({ settings: { system_prompt: null, model: 'm2', history_max_turns: 5 } });
     await ask(app, ada, { chat_id: chat.id, question: 'no instructions now' });
@@ -235,12 +282,19 @@ describe('per-chat settings with You.com', () => {
     const patched = await app.inject({ method: 'PATCH', url, headers: ada.headers, payload });
     expect(patched.statusCode).toBe(400);
     expect(patched.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
-    expect((await app.inject({ method: 'GET', url, headers: ada.headers })).json()).toMatchObject({ settings: chat.settings });
+    expect((await app.inject({ method: 'GET', url, headers: ada.headers })).json()).toMatchObject({
+      settings: chat.settings,
+    });
   });
 
   it('rejects a PATCH with nothing to change', async () => {
     const chat = (await createChat(app, ada, {})).json<{ id: string }>();
-    const response = await app.inject({ method: 'PATCH', url: `/v1/users/${ada.id}/chats/${chat.id}`, headers: ada.headers, payload: {} });
+    const response = await app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${ada.id}/chats/${chat.id}`,
+      headers: ada.headers,
+      payload: {},
+    });
     expect(response.statusCode).toBe(400);
   });
 
@@ -250,14 +304,18 @@ describe('per-chat settings with You.com', () => {
     await ask(app, ada, { chat_id: chat.id, question: 'c2' });
     const url = `/v1/users/${ada.id}/chats/${chat.id}/context`;
 
-    const active = (await app.inject({ method: 'GET', url, headers: ada.headers })).json<{ body: { messages: Message[] } }>();
+    const active = (await app.inject({ method: 'GET', url, headers: ada.headers })).json<{
+      body: { messages: Message[] };
+    }>();
     expect(active.body.messages.map((message) => message.content)).toEqual(['c1', 'answer #1', 'c2', 'answer #3']);
     await ask(app, ada, { chat_id: chat.id, question: 'c3' });
     expect(upstream.requests.at(-1)?.rawBody).toBe(
       JSON.stringify({ ...active.body, messages: [...active.body.messages, { role: 'user', content: 'c3' }] }),
     );
 
-    const afterFirst = (await app.inject({ method: 'GET', url: `${url}?parent_id=${first.qa_pair.id}`, headers: ada.headers })).json<{
+    const afterFirst = (
+      await app.inject({ method: 'GET', url: `${url}?parent_id=${first.qa_pair.id}`, headers: ada.headers })
+    ).json<{
       body: { messages: Message[] };
     }>();
     await ask(app, ada, { chat_id: chat.id, parent_id: first.qa_pair.id, question: 'c2b' });
@@ -269,7 +327,11 @@ describe('per-chat settings with You.com', () => {
     expect(fresh.json()).toEqual({ provider: 'you', history_turns: 0, body: { messages: [], instructions: 'Ctx' } });
     expect(fresh.body).not.toContain(TEST_YOU_KEY);
 
-    const foreign = await app.inject({ method: 'GET', url: `${url}?parent_id=00000000-0000-4000-8000-000000000000`, headers: ada.headers });
+    const foreign = await app.inject({
+      method: 'GET',
+      url: `${url}?parent_id=00000000-0000-4000-8000-000000000000`,
+      headers: ada.headers,
+    });
     expect(foreign.statusCode).toBe(404);
     const bad = await app.inject({ method: 'GET', url: `${url}?parent_id=nope`, headers: ada.headers });
     expect(bad.statusCode).toBe(400);
@@ -300,7 +362,10 @@ describe('shutdown while answers stream', () => {
       res.end();
     });
     const { app, user, url } = await streamingApp('grace-ok.db', '10000');
-    const stream = await openEventStream(url, { headers: user.headers, body: { user_id: user.id, question: 'Finish me', stream: true } });
+    const stream = await openEventStream(url, {
+      headers: user.headers,
+      body: { user_id: user.id, question: 'Finish me', stream: true },
+    });
     const start = (await stream.next())?.data as { chat_id: string };
     await stream.next();
     const closing = app.close();
@@ -311,7 +376,11 @@ describe('shutdown while answers stream', () => {
 
     const reopened = await buildTestApp({ databaseUrl: join(temp.dir, 'grace-ok.db') });
     try {
-      const chat = await reopened.inject({ method: 'GET', url: `/v1/users/${user.id}/chats/${start.chat_id}`, headers: user.headers });
+      const chat = await reopened.inject({
+        method: 'GET',
+        url: `/v1/users/${user.id}/chats/${start.chat_id}`,
+        headers: user.headers,
+      });
       expect(chat.json()).toMatchObject({ qa_pairs: [{ status: 'answered', answer: 'Almost done.' }] });
     } finally {
       await reopened.close();
@@ -325,18 +394,30 @@ describe('shutdown while answers stream', () => {
       // Never finishes.
     });
     const { app, user, url } = await streamingApp('grace-over.db', '100');
-    const stream = await openEventStream(url, { headers: user.headers, body: { user_id: user.id, question: 'Never finishes', stream: true } });
+    const stream = await openEventStream(url, {
+      headers: user.headers,
+      body: { user_id: user.id, question: 'Never finishes', stream: true },
+    });
     const start = (await stream.next())?.data as { chat_id: string; qa_pair_id: string };
     await stream.next();
     await app.close();
     const events = await stream.rest();
-    expect(events.at(-1)).toMatchObject({ event: 'error', data: { code: 'INTERRUPTED', qa_pair_id: start.qa_pair_id } });
+    expect(events.at(-1)).toMatchObject({
+      event: 'error',
+      data: { code: 'INTERRUPTED', qa_pair_id: start.qa_pair_id },
+    });
 
     const reopened = await buildTestApp({ databaseUrl: join(temp.dir, 'grace-over.db') });
     try {
-      const chat = await reopened.inject({ method: 'GET', url: `/v1/users/${user.id}/chats/${start.chat_id}`, headers: user.headers });
+      const chat = await reopened.inject({
+        method: 'GET',
+        url: `/v1/users/${user.id}/chats/${start.chat_id}`,
+        headers: user.headers,
+      });
       expect(chat.json()).toMatchObject({
-        qa_pairs: [{ id: start.qa_pair_id, status: 'failed', answer: 'Only this much', error: { code: 'INTERRUPTED' } }],
+        qa_pairs: [
+          { id: start.qa_pair_id, status: 'failed', answer: 'Only this much', error: { code: 'INTERRUPTED' } },
+        ],
       });
     } finally {
       await reopened.close();

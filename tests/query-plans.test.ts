@@ -37,7 +37,8 @@ describe('query plans', () => {
     // Enough rows that the planner has real choices to make.
     const { user, apiKey } = await userService.createUser(undefined, { name: 'Ada' });
     const actor: Actor = { kind: 'user', userId: user.id };
-    for (let index = 0; index < 30; index += 1) await chatService.createChat(actor, user.id, { title: `chat ${index}` });
+    for (let index = 0; index < 30; index += 1)
+      await chatService.createChat(actor, user.id, { title: `chat ${index}` });
     const { chatId } = await conversation.ask(actor, { userId: user.id, question: 'first' });
     await conversation.ask(actor, { userId: user.id, chatId, question: 'second' });
     await access.authenticate(apiKey);
@@ -51,9 +52,7 @@ describe('query plans', () => {
     await chatService.deleteChat(actor, user.id, chatId);
 
     // Every statement that has to find rows; inserts and the migrator's own bookkeeping aside.
-    const reads = [...executed].filter(
-      ([query]) => /^\s*(with|select|update|delete)\b/i.test(query),
-    );
+    const reads = [...executed].filter(([query]) => /^\s*(with|select|update|delete)\b/i.test(query));
     expect(reads.length).toBeGreaterThan(8);
     expect(reads.some(([query]) => query.includes(') < ('))).toBe(true);
     for (const [query, params] of reads) {

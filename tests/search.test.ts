@@ -14,7 +14,9 @@ const temp = createTempDir();
 const ANSWERS: Record<string, { answer: string; search_results?: { url: string; name: string; snippet: string }[] }> = {
   'Where do red foxes live?': {
     answer: 'Red foxes live across the northern hemisphere.',
-    search_results: [{ url: 'https://en.wikipedia.org/wiki/Red_fox', name: 'Red fox', snippet: 'The red fox is the largest true fox' }],
+    search_results: [
+      { url: 'https://en.wikipedia.org/wiki/Red_fox', name: 'Red fox', snippet: 'The red fox is the largest true fox' },
+    ],
   },
   'Best café in Lisbon?': {
     answer: 'Try a pastelaria near the river for café au lait.',
@@ -90,7 +92,9 @@ describe('GET /v1/users/{user_id}/search', () => {
     expect(ids).toContain(pairIds['Where do red foxes live?']);
     expect(ids).toContain(pairIds['What do wolves eat?']);
     // The fox question (and its title) beat the wolf answer that mentions a fox in passing.
-    expect(ids.indexOf(pairIds['Where do red foxes live?'] ?? '')).toBeLessThan(ids.indexOf(pairIds['What do wolves eat?'] ?? ''));
+    expect(ids.indexOf(pairIds['Where do red foxes live?'] ?? '')).toBeLessThan(
+      ids.indexOf(pairIds['What do wolves eat?'] ?? ''),
+    );
     const foxHit = page.data.find((hit) => hit.qa_pair_id === pairIds['Where do red foxes live?']);
     expect(foxHit?.matched_in).toEqual(expect.arrayContaining(['question', 'answer', 'sources']));
     expect(foxHit?.snippet).toMatch(/<mark>fox(es)?<\/mark>/i);
@@ -128,7 +132,12 @@ describe('GET /v1/users/{user_id}/search', () => {
     });
     const byTitle = await searchOk(ada, { q: 'durability' });
     expect(byTitle.data).toEqual([
-      expect.objectContaining({ chat_id: chatId, qa_pair_id: null, matched_in: ['title'], chat_title: 'Database durability notes' }),
+      expect.objectContaining({
+        chat_id: chatId,
+        qa_pair_id: null,
+        matched_in: ['title'],
+        chat_title: 'Database durability notes',
+      }),
     ]);
     const oldTitle = await searchOk(ada, { q: 'explain', chat_id: chatId });
     // The old title is gone from the index; the question still says "Explain".
@@ -173,7 +182,8 @@ describe('GET /v1/users/{user_id}/search', () => {
   });
 
   it('pages through the ranking with a cursor, each hit once', async () => {
-    for (let index = 0; index < 5; index += 1) await ask(app, ada, { question: `Paging question about otters ${index}` });
+    for (let index = 0; index < 5; index += 1)
+      await ask(app, ada, { question: `Paging question about otters ${index}` });
     const seen: string[] = [];
     let cursor: string | null = null;
     for (let page = 0; page < 10; page += 1) {
@@ -193,13 +203,21 @@ describe('GET /v1/users/{user_id}/search', () => {
     const chatId = chatIds['Where do red foxes live?'] ?? '';
     const root = pairIds['Where do red foxes live?'] ?? '';
     await ask(app, ada, { chat_id: chatId, question: 'And arctic foxes?' });
-    const forked = (await ask(app, ada, { chat_id: chatId, parent_id: root, question: 'What about fennec foxes?' })).json<{
+    const forked = (
+      await ask(app, ada, { chat_id: chatId, parent_id: root, question: 'What about fennec foxes?' })
+    ).json<{
       branch_id: string;
       qa_pair: { id: string };
     }>();
     // Switch back to main: the hit is now off the active branch.
-    const branches = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}/branches`, headers: ada.headers });
-    const main = branches.json<{ data: { id: string; name: string | null }[] }>().data.find((branch) => branch.name === 'main');
+    const branches = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats/${chatId}/branches`,
+      headers: ada.headers,
+    });
+    const main = branches
+      .json<{ data: { id: string; name: string | null }[] }>()
+      .data.find((branch) => branch.name === 'main');
     await app.inject({
       method: 'PUT',
       url: `/v1/users/${ada.id}/chats/${chatId}/active-branch`,
@@ -208,23 +226,40 @@ describe('GET /v1/users/{user_id}/search', () => {
     });
     const page = await searchOk(ada, { q: 'fennec' });
     expect(page.data).toEqual([
-      expect.objectContaining({ qa_pair_id: forked.qa_pair.id, path: [root, forked.qa_pair.id], branch_id: forked.branch_id }),
+      expect.objectContaining({
+        qa_pair_id: forked.qa_pair.id,
+        path: [root, forked.qa_pair.id],
+        branch_id: forked.branch_id,
+      }),
     ]);
   });
 
   it('drops deleted chats and branches from the index at once', async () => {
-    const temporary = (await ask(app, ada, { question: 'Ephemeral zebra question' })).json<{ chat_id: string; qa_pair: { id: string } }>();
+    const temporary = (await ask(app, ada, { question: 'Ephemeral zebra question' })).json<{
+      chat_id: string;
+      qa_pair: { id: string };
+    }>();
     expect((await searchOk(ada, { q: 'zebra' })).data.length).toBeGreaterThan(0);
     await ask(app, ada, { chat_id: temporary.chat_id, parent_id: temporary.qa_pair.id, question: 'Quagga follow-up' });
-    const branches = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${temporary.chat_id}/branches`, headers: ada.headers });
+    const branches = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats/${temporary.chat_id}/branches`,
+      headers: ada.headers,
+    });
     const list = branches.json<{ data: { id: string; active: boolean }[] }>().data;
     expect(list).toHaveLength(1); // asking after the head continued main
     await app.inject({ method: 'DELETE', url: `/v1/users/${ada.id}/chats/${temporary.chat_id}`, headers: ada.headers });
     expect((await searchOk(ada, { q: 'zebra' })).data).toEqual([]);
     expect((await searchOk(ada, { q: 'quagga' })).data).toEqual([]);
 
-    const chat = (await ask(app, ada, { question: 'Branch delete okapi' })).json<{ chat_id: string; qa_pair: { id: string }; branch_id: string }>();
-    const other = (await ask(app, ada, { chat_id: chat.chat_id, parent_id: null, question: 'Unrelated giraffe root' })).json<{
+    const chat = (await ask(app, ada, { question: 'Branch delete okapi' })).json<{
+      chat_id: string;
+      qa_pair: { id: string };
+      branch_id: string;
+    }>();
+    const other = (
+      await ask(app, ada, { chat_id: chat.chat_id, parent_id: null, question: 'Unrelated giraffe root' })
+    ).json<{
       branch_id: string;
     }>();
     expect((await searchOk(ada, { q: 'giraffe' })).data).toHaveLength(1);
@@ -261,13 +296,16 @@ describe('GET /v1/users/{user_id}/search', () => {
   ])('answers a hostile query %j with 200 or 400, never a 5xx', async (q) => {
     const response = await search(ada, { q });
     expect([200, 400]).toContain(response.statusCode);
-    if (response.statusCode === 400) expect(response.json()).toMatchObject({ code: expect.stringMatching(/INVALID_QUERY|VALIDATION_ERROR/) });
+    if (response.statusCode === 400)
+      expect(response.json()).toMatchObject({ code: expect.stringMatching(/INVALID_QUERY|VALIDATION_ERROR/) });
   });
 
   it('treats FTS operators as literal words that must be present', async () => {
     // "near" is just a word: only the café answer ("near the river") has it, and no fox.
     expect((await searchOk(ada, { q: 'fox NEAR' })).data).toEqual([]);
-    expect((await searchOk(ada, { q: 'river NEAR' })).data.map((hit) => hit.qa_pair_id)).toEqual([pairIds['Best café in Lisbon?']]);
+    expect((await searchOk(ada, { q: 'river NEAR' })).data.map((hit) => hit.qa_pair_id)).toEqual([
+      pairIds['Best café in Lisbon?'],
+    ]);
     const scoped = await searchOk(ada, { q: 'scope:u123' });
     expect(scoped.data).toEqual([]);
     expect((await search(ada, { q: '*' })).statusCode).toBe(400);

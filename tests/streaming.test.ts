@@ -46,7 +46,11 @@ const streamAsk = (body: Record<string, unknown>, headers: Record<string, string
   openEventStream(`${baseUrl}/search`, { headers: { ...ada.headers, ...headers }, body: { user_id: ada.id, ...body } });
 
 async function pairOf(chatId: string, pairId: string): Promise<Pair | undefined> {
-  const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}/tree`, headers: ada.headers });
+  const chat = await app.inject({
+    method: 'GET',
+    url: `/v1/users/${ada.id}/chats/${chatId}/tree`,
+    headers: ada.headers,
+  });
   const nodes = chat.json<{ nodes: { id: string }[] }>().nodes;
   if (!nodes.some((node) => node.id === pairId)) return undefined;
   const full = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
@@ -106,7 +110,11 @@ describe('streaming from You.com', () => {
       chat_id: chatId,
       qa_pair: { id: pairId, answer: 'Hello, world!', status: 'answered', upstream_request_id: 'you-req-1' },
     });
-    expect(await pairOf(chatId, pairId)).toMatchObject({ answer: 'Hello, world!', status: 'answered', search_results: [{ url: 'https://example.com/s' }] });
+    expect(await pairOf(chatId, pairId)).toMatchObject({
+      answer: 'Hello, world!',
+      status: 'answered',
+      search_results: [{ url: 'https://example.com/s' }],
+    });
 
     // The upstream was asked to stream, with the same messages as a plain ask.
     expect(upstream.requests[0]?.body).toEqual({ messages: [{ role: 'user', content: 'Say hello' }], stream: true });
@@ -224,7 +232,12 @@ describe('streaming from You.com', () => {
     });
     const first = (await ask(app, ada, { question: 'root' })).json<{ chat_id: string; qa_pair: { id: string } }>();
     await ask(app, ada, { chat_id: first.chat_id, question: 'second' });
-    const stream = await streamAsk({ chat_id: first.chat_id, parent_id: first.qa_pair.id, question: 'alternative', stream: true });
+    const stream = await streamAsk({
+      chat_id: first.chat_id,
+      parent_id: first.qa_pair.id,
+      question: 'alternative',
+      stream: true,
+    });
     const events = [await stream.next(), ...(await stream.rest())];
     expect(events.at(-1)?.event).toBe('done');
     expect(upstream.requests.at(-1)?.body).toEqual({
@@ -245,7 +258,10 @@ describe('the offline provider streams word by word', () => {
       await offline.listen({ port: 0, host: '127.0.0.1' });
       const url = `http://127.0.0.1:${(offline.server.address() as AddressInfo).port}/search`;
       const user = await createUser(offline);
-      const stream = await openEventStream(url, { headers: user.headers, body: { user_id: user.id, question: 'Stream me', stream: true } });
+      const stream = await openEventStream(url, {
+        headers: user.headers,
+        body: { user_id: user.id, question: 'Stream me', stream: true },
+      });
       const events = await stream.rest();
       const parts = tokens(events);
       expect(parts.length).toBeGreaterThan(5);

@@ -13,7 +13,9 @@ function migrationsUpTo(count: number): string {
   const source = defaultMigrationsFolder();
   const target = join(temp.dir, `migrations-${count}`);
   mkdirSync(join(target, 'meta'), { recursive: true });
-  const journal = JSON.parse(readFileSync(join(source, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+  const journal = JSON.parse(readFileSync(join(source, 'meta', '_journal.json'), 'utf8')) as {
+    entries: { tag: string }[];
+  };
   journal.entries = journal.entries.slice(0, count);
   for (const entry of journal.entries) cpSync(join(source, `${entry.tag}.sql`), join(target, `${entry.tag}.sql`));
   writeFileSync(join(target, 'meta', '_journal.json'), JSON.stringify(journal));
@@ -27,7 +29,11 @@ describe('upgrading a database made before branching', () => {
     const userId = '11111111-1111-4111-8111-111111111111';
     const chatId = '22222222-2222-4222-8222-222222222222';
     const emptyChatId = '33333333-3333-4333-8333-333333333333';
-    const pairIds = ['44444444-4444-4444-8444-444444444441', '44444444-4444-4444-8444-444444444442', '44444444-4444-4444-8444-444444444443'];
+    const pairIds = [
+      '44444444-4444-4444-8444-444444444441',
+      '44444444-4444-4444-8444-444444444442',
+      '44444444-4444-4444-8444-444444444443',
+    ];
 
     // The foundation schema (migration 0000 only), filled as that version wrote it.
     const old = openDatabase(file, { migrationsFolder: migrationsUpTo(1) });
@@ -39,17 +45,34 @@ describe('upgrading a database made before branching', () => {
       .prepare('INSERT INTO api_keys (id, user_id, key_hash, prefix, created_at) VALUES (?, ?, ?, ?, ?)')
       .run('55555555-5555-4555-8555-555555555555', userId, hashApiKey(apiKey), apiKey.slice(0, 10), t);
     old.sqlite
-      .prepare('INSERT INTO chats (id, user_id, title, created_at, updated_at, qa_count, last_question, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO chats (id, user_id, title, created_at, updated_at, qa_count, last_question, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(chatId, userId, 'Old chat', t, t + 3, 3, 'old q3', 3);
     old.sqlite
-      .prepare('INSERT INTO chats (id, user_id, title, created_at, updated_at, qa_count, last_question, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+      .prepare(
+        'INSERT INTO chats (id, user_id, title, created_at, updated_at, qa_count, last_question, last_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      )
       .run(emptyChatId, userId, 'Empty old chat', t, t, 0, null, 0);
     const insertPair = old.sqlite.prepare(
       `INSERT INTO qa_pairs (id, chat_id, user_id, parent_id, seq, question, answer, search_results, status, error_code, error_message, provider, history_turns, latency_ms, created_at, answered_at)
        VALUES (?, ?, ?, ?, ?, ?, ?, '[]', ?, ?, ?, 'you', 0, 5, ?, ?)`,
     );
     insertPair.run(pairIds[0], chatId, userId, null, 1, 'old q1', 'old a1', 'answered', null, null, t + 1, t + 1);
-    insertPair.run(pairIds[1], chatId, userId, pairIds[0], 2, 'old q2', null, 'failed', 'UPSTREAM_ERROR', 'x', t + 2, t + 2);
+    insertPair.run(
+      pairIds[1],
+      chatId,
+      userId,
+      pairIds[0],
+      2,
+      'old q2',
+      null,
+      'failed',
+      'UPSTREAM_ERROR',
+      'x',
+      t + 2,
+      t + 2,
+    );
     insertPair.run(pairIds[2], chatId, userId, pairIds[1], 3, 'old q3', 'old a3', 'answered', null, null, t + 3, t + 3);
     old.close();
 
@@ -59,7 +82,11 @@ describe('upgrading a database made before branching', () => {
       const headers = bearer(apiKey);
       const chat = await app.inject({ method: 'GET', url: `/v1/users/${userId}/chats/${chatId}`, headers });
       expect(chat.statusCode, chat.body).toBe(200);
-      const body = chat.json<{ active_branch_id: string; branch_count: number; qa_pairs: { id: string; question: string; status: string }[] }>();
+      const body = chat.json<{
+        active_branch_id: string;
+        branch_count: number;
+        qa_pairs: { id: string; question: string; status: string }[];
+      }>();
       expect(body.qa_pairs.map((pair) => [pair.id, pair.question, pair.status])).toEqual([
         [pairIds[0], 'old q1', 'answered'],
         [pairIds[1], 'old q2', 'failed'],
@@ -68,10 +95,20 @@ describe('upgrading a database made before branching', () => {
       expect(body.branch_count).toBe(1);
       expect(body.active_branch_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 
-      const branches = await app.inject({ method: 'GET', url: `/v1/users/${userId}/chats/${chatId}/branches`, headers });
-      expect(branches.json()).toMatchObject({ data: [{ name: 'main', head_qa_pair_id: pairIds[2], length: 3, active: true }] });
+      const branches = await app.inject({
+        method: 'GET',
+        url: `/v1/users/${userId}/chats/${chatId}/branches`,
+        headers,
+      });
+      expect(branches.json()).toMatchObject({
+        data: [{ name: 'main', head_qa_pair_id: pairIds[2], length: 3, active: true }],
+      });
 
-      const empty = await app.inject({ method: 'GET', url: `/v1/users/${userId}/chats/${emptyChatId}/branches`, headers });
+      const empty = await app.inject({
+        method: 'GET',
+        url: `/v1/users/${userId}/chats/${emptyChatId}/branches`,
+        headers,
+      });
       expect(empty.json()).toMatchObject({ data: [{ name: 'main', head_qa_pair_id: null, length: 0, active: true }] });
 
       // Asking continues the old conversation on main, failed turn left out.

@@ -26,7 +26,12 @@ const temp = createTempDir();
 beforeAll(async () => {
   app = await buildTestApp({ databaseUrl: join(temp.dir, 'validation.db'), chatbot: brokenProvider });
   ada = await createUser(app, 'Ada');
-  const created = await app.inject({ method: 'POST', url: `/v1/users/${ada.id}/chats`, headers: ada.headers, payload: { title: 'x' } });
+  const created = await app.inject({
+    method: 'POST',
+    url: `/v1/users/${ada.id}/chats`,
+    headers: ada.headers,
+    payload: { title: 'x' },
+  });
   chatId = created.json<{ id: string }>().id;
 });
 
@@ -43,19 +48,34 @@ describe('bad input', () => {
       name: 'malformed JSON',
       status: 400,
       code: 'INVALID_JSON',
-      request: () => ({ method: 'POST', url: '/search', headers: { ...ada.headers, 'content-type': 'application/json' }, payload: '{"user_id": ' }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: { ...ada.headers, 'content-type': 'application/json' },
+        payload: '{"user_id": ',
+      }),
     },
     {
       name: 'an empty JSON body',
       status: 400,
       code: 'INVALID_JSON',
-      request: () => ({ method: 'POST', url: '/search', headers: { ...ada.headers, 'content-type': 'application/json' }, payload: '' }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: { ...ada.headers, 'content-type': 'application/json' },
+        payload: '',
+      }),
     },
     {
       name: 'a text/plain body',
       status: 415,
       code: 'UNSUPPORTED_MEDIA_TYPE',
-      request: () => ({ method: 'POST', url: '/search', headers: { ...ada.headers, 'content-type': 'text/plain' }, payload: 'hello' }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: { ...ada.headers, 'content-type': 'text/plain' },
+        payload: 'hello',
+      }),
     },
     {
       name: 'a form body',
@@ -78,43 +98,117 @@ describe('bad input', () => {
       name: 'an empty question',
       status: 400,
       code: 'VALIDATION_ERROR',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: '' } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: '' },
+      }),
     },
     {
       name: 'a whitespace-only question',
       status: 400,
       code: 'VALIDATION_ERROR',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: ' \n\t ' } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: ' \n\t ' },
+      }),
     },
     {
       name: 'a question over 16,000 characters',
       status: 400,
       code: 'VALIDATION_ERROR',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'q'.repeat(16_001) } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: 'q'.repeat(16_001) },
+      }),
     },
     {
       name: 'a number where a string belongs (no coercion)',
       status: 400,
       code: 'VALIDATION_ERROR',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 42 } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: 42 },
+      }),
     },
     {
       name: 'an unknown field',
       status: 400,
       code: 'VALIDATION_ERROR',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'q', admin: true } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: 'q', admin: true },
+      }),
     },
     {
       name: 'a chat_id that is not a UUID',
       status: 400,
       code: 'VALIDATION_ERROR',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, chat_id: '../../etc', question: 'q' } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, chat_id: '../../etc', question: 'q' },
+      }),
     },
     {
       name: 'a user id in the path that is not a UUID',
       status: 400,
       code: 'VALIDATION_ERROR',
       request: () => ({ method: 'GET', url: `/v1/users/1%20OR%201=1/chats`, headers: ada.headers }),
+    },
+    {
+      name: 'a chat_id in upper case (ids are lower-case UUIDs)',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, chat_id: 'A1B2C3D4-0000-4000-8000-000000000000', question: 'q' },
+      }),
+    },
+    {
+      name: 'a urn:uuid: chat_id',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, chat_id: 'urn:uuid:a1b2c3d4-0000-4000-8000-000000000000', question: 'q' },
+      }),
+    },
+    {
+      name: 'a question of zero-width spaces only',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: '\u200b\u200b \ufeff' },
+      }),
+    },
+    {
+      name: 'a null body where every field is optional',
+      status: 400,
+      code: 'VALIDATION_ERROR',
+      request: () => ({
+        method: 'POST',
+        url: `/v1/users/${ada.id}/chats`,
+        headers: { ...ada.headers, 'content-type': 'application/json' },
+        payload: 'null',
+      }),
     },
     {
       name: 'an unknown query parameter',
@@ -132,7 +226,12 @@ describe('bad input', () => {
       name: 'a body over the size limit',
       status: 413,
       code: 'PAYLOAD_TOO_LARGE',
-      request: () => ({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 'q'.repeat(300_000) } }),
+      request: () => ({
+        method: 'POST',
+        url: '/search',
+        headers: ada.headers,
+        payload: { user_id: ada.id, question: 'q'.repeat(300_000) },
+      }),
     },
     {
       name: 'an unknown route',
@@ -162,11 +261,37 @@ describe('bad input', () => {
   }
 
   it('names the rejected field in a validation error', async () => {
-    const response = await app.inject({ method: 'POST', url: '/search', headers: ada.headers, payload: { user_id: ada.id, question: 7 } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/search',
+      headers: ada.headers,
+      payload: { user_id: ada.id, question: 7 },
+    });
     expect(response.json()).toMatchObject({
       code: 'VALIDATION_ERROR',
       details: [{ path: 'body/question', message: expect.any(String) }],
     });
+  });
+});
+
+describe('text limits', () => {
+  it('applies the title limit after trimming', async () => {
+    const padded = `  ${'t'.repeat(200)}  `;
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/chats`,
+      headers: ada.headers,
+      payload: { title: padded },
+    });
+    expect(response.statusCode).toBe(201);
+    expect(response.json<{ title: string }>().title).toBe('t'.repeat(200));
+    const tooLong = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/chats`,
+      headers: ada.headers,
+      payload: { title: 't'.repeat(201) },
+    });
+    expect(tooLong.statusCode).toBe(400);
   });
 });
 
@@ -179,7 +304,8 @@ describe('unexpected failures', () => {
     expect(response.body).not.toContain('SQLITE_SECRET_PATH');
     expect(response.body).not.toContain('/var/lib');
     const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
-    const pair = chat.json<{ qa_pairs: { id: string; status: string; error: { code: string; message: string } }[] }>().qa_pairs[0];
+    const pair = chat.json<{ qa_pairs: { id: string; status: string; error: { code: string; message: string } }[] }>()
+      .qa_pairs[0];
     expect(pair).toMatchObject({ id: body.qa_pair_id, status: 'failed', error: { code: 'INTERNAL_ERROR' } });
     expect(JSON.stringify(pair)).not.toContain('SQLITE_SECRET_PATH');
   });

@@ -31,13 +31,23 @@ export class ChatbotError extends Error {
   }
 }
 
-/** Parses a `Retry-After` header (delta-seconds or an HTTP date) into whole seconds. */
+/** The longest wait we pass on: an upstream asking for more is not taken literally. */
+export const MAX_RETRY_AFTER_SECONDS = 3600;
+
+/**
+ * Parses a `Retry-After` header (delta-seconds or an HTTP date) into whole seconds,
+ * within 0..MAX_RETRY_AFTER_SECONDS.
+ */
 export function parseRetryAfter(value: string | string[] | undefined, now = Date.now()): number | undefined {
   const raw = Array.isArray(value) ? value[0] : value;
   if (!raw) return undefined;
   const trimmed = raw.trim();
-  if (/^\d+$/.test(trimmed)) return Number(trimmed);
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, Math.ceil((date - now) / 1000));
+  let seconds: number;
+  if (/^\d+$/.test(trimmed)) seconds = Number(trimmed);
+  else {
+    const date = Date.parse(trimmed);
+    if (Number.isNaN(date)) return undefined;
+    seconds = Math.ceil((date - now) / 1000);
+  }
+  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(0, seconds));
 }

@@ -16,7 +16,11 @@ export interface UpstreamResponse {
   chunks(): AsyncGenerator<string>;
   /** The whole body as text, capped at `maxResponseBytes`. */
   text(): Promise<string>;
+  /** Reads at most a little of an error body and drops the rest (the status says enough). */
+  discard(): Promise<void>;
 }
+
+const ERROR_BODY_READ_BYTES = 64 * 1024;
 
 export const DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024;
 
@@ -46,9 +50,15 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
     const combined = call.signal ? AbortSignal.any([call.signal, timeoutSignal]) : timeoutSignal;
     const abortReason = (): ChatbotError | undefined => {
       if (call.signal?.aborted) {
-        return new ChatbotError('cancelled', 'The request was cancelled before the chatbot answered', {}, { cause: call.signal.reason });
+        return new ChatbotError(
+          'cancelled',
+          'The request was cancelled before the chatbot answered',
+          {},
+          { cause: call.signal.reason },
+        );
       }
-      if (timeoutSignal.aborted) return new ChatbotError('timeout', `The chatbot did not answer within ${options.timeoutMs} ms`);
+      if (timeoutSignal.aborted)
+        return new ChatbotError('timeout', `The chatbot did not answer within ${options.timeoutMs} ms`);
       return undefined;
     };
 
@@ -74,7 +84,10 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
         size += buffer.length;
         if (size > options.maxResponseBytes) {
           body.destroy();
-          throw new ChatbotError('bad_response', `The chatbot's answer is larger than ${options.maxResponseBytes} bytes`);
+          throw new ChatbotError(
+            'bad_response',
+            `The chatbot's answer is larger than ${options.maxResponseBytes} bytes`,
+          );
         }
         const text = decoder.write(buffer);
         if (text) yield text;
@@ -90,6 +103,14 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
         let text = '';
         for await (const chunk of chunks()) text += chunk;
         return text;
+      },
+      async discard() {
+        let size = 0;
+        for await (const chunk of body) {
+          size += (chunk as Buffer).length;
+          if (size > ERROR_BODY_READ_BYTES) break;
+        }
+        body.destroy();
       },
     };
 
@@ -109,12 +130,21 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
 
 export type UpstreamHttp = ReturnType<typeof createUpstreamHttp>;
 
+/** For a non-2xx response: drops its body and throws the `ChatbotError` its status means. */
+export async function rejectUnlessOk(response: UpstreamResponse): Promise<void> {
+  if (response.status >= 200 && response.status < 300) return;
+  await response.discard();
+  assertOk(response);
+}
+
 /** Throws the `ChatbotError` a non-2xx status means; returns for a 2xx. */
-export function assertOk(response: Pick<UpstreamResponse, 'status' | 'headers'>): void {
+function assertOk(response: Pick<UpstreamResponse, 'status' | 'headers'>): void {
   const status = response.status;
   if (status >= 200 && status < 300) return;
   if (status === 401 || status === 402 || status === 403) {
-    throw new ChatbotError('auth', `The chatbot rejected the configured API key (HTTP ${status})`, { upstreamStatus: status });
+    throw new ChatbotError('auth', `The chatbot rejected the configured API key (HTTP ${status})`, {
+      upstreamStatus: status,
+    });
   }
   if (status === 429) {
     const retryAfterSeconds = parseRetryAfter(response.headers['retry-after']);
@@ -134,12 +164,16 @@ export function requestIdOf(headers: UpstreamResponse['headers']): string | null
 }
 
 function toTransportError(error: unknown, timeoutMs: number): ChatbotError {
-  if (
-    error instanceof undiciErrors.HeadersTimeoutError ||
-    error instanceof undiciErrors.BodyTimeoutError ||
-    error instanceof undiciErrors.ConnectTimeoutError
-  ) {
+  if (error instanceof undiciErrors.ConnectTimeoutError) {
+    return new ChatbotError('timeout', 'The connection to the chatbot could not be made in time', {}, { cause: error });
+  }
+  if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError) {
     return new ChatbotError('timeout', `The chatbot did not answer within ${timeoutMs} ms`, {}, { cause: error });
   }
-  return new ChatbotError('unreachable', 'The chatbot could not be reached or the connection broke', {}, { cause: error });
+  return new ChatbotError(
+    'unreachable',
+    'The chatbot could not be reached or the connection broke',
+    {},
+    { cause: error },
+  );
 }

@@ -1,5 +1,11 @@
 import { ChatbotError } from './errors.js';
-import { toMessages, type ChatbotAnswer, type ChatbotProvider, type ChatbotRequest, type Conversation } from './types.js';
+import {
+  toMessages,
+  type ChatbotAnswer,
+  type ChatbotProvider,
+  type ChatbotRequest,
+  type Conversation,
+} from './types.js';
 
 const QUOTE_MAX = 80;
 
@@ -14,7 +20,8 @@ function answerFor({ history, question, settings }: ChatbotRequest): string {
     first === undefined
       ? 'This is the first question of the chat.'
       : `I saw ${history.length} earlier turn${history.length === 1 ? '' : 's'} of this chat; the first question was "${quote(first.question)}".`;
-  const instructions = settings.systemPrompt === undefined ? '' : ` My instructions: "${quote(settings.systemPrompt)}".`;
+  const instructions =
+    settings.systemPrompt === undefined ? '' : ` My instructions: "${quote(settings.systemPrompt)}".`;
   return `[offline] ${context}${instructions} You asked: "${quote(question)}". Set YOU_API_KEY to get real answers.`;
 }
 

@@ -1,5 +1,5 @@
 import { ChatbotError } from './errors.js';
-import { assertOk, createUpstreamHttp, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
+import { createUpstreamHttp, rejectUnlessOk, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
 import { readEventStream } from './sse.js';
 import { isRecord, toMessages, type ChatbotProvider, type ChatMessage, type Conversation } from './types.js';
 
@@ -29,7 +29,9 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
 
   function requestBody(conversation: Conversation, question?: string): { model: string; messages: ChatMessage[] } {
     const system: ChatMessage[] =
-      conversation.settings.systemPrompt === undefined ? [] : [{ role: 'system', content: conversation.settings.systemPrompt }];
+      conversation.settings.systemPrompt === undefined
+        ? []
+        : [{ role: 'system', content: conversation.settings.systemPrompt }];
     return {
       model: conversation.settings.model ?? options.defaultModel,
       messages: [...system, ...toMessages(conversation.history, question)],
@@ -46,10 +48,15 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
     async ask(request) {
       const payload = requestBody(request, request.question);
       return http.post(
-        { url, headers: { ...headers, accept: 'application/json' }, body: JSON.stringify(payload), signal: request.signal },
+        {
+          url,
+          headers: { ...headers, accept: 'application/json' },
+          body: JSON.stringify(payload),
+          signal: request.signal,
+        },
         async (response) => {
+          await rejectUnlessOk(response);
           const text = await response.text();
-          assertOk(response);
           let body: unknown;
           try {
             body = JSON.parse(text);
@@ -65,7 +72,8 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
             answer: content,
             searchResults: [],
             model: modelOf(body, payload.model),
-            upstreamRequestId: requestIdOf(response.headers) ?? (isRecord(body) && typeof body.id === 'string' ? body.id : null),
+            upstreamRequestId:
+              requestIdOf(response.headers) ?? (isRecord(body) && typeof body.id === 'string' ? body.id : null),
           };
         },
       );
@@ -74,12 +82,14 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
     async stream(request, onEvent) {
       const payload = { ...requestBody(request, request.question), stream: true };
       return http.post(
-        { url, headers: { ...headers, accept: 'text/event-stream' }, body: JSON.stringify(payload), signal: request.signal },
+        {
+          url,
+          headers: { ...headers, accept: 'text/event-stream' },
+          body: JSON.stringify(payload),
+          signal: request.signal,
+        },
         async (response) => {
-          if (response.status < 200 || response.status >= 300) {
-            await response.text();
-            assertOk(response);
-          }
+          await rejectUnlessOk(response);
           let answer = '';
           let model: string | null = null;
           let completionId: string | null = null;
@@ -91,8 +101,10 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
             } catch {
               throw new ChatbotError('bad_response', 'The chatbot sent a stream chunk that is not JSON');
             }
-            if (!isRecord(chunk)) throw new ChatbotError('bad_response', 'The chatbot sent a stream chunk of the wrong shape');
-            if (chunk.error !== undefined) throw new ChatbotError('upstream_error', 'The chatbot reported an error while answering');
+            if (!isRecord(chunk))
+              throw new ChatbotError('bad_response', 'The chatbot sent a stream chunk of the wrong shape');
+            if (chunk.error !== undefined)
+              throw new ChatbotError('upstream_error', 'The chatbot reported an error while answering');
             model ??= modelOf(chunk, null);
             if (typeof chunk.id === 'string') completionId ??= chunk.id;
             const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
@@ -103,7 +115,8 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
             }
             return 'continue';
           });
-          if (answer.trim() === '') throw new ChatbotError('bad_response', 'The chatbot finished without an answer text');
+          if (answer.trim() === '')
+            throw new ChatbotError('bad_response', 'The chatbot finished without an answer text');
           return {
             answer,
             searchResults: [],

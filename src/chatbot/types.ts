@@ -41,7 +41,8 @@ export interface ChatbotAnswer {
 }
 
 /** What a streaming call reports as it goes. */
-export type ChatbotStreamEvent = { type: 'search_results'; searchResults: SearchResult[] } | { type: 'token'; text: string };
+export type ChatbotStreamEvent =
+  { type: 'search_results'; searchResults: SearchResult[] } | { type: 'token'; text: string };
 
 export interface ChatbotProvider {
   readonly name: string;

@@ -1,5 +1,5 @@
 import { ChatbotError } from './errors.js';
-import { assertOk, createUpstreamHttp, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
+import { createUpstreamHttp, rejectUnlessOk, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
 import { readEventStream, textOf } from './sse.js';
 import {
   isRecord,
@@ -64,8 +64,8 @@ export function createYouProvider(options: YouProviderOptions): ChatbotProvider 
       return http.post(
         { url: options.url, headers: { ...headers, accept: 'application/json' }, body, signal: request.signal },
         async (response) => {
+          await rejectUnlessOk(response);
           const text = await response.text();
-          assertOk(response);
           return { ...parseAnswer(text), model: null, upstreamRequestId: requestIdOf(response.headers) };
         },
       );
@@ -77,10 +77,7 @@ export function createYouProvider(options: YouProviderOptions): ChatbotProvider 
         { url: options.url, headers: { ...headers, accept: 'text/event-stream' }, body, signal: request.signal },
         async (response) => {
           const upstreamRequestId = requestIdOf(response.headers);
-          if (response.status < 200 || response.status >= 300) {
-            await response.text();
-            assertOk(response);
-          }
+          await rejectUnlessOk(response);
           const contentType = String(response.headers['content-type'] ?? '');
           if (!contentType.includes('text/event-stream')) {
             // An upstream that ignored `stream` and answered in one piece is still an answer.
@@ -119,7 +116,8 @@ export function createYouProvider(options: YouProviderOptions): ChatbotProvider 
                 return 'continue';
             }
           });
-          if (answer.trim() === '') throw new ChatbotError('bad_response', 'The chatbot finished without an answer text');
+          if (answer.trim() === '')
+            throw new ChatbotError('bad_response', 'The chatbot finished without an answer text');
           return { answer, searchResults, model: null, upstreamRequestId };
         },
       );

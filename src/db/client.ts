@@ -27,7 +27,8 @@ export function defaultMigrationsFolder(): string {
     const candidate = join(dir, 'drizzle', 'sqlite');
     if (existsSync(join(candidate, 'meta', '_journal.json'))) return candidate;
     const parent = dirname(dir);
-    if (parent === dir) throw new Error('drizzle/sqlite migrations folder not found above ' + fileURLToPath(import.meta.url));
+    if (parent === dir)
+      throw new Error('drizzle/sqlite migrations folder not found above ' + fileURLToPath(import.meta.url));
     dir = parent;
   }
 }

@@ -1,5 +1,13 @@
 import { sql } from 'drizzle-orm';
-import { index, integer, primaryKey, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
+import {
+  index,
+  integer,
+  primaryKey,
+  sqliteTable,
+  text,
+  uniqueIndex,
+  type AnySQLiteColumn,
+} from 'drizzle-orm/sqlite-core';
 
 /** Milliseconds since the epoch, read back as a `Date`. */
 const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' });
@@ -40,7 +48,10 @@ export const apiKeys = sqliteTable(
     prefix: text('prefix').notNull(),
     createdAt: timestamp('created_at').notNull(),
   },
-  (table) => [uniqueIndex('api_keys_key_hash_unique').on(table.keyHash), index('api_keys_user_id_idx').on(table.userId)],
+  (table) => [
+    uniqueIndex('api_keys_key_hash_unique').on(table.keyHash),
+    index('api_keys_user_id_idx').on(table.userId),
+  ],
 );
 
 export const chats = sqliteTable(

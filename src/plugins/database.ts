@@ -10,7 +10,13 @@ declare module 'fastify' {
 /** Opens and migrates the database for the app's lifetime; closes it (WAL checkpointed) on close. */
 export default fp<{ location: string }>(
   async (fastify, options) => {
-    const database = openDatabase(options.location);
+    let database: OpenedDatabase;
+    try {
+      database = openDatabase(options.location);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new Error(`Cannot open the database at DATABASE_URL=${options.location}: ${reason}`, { cause: error });
+    }
     fastify.decorate('database', database);
     fastify.addHook('onClose', async () => database.close());
   },

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyError } from 'fastify';
+import type { FastifyBaseLogger, FastifyError } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError } from '../errors.js';
 import type { ErrorResponse } from '../schemas/common.js';
@@ -41,6 +41,35 @@ export interface ErrorReply {
   log: 'error' | 'warn' | 'none';
 }
 
+/** What a log line needs to say about why something failed (never a key: errors carry none). */
+export function describeCause(cause: unknown, depth = 0): Record<string, unknown> | undefined {
+  if (cause === undefined || cause === null) return undefined;
+  if (!(cause instanceof Error)) return { value: String(cause) };
+  const fields: Record<string, unknown> = { type: cause.name, message: cause.message };
+  for (const key of ['kind', 'code', 'details'] as const) {
+    if (key in cause) fields[key] = (cause as unknown as Record<string, unknown>)[key];
+  }
+  if (depth < 3) {
+    const inner = describeCause(cause.cause, depth + 1);
+    if (inner) fields.cause = inner;
+  }
+  return fields;
+}
+
+/** Logs a failed request at the level its reply asks for. */
+export function logFailure(log: FastifyBaseLogger, error: unknown, reply: ErrorReply, message: string): void {
+  if (reply.log === 'error') log.error({ err: error }, message);
+  else if (reply.log === 'warn')
+    log.warn(
+      {
+        code: reply.body.code,
+        reason: reply.body.message,
+        cause: describeCause(error instanceof Error ? error.cause : undefined),
+      },
+      message,
+    );
+}
+
 /**
  * The one error shape for anything thrown while handling a request. Domain errors keep
  * their code and message; request validation becomes VALIDATION_ERROR with the rejected
@@ -50,7 +79,12 @@ export interface ErrorReply {
 export function toErrorReply(error: unknown): ErrorReply {
   if (error instanceof DomainError) {
     return {
-      body: body(error.statusCode, error.code, error.message, error.extra.qaPairId ? { qa_pair_id: error.extra.qaPairId } : {}),
+      body: body(
+        error.statusCode,
+        error.code,
+        error.message,
+        error.extra.qaPairId ? { qa_pair_id: error.extra.qaPairId } : {},
+      ),
       ...(error.extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.extra.retryAfterSeconds }),
       log: error.statusCode >= 500 ? 'warn' : 'none',
     };
@@ -75,14 +109,15 @@ export default fp(
   async (fastify) => {
     fastify.setErrorHandler((error: unknown, request, reply) => {
       const result = toErrorReply(error);
-      if (result.log === 'error') request.log.error({ err: error }, 'unexpected error');
-      if (result.log === 'warn') request.log.warn({ err: error, cause: error instanceof Error ? error.cause : undefined }, 'request failed');
+      logFailure(request.log, error, result, result.log === 'error' ? 'unexpected error' : 'request failed');
       if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
       return reply.code(result.body.statusCode).send(result.body);
     });
 
     fastify.setNotFoundHandler((request, reply) => {
-      return reply.code(404).send(body(404, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`));
+      return reply
+        .code(404)
+        .send(body(404, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`));
     });
   },
   { name: 'error-handler' },

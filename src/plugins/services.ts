@@ -74,7 +74,8 @@ export default fp<ServicesOptions>(
       'The server stopped before the answer was stored',
       new Date(),
     );
-    if (recovered > 0) fastify.log.warn({ count: recovered }, 'marked pairs left unfinished by a previous run as failed');
+    if (recovered > 0)
+      fastify.log.warn({ count: recovered }, 'marked pairs left unfinished by a previous run as failed');
   },
   { name: 'services', dependencies: ['database', 'chatbot'] },
 );

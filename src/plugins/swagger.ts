@@ -16,7 +16,9 @@ export default fp(
             'Authenticate with `Authorization: Bearer <api_key>` (a user key from POST /v1/users, or the admin key).',
         },
         components: {
-          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'A user API key or the admin key' } },
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'A user API key or the admin key' },
+          },
         },
         security: [{ bearerAuth: [] }],
         tags: [

@@ -104,9 +104,21 @@ function isUniqueViolation(error: unknown): boolean {
  * upstream call.
  */
 export function createChatRepository(db: SqliteDb) {
-  const findByIdStatement = db.select().from(chats).where(eq(chats.id, sql.placeholder('id'))).prepare();
-  const findPairStatement = db.select().from(qaPairs).where(eq(qaPairs.id, sql.placeholder('id'))).prepare();
-  const findBranchStatement = db.select().from(branches).where(eq(branches.id, sql.placeholder('id'))).prepare();
+  const findByIdStatement = db
+    .select()
+    .from(chats)
+    .where(eq(chats.id, sql.placeholder('id')))
+    .prepare();
+  const findPairStatement = db
+    .select()
+    .from(qaPairs)
+    .where(eq(qaPairs.id, sql.placeholder('id')))
+    .prepare();
+  const findBranchStatement = db
+    .select()
+    .from(branches)
+    .where(eq(branches.id, sql.placeholder('id')))
+    .prepare();
   const pathStatement = db
     .select()
     .from(qaPairs)
@@ -219,7 +231,11 @@ export function createChatRepository(db: SqliteDb) {
       return nextPageStatement.all({ userId, limit, updatedAt: cursor.updatedAt.getTime(), id: cursor.id });
     },
 
-    async update(id: string, changes: { title?: string; settings?: ChatSettings }, now: Date): Promise<ChatRow | undefined> {
+    async update(
+      id: string,
+      changes: { title?: string; settings?: ChatSettings },
+      now: Date,
+    ): Promise<ChatRow | undefined> {
       return db
         .update(chats)
         .set({ ...changes, updatedAt: now })
@@ -399,7 +415,10 @@ export function createChatRepository(db: SqliteDb) {
           createdAt: pair.createdAt,
           answeredAt: pair.answeredAt,
         }));
-        for (let start = 0; start < rows.length; start += 500) tx.insert(qaPairs).values(rows.slice(start, start + 500)).run();
+        for (let start = 0; start < rows.length; start += 500)
+          tx.insert(qaPairs)
+            .values(rows.slice(start, start + 500))
+            .run();
         tx.insert(branches)
           .values(
             imported.branches.map((branch) => ({
@@ -452,13 +471,18 @@ export function createChatRepository(db: SqliteDb) {
             ...input.chat,
             forkedFromChatId: input.sourceChatId,
             forkedFromPairId: input.pairId,
-            settings: tx.select({ settings: chats.settings }).from(chats).where(eq(chats.id, input.sourceChatId)).get()?.settings ?? {},
+            settings:
+              tx.select({ settings: chats.settings }).from(chats).where(eq(chats.id, input.sourceChatId)).get()
+                ?.settings ?? {},
           },
           input.mainBranchId,
           null,
         );
         if (copies.length > 0) tx.insert(qaPairs).values(copies).run();
-        tx.update(branches).set({ headPairId: last?.id ?? null }).where(eq(branches.id, input.mainBranchId)).run();
+        tx.update(branches)
+          .set({ headPairId: last?.id ?? null })
+          .where(eq(branches.id, input.mainBranchId))
+          .run();
         return tx
           .update(chats)
           .set({ qaCount: copies.length, lastSeq: copies.length, lastQuestion: last?.question ?? null })
@@ -471,19 +495,27 @@ export function createChatRepository(db: SqliteDb) {
     /**
      * Stores the question as a `pending` pair at its place in the tree (creating the chat,
      * or a branch, when needed), makes its branch active and returns the history to send
-     * upstream, all in one transaction.
+     * upstream, all in one transaction. Undefined when the chat no longer exists.
      */
-    async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {
+    async beginAsk(input: BeginAskInput): Promise<BeginAskResult | undefined> {
       return db.transaction((tx) => {
         if (input.newChat) {
           insertChatWithMainBranch(
             tx,
-            { id: input.chatId, userId: input.userId, title: input.newChat.title, createdAt: input.now, updatedAt: input.now },
+            {
+              id: input.chatId,
+              userId: input.userId,
+              title: input.newChat.title,
+              createdAt: input.now,
+              updatedAt: input.now,
+            },
             input.newChat.mainBranchId,
           );
         }
         const chat = tx.select().from(chats).where(eq(chats.id, input.chatId)).get();
-        if (!chat?.activeBranchId) throw new Error(`chat ${input.chatId} has no active branch`);
+        // Deleted since the caller looked it up: nothing to ask in.
+        if (!chat) return undefined;
+        if (!chat.activeBranchId) throw new Error(`chat ${input.chatId} has no active branch`);
 
         let parentId: string | null;
         let extendBranchId: string | undefined;
@@ -507,7 +539,8 @@ export function createChatRepository(db: SqliteDb) {
               .all();
             // The active branch if it ends there, else the most recently updated one that does.
             candidates.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
-            extendBranchId = (candidates.find((candidate) => candidate.id === chat.activeBranchId) ?? candidates[0])?.id;
+            extendBranchId = (candidates.find((candidate) => candidate.id === chat.activeBranchId) ?? candidates[0])
+              ?.id;
           }
         }
 
@@ -532,7 +565,10 @@ export function createChatRepository(db: SqliteDb) {
 
         const branchId = extendBranchId ?? input.newBranchId;
         if (extendBranchId) {
-          tx.update(branches).set({ headPairId: pair.id, updatedAt: input.now }).where(eq(branches.id, extendBranchId)).run();
+          tx.update(branches)
+            .set({ headPairId: pair.id, updatedAt: input.now })
+            .where(eq(branches.id, extendBranchId))
+            .run();
         } else {
           tx.insert(branches)
             .values({
@@ -574,7 +610,12 @@ export function createChatRepository(db: SqliteDb) {
       const values =
         outcome.status === 'answered'
           ? { ...common, answer: outcome.answer, errorCode: null, errorMessage: null }
-          : { ...common, answer: outcome.partialAnswer, errorCode: outcome.errorCode, errorMessage: outcome.errorMessage };
+          : {
+              ...common,
+              answer: outcome.partialAnswer,
+              errorCode: outcome.errorCode,
+              errorMessage: outcome.errorMessage,
+            };
       return db.transaction((tx) => {
         const pair = tx.update(qaPairs).set(values).where(eq(qaPairs.id, pairId)).returning().get();
         if (!pair) return undefined;
@@ -588,13 +629,15 @@ export function createChatRepository(db: SqliteDb) {
      * in a single-process deployment nothing can still be working on them.
      */
     async failUnfinishedPairs(errorCode: string, errorMessage: string, now: Date): Promise<number> {
-      return db
-        .update(qaPairs)
-        .set({ status: 'failed', errorCode, errorMessage, answeredAt: now })
-        // Literal values, not parameters: SQLite uses the partial index only when the
-        // query's condition matches the index's own WHERE clause as written.
-        .where(sql`${qaPairs.status} in ('pending', 'streaming')`)
-        .run().changes;
+      return (
+        db
+          .update(qaPairs)
+          .set({ status: 'failed', errorCode, errorMessage, answeredAt: now })
+          // Literal values, not parameters: SQLite uses the partial index only when the
+          // query's condition matches the index's own WHERE clause as written.
+          .where(sql`${qaPairs.status} in ('pending', 'streaming')`)
+          .run().changes
+      );
     },
   };
 }

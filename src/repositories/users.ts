@@ -7,7 +7,11 @@ import { apiKeys, users, type ApiKeyRow, type UserRow } from '../db/schema.js';
  * the same shape; on SQLite each one is a single synchronous statement or transaction.
  */
 export function createUserRepository(db: SqliteDb) {
-  const findByIdStatement = db.select().from(users).where(eq(users.id, sql.placeholder('id'))).prepare();
+  const findByIdStatement = db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare();
   const findByKeyHashStatement = db
     .select({ user: users })
     .from(apiKeys)

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply } from 'fastify';
 import { actorOf } from '../plugins/auth.js';
-import { toErrorReply } from '../plugins/errors.js';
+import { logFailure, toErrorReply } from '../plugins/errors.js';
 import { AskBody, AskResponse, toQaPair } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
 import type { AskResult, StreamObserver } from '../services/conversation.js';
@@ -28,9 +28,11 @@ function sseObserver(reply: FastifyReply) {
   // is gone: the connection closing also ends the wait.
   const closed = new Promise<void>((resolve) => reply.raw.once('close', resolve));
   const push = (event: string, data: unknown) => {
-    queue = queue.then(() => reply.sse.send({ event, data })).catch(() => {
-      // The client went away: the ask goes on and stores its answer regardless.
-    });
+    queue = queue
+      .then(() => reply.sse.send({ event, data }))
+      .catch(() => {
+        // The client went away: the ask goes on and stores its answer regardless.
+      });
   };
   const observer = {
     started: false,
@@ -88,7 +90,9 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       const wantsStream = stream ?? (request.headers.accept ?? '').includes('text/event-stream');
       const conversation = fastify.services.conversation;
       if (!wantsStream) {
-        return toAskResponse(await conversation.ask(actorOf(request), input, { signal: clientDisconnectSignal(reply) }));
+        return toAskResponse(
+          await conversation.ask(actorOf(request), input, { signal: clientDisconnectSignal(reply) }),
+        );
       }
 
       const observer = sseObserver(reply);
@@ -99,7 +103,7 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         // Before the question was stored nothing was streamed: answer with a plain JSON error.
         if (!observer.started) throw error;
         const failure = toErrorReply(error);
-        if (failure.log !== 'none') request.log[failure.log]({ err: error }, 'streaming ask failed');
+        logFailure(request.log, error, failure, 'streaming ask failed');
         observer.push('error', failure.body);
       }
       await observer.flush();

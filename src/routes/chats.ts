@@ -75,7 +75,11 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (request) => {
-      const view = await fastify.services.chats.getChat(actorOf(request), request.params.user_id, request.params.chat_id);
+      const view = await fastify.services.chats.getChat(
+        actorOf(request),
+        request.params.user_id,
+        request.params.chat_id,
+      );
       return toChatWithPairs(view);
     },
   );
@@ -86,7 +90,7 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['chats'],
         operationId: 'updateChat',
-        summary: "Rename a chat and/or change its settings",
+        summary: 'Rename a chat and/or change its settings',
         params: ChatParams,
         body: UpdateChatBody,
         response: { 200: Chat, ...errorResponses(400, 401, 403, 404, 415) },
@@ -94,10 +98,15 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request) => {
       const { title, settings } = request.body;
-      const chat = await fastify.services.chats.updateChat(actorOf(request), request.params.user_id, request.params.chat_id, {
-        ...(title === undefined ? {} : { title }),
-        ...(settings === undefined ? {} : { settings: fromSettingsInput(settings) }),
-      });
+      const chat = await fastify.services.chats.updateChat(
+        actorOf(request),
+        request.params.user_id,
+        request.params.chat_id,
+        {
+          ...(title === undefined ? {} : { title }),
+          ...(settings === undefined ? {} : { settings: fromSettingsInput(settings) }),
+        },
+      );
       return toChat(chat);
     },
   );

@@ -15,8 +15,10 @@ const NDJSON = 'application/x-ndjson';
 const portabilityRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.addHook('onRequest', fastify.requireActor);
   // NDJSON bodies are accepted here only (this plugin is encapsulated).
-  fastify.addContentTypeParser(NDJSON, { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT_BYTES }, (_request, body, done) =>
-    done(null, body),
+  fastify.addContentTypeParser(
+    NDJSON,
+    { parseAs: 'string', bodyLimit: IMPORT_BODY_LIMIT_BYTES },
+    (_request, body, done) => done(null, body),
   );
   const portability = () => fastify.services.portability;
 
@@ -58,11 +60,16 @@ const portabilityRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         tags: ['export'],
         operationId: 'exportAllChats',
         summary: 'Every chat of the user as NDJSON, one exported chat per line, streamed',
-        description: 'Each line has the format of GET .../chats/{chat_id}/export?format=json. Re-import with POST .../chats/import.',
+        description:
+          'Each line has the format of GET .../chats/{chat_id}/export?format=json. Re-import with POST .../chats/import.',
         params: UserParams,
         response: {
           // Sent as a stream: typed as one so the handler can send it, documented as text.
-          200: { content: { [NDJSON]: { schema: Type.Unsafe<Readable>({ type: 'string', description: 'One chat export per line' }) } } },
+          200: {
+            content: {
+              [NDJSON]: { schema: Type.Unsafe<Readable>({ type: 'string', description: 'One chat export per line' }) },
+            },
+          },
           ...errorResponses(400, 401, 403, 404),
         },
       },
@@ -96,7 +103,9 @@ const portabilityRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request) => {
       const payload: ImportPayload =
-        typeof request.body === 'string' ? { kind: 'ndjson', text: request.body } : { kind: 'json', value: request.body };
+        typeof request.body === 'string'
+          ? { kind: 'ndjson', text: request.body }
+          : { kind: 'json', value: request.body };
       const results = await portability().importChats(actorOf(request), request.params.user_id, payload);
       const count = (status: string) => results.filter((result) => result.status === status).length;
       return {

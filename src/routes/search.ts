@@ -32,7 +32,11 @@ const searchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         ...(source === undefined ? {} : { source }),
         ...(cursor === undefined ? {} : { cursor }),
       });
-      return { data: result.items.map(toSearchHit), has_more: result.nextCursor !== null, next_cursor: result.nextCursor };
+      return {
+        data: result.items.map(toSearchHit),
+        has_more: result.nextCursor !== null,
+        next_cursor: result.nextCursor,
+      };
     },
   );
 };

@@ -32,7 +32,7 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       schema: {
         tags: ['users'],
         operationId: 'getCurrentUser',
-        summary: "The user the API key belongs to",
+        summary: 'The user the API key belongs to',
         response: { 200: User, ...errorResponses(400, 401) },
       },
     },

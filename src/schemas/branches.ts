@@ -3,7 +3,7 @@ import type { QaPairRow } from '../db/schema.js';
 import { BRANCH_NAME_MAX_LENGTH, type BranchSummary, type ChatTree } from '../services/branches.js';
 import { TITLE_MAX_LENGTH } from '../services/text.js';
 import { QaPairStatus } from './chats.js';
-import { Id, Timestamp, toIso } from './common.js';
+import { Id, IdWith, Timestamp, toIso, TrimmedText } from './common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -12,28 +12,26 @@ export const PairParams = Type.Object({ user_id: Id, chat_id: Id, qa_pair_id: Id
 
 export const CreateBranchBody = Type.Object(
   {
-    from_qa_pair_id: Type.String({ format: 'uuid', description: 'The pair to fork at: the branch starts as the path up to it' }),
-    name: Type.Optional(Type.String({ minLength: 1, maxLength: BRANCH_NAME_MAX_LENGTH })),
+    from_qa_pair_id: IdWith('The pair to fork at: the branch starts as the path up to it'),
+    name: Type.Optional(TrimmedText(BRANCH_NAME_MAX_LENGTH)),
   },
   { additionalProperties: false },
 );
 export const RenameBranchBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: BRANCH_NAME_MAX_LENGTH }) },
+  { name: TrimmedText(BRANCH_NAME_MAX_LENGTH) },
   { additionalProperties: false },
 );
 export const SetActiveBranchBody = Type.Object({ branch_id: Id }, { additionalProperties: false });
 export const DeleteBranchQuery = Type.Object(
   {
-    activate_branch_id: Type.Optional(
-      Type.String({ format: 'uuid', description: 'Required to delete the active branch: the branch that becomes active' }),
-    ),
+    activate_branch_id: Type.Optional(IdWith('Required to delete the active branch: the branch that becomes active')),
   },
   { additionalProperties: false },
 );
 export const ForkChatBody = Type.Object(
   {
-    qa_pair_id: Type.String({ format: 'uuid', description: 'The last pair to copy: the new chat holds the path up to it' }),
-    title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })),
+    qa_pair_id: IdWith('The last pair to copy: the new chat holds the path up to it'),
+    title: Type.Optional(TrimmedText(TITLE_MAX_LENGTH)),
   },
   { additionalProperties: false },
 );
@@ -52,7 +50,9 @@ export const Branch = Type.Object({
 export type Branch = Static<typeof Branch>;
 
 export const BranchList = Type.Object({ data: Type.Array(Branch) });
-export const DeletedBranch = Type.Object({ deleted_qa_pairs: Type.Integer({ description: 'Pairs no other branch used' }) });
+export const DeletedBranch = Type.Object({
+  deleted_qa_pairs: Type.Integer({ description: 'Pairs no other branch used' }),
+});
 
 const ANSWER_PREVIEW_LENGTH = 200;
 
@@ -69,7 +69,8 @@ export const ChatTreeResponse = Type.Object({
   chat_id: Id,
   active_branch_id: Nullable(Id),
   nodes: Type.Array(TreeNode, {
-    description: 'Every pair as a flat node with its parent_id, in asking order: a parent always comes before its children',
+    description:
+      'Every pair as a flat node with its parent_id, in asking order: a parent always comes before its children',
   }),
   branches: Type.Array(Branch),
   truncated: Type.Boolean({ description: 'True when the chat has more pairs than the route returns (5000)' }),

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../db/schema.js';
 import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH, type ChatView, type SettingsChange } from '../services/chats.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
-import { Id, PaginationQuery, Timestamp, toIso, toIsoOrNull } from './common.js';
+import { Id, IdWith, PaginationQuery, Timestamp, toIso, toIsoOrNull, TrimmedText } from './common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
 
@@ -21,7 +21,13 @@ export const SettingsInput = Type.Object(
       ),
     ),
     model: Type.Optional(
-      Nullable(Type.String({ minLength: 1, maxLength: MODEL_MAX_LENGTH, description: 'The model to ask (openai); null clears it' })),
+      Nullable(
+        Type.String({
+          minLength: 1,
+          maxLength: MODEL_MAX_LENGTH,
+          description: 'The model to ask (openai); null clears it',
+        }),
+      ),
     ),
     history_max_turns: Type.Optional(
       Nullable(
@@ -43,14 +49,14 @@ export const ChatSettings = Type.Object({
 
 export const CreateChatBody = Type.Object(
   {
-    title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })),
+    title: Type.Optional(TrimmedText(TITLE_MAX_LENGTH)),
     settings: Type.Optional(SettingsInput),
   },
   { additionalProperties: false },
 );
 export const UpdateChatBody = Type.Object(
   {
-    title: Type.Optional(Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH })),
+    title: Type.Optional(TrimmedText(TITLE_MAX_LENGTH)),
     settings: Type.Optional(SettingsInput),
   },
   { additionalProperties: false, minProperties: 1 },
@@ -79,10 +85,7 @@ export const AskBody = Type.Object(
   {
     user_id: Id,
     chat_id: Type.Optional(
-      Type.String({
-        format: 'uuid',
-        description: 'An existing chat of the user, or a new UUID chosen by the client; omit to start a new chat',
-      }),
+      IdWith('An existing chat of the user, or a new UUID (lower case) chosen by the client; omit to start a new chat'),
     ),
     question: Type.String({ minLength: 1, maxLength: QUESTION_MAX_LENGTH }),
     stream: Type.Optional(
@@ -168,7 +171,7 @@ export const ChatWithPairs = Type.Object({
 
 export const AskResponse = Type.Object({
   chat_id: Id,
-  branch_id: Type.String({ format: 'uuid', description: 'The branch the pair is on, now the active one' }),
+  branch_id: IdWith('The branch the pair is on, now the active one'),
   qa_pair: QaPair,
 });
 

@@ -1,6 +1,14 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { RAW_TEXT_SLACK } from '../services/text.js';
 
-export const Id = Type.String({ format: 'uuid', description: 'A UUID' });
+/**
+ * A UUID in its canonical lower-case form. Stricter than the `uuid` format (which also
+ * takes upper case and a `urn:uuid:` prefix): ids are compared and stored as sent, so one
+ * spelling per id keeps lookups, ownership checks and cursors exact.
+ */
+export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+export const Id = Type.String({ pattern: UUID_PATTERN, description: 'A UUID, lower case' });
+export const IdWith = (description: string) => Type.String({ pattern: UUID_PATTERN, description });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
 
 export const ErrorResponse = Type.Object(
@@ -46,3 +54,14 @@ export function Page<T extends TSchema>(item: T) {
 
 export const toIso = (date: Date): string => date.toISOString();
 export const toIsoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
+
+/**
+ * Text that is trimmed before use: the limit applies after trimming (the service checks
+ * it), so the raw value may carry some surrounding whitespace.
+ */
+export const TrimmedText = (maxLength: number, description?: string) =>
+  Type.String({
+    minLength: 1,
+    maxLength: maxLength + RAW_TEXT_SLACK,
+    description: `${description ? `${description}; ` : ''}1 to ${maxLength} characters after trimming`,
+  });

@@ -75,8 +75,13 @@ export const ExportQuery = Type.Object(
 export const ImportBody = Type.Union(
   [
     Type.Object({}, { additionalProperties: true, description: 'One chat exported by this service' }),
-    Type.Array(Type.Unknown(), { description: "ChatGPT's conversations.json (an array of conversations) or an array of our exports" }),
-    Type.String({ description: 'NDJSON (Content-Type: application/x-ndjson): one exported chat per line, as GET /v1/users/{user_id}/export streams' }),
+    Type.Array(Type.Unknown(), {
+      description: "ChatGPT's conversations.json (an array of conversations) or an array of our exports",
+    }),
+    Type.String({
+      description:
+        'NDJSON (Content-Type: application/x-ndjson): one exported chat per line, as GET /v1/users/{user_id}/export streams',
+    }),
   ],
   { description: 'Our chat export, an array or NDJSON of them, or ChatGPT conversations.json' },
 );

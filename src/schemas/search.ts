@@ -38,7 +38,9 @@ export const SearchHit = Type.Object({
     Type.Union([Type.Literal('title'), Type.Literal('question'), Type.Literal('answer'), Type.Literal('sources')]),
   ),
   snippet: Type.String({ description: 'HTML: the text escaped, the matching words in <mark>' }),
-  score: Type.Union([Type.Number(), Type.Null()], { description: 'bm25: lower is better; null when listing by source only' }),
+  score: Type.Union([Type.Number(), Type.Null()], {
+    description: 'bm25: lower is better; null when listing by source only',
+  }),
   created_at: Timestamp,
   path: Type.Array(Id, { description: "Pair ids from the chat's first question to this one" }),
   branch_id: Type.Union([Id, Type.Null()], { description: 'A branch through this pair: PUT it as active to open it' }),

@@ -1,12 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { UserRow } from '../db/schema.js';
 import { NAME_MAX_LENGTH } from '../services/text.js';
-import { Id, Timestamp, toIso } from './common.js';
+import { Id, Timestamp, toIso, TrimmedText } from './common.js';
 
-export const CreateUserBody = Type.Object(
-  { name: Type.String({ minLength: 1, maxLength: NAME_MAX_LENGTH }) },
-  { additionalProperties: false },
-);
+export const CreateUserBody = Type.Object({ name: TrimmedText(NAME_MAX_LENGTH) }, { additionalProperties: false });
 
 export const User = Type.Object({ id: Id, name: Type.String(), created_at: Timestamp });
 export type User = Static<typeof User>;

@@ -18,7 +18,10 @@ export function hashApiKey(key: string): string {
 
 /** Compares in constant time (over the hashes, so lengths never leak either). */
 export function keysMatch(presented: string, expected: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(presented).digest(), createHash('sha256').update(expected).digest());
+  return timingSafeEqual(
+    createHash('sha256').update(presented).digest(),
+    createHash('sha256').update(expected).digest(),
+  );
 }
 
 export function createAccessService(deps: { users: UserRepository; adminApiKey: string | undefined }) {

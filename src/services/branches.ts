@@ -45,15 +45,17 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
     return pair;
   }
 
-  function summarize(rows: { branch: BranchRow; headQuestion: string | null }[], tree: TreeIndex, activeId: string | null) {
-    return rows.map(
-      ({ branch, headQuestion }): BranchSummary => ({
-        branch,
-        length: branch.headPairId === null ? 0 : tree.depthOf(branch.headPairId) + 1,
-        lastQuestion: headQuestion,
-        active: branch.id === activeId,
-      }),
-    );
+  function summarize(
+    rows: { branch: BranchRow; headQuestion: string | null }[],
+    tree: TreeIndex,
+    activeId: string | null,
+  ) {
+    return rows.map(({ branch, headQuestion }): BranchSummary => ({
+      branch,
+      length: branch.headPairId === null ? 0 : tree.depthOf(branch.headPairId) + 1,
+      lastQuestion: headQuestion,
+      active: branch.id === activeId,
+    }));
   }
 
   async function loadSummaries(chat: ChatRow): Promise<{ summaries: BranchSummary[]; nodes: TreeNode[] }> {
@@ -79,8 +81,8 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       chatId: string,
       input: { fromPairId: string; name?: string },
     ): Promise<BranchSummary> {
-      const name = input.name === undefined ? null : requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       const chat = await ownedChat(actor, userId, chatId);
+      const name = input.name === undefined ? null : requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       const from = await pairOfChat(chat.id, input.fromPairId);
       const now = new Date();
       const created = await chats.createBranch({
@@ -116,8 +118,8 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       branchId: string,
       input: { name: string },
     ): Promise<BranchSummary> {
-      const name = requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       const chat = await ownedChat(actor, userId, chatId);
+      const name = requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       await branchOfChat(chat.id, branchId);
       const renamed = await chats.renameBranch(branchId, name, new Date());
       if (renamed === 'name_taken') throw nameTaken(name);
@@ -172,7 +174,10 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
     /** Every pair of the chat as flat nodes in asking order (parents before children), with the branches. */
     async getTree(actor: Actor, userId: string, chatId: string): Promise<ChatTree> {
       const chat = await ownedChat(actor, userId, chatId);
-      const [{ summaries }, pairs] = await Promise.all([loadSummaries(chat), chats.listPairs(chat.id, MAX_TREE_NODES + 1)]);
+      const [{ summaries }, pairs] = await Promise.all([
+        loadSummaries(chat),
+        chats.listPairs(chat.id, MAX_TREE_NODES + 1),
+      ]);
       return {
         chat,
         nodes: pairs.slice(0, MAX_TREE_NODES),
@@ -188,8 +193,8 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       chatId: string,
       input: { pairId: string; title?: string },
     ): Promise<ChatRow> {
-      const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
       await deps.access.assertActsFor(actor, userId);
+      const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
       // Under the source chat's lock: no pair on the path is still waiting for its answer.
       return chatLock.run(chatId, async () => {
         const chat = await ownedChat(actor, userId, chatId);

@@ -74,17 +74,22 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
   const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
 
   return {
-    async createChat(actor: Actor, userId: string, input: { title?: string; settings?: SettingsChange }): Promise<ChatRow> {
-      const title = input.title === undefined ? DEFAULT_CHAT_TITLE : requireText('title', input.title, TITLE_MAX_LENGTH);
-      const settings = applySettings({}, input.settings ?? {});
+    async createChat(
+      actor: Actor,
+      userId: string,
+      input: { title?: string; settings?: SettingsChange },
+    ): Promise<ChatRow> {
       await access.assertActsFor(actor, userId);
+      const title =
+        input.title === undefined ? DEFAULT_CHAT_TITLE : requireText('title', input.title, TITLE_MAX_LENGTH);
+      const settings = applySettings({}, input.settings ?? {});
       const now = new Date();
       return chats.create({ id: randomUUID(), userId, title, settings, createdAt: now, updatedAt: now }, randomUUID());
     },
 
     async listChats(actor: Actor, userId: string, options: { limit: number; cursor?: string }): Promise<ChatPage> {
-      const cursor = options.cursor === undefined ? undefined : decodeChatCursor(options.cursor);
       await access.assertActsFor(actor, userId);
+      const cursor = options.cursor === undefined ? undefined : decodeChatCursor(options.cursor);
       // One extra row tells whether another page exists without a count query.
       const rows = await chats.listForUser(userId, options.limit + 1, cursor);
       const page = rows.slice(0, options.limit);
@@ -107,11 +112,11 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
       chatId: string,
       input: { title?: string; settings?: SettingsChange },
     ): Promise<ChatRow> {
+      const chat = await ownedChat(actor, userId, chatId);
       if (input.title === undefined && input.settings === undefined) {
         throw badRequest('VALIDATION_ERROR', 'Send title, settings or both');
       }
       const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
-      const chat = await ownedChat(actor, userId, chatId);
       const settings = input.settings === undefined ? undefined : applySettings(chat.settings, input.settings);
       const updated = await chats.update(
         chat.id,

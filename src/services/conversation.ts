@@ -72,7 +72,11 @@ const UPSTREAM_FAILURES: Record<ChatbotErrorKind, { code: string; status: number
     message: 'The chatbot is rate limiting this service; try again later',
   },
   upstream_error: { code: 'UPSTREAM_ERROR', status: 502, message: 'The chatbot failed to answer' },
-  bad_response: { code: 'UPSTREAM_BAD_RESPONSE', status: 502, message: 'The chatbot sent an answer that cannot be used' },
+  bad_response: {
+    code: 'UPSTREAM_BAD_RESPONSE',
+    status: 502,
+    message: 'The chatbot sent an answer that cannot be used',
+  },
   timeout: { code: 'UPSTREAM_TIMEOUT', status: 504, message: 'The chatbot did not answer in time' },
   unreachable: { code: 'UPSTREAM_UNREACHABLE', status: 502, message: 'The chatbot could not be reached' },
   cancelled: {
@@ -82,7 +86,14 @@ const UPSTREAM_FAILURES: Record<ChatbotErrorKind, { code: string; status: number
   },
 };
 
-const INTERRUPTED = { code: 'INTERRUPTED', status: 503, message: 'The server shut down before the answer was complete' };
+/** Asks waiting behind the running one on a chat before more are turned away. */
+export const MAX_QUEUED_ASKS_PER_CHAT = 8;
+
+const INTERRUPTED = {
+  code: 'INTERRUPTED',
+  status: 503,
+  message: 'The server shut down before the answer was complete',
+};
 
 const providerSettings = (settings: ChatSettings): ConversationSettings => ({
   ...(settings.systemPrompt === undefined ? {} : { systemPrompt: settings.systemPrompt }),
@@ -112,7 +123,11 @@ export function createConversationService(deps: {
     input: { chatId: string; userId: string; question: string; placement: AskPlacement; chat: ChatRow | undefined },
     options: AskOptions,
   ): Promise<AskResult> {
-    const { pair, history, branchId } = await chats.beginAsk({
+    if (options.signal?.aborted && !options.stream) {
+      // The client left while this ask waited its turn: nothing was stored, nothing is lost.
+      throw new DomainError('CLIENT_CLOSED_REQUEST', 499, UPSTREAM_FAILURES.cancelled.message);
+    }
+    const begun = await chats.beginAsk({
       chatId: input.chatId,
       userId: input.userId,
       ...(input.chat ? {} : { newChat: { title: titleFromQuestion(input.question), mainBranchId: randomUUID() } }),
@@ -125,6 +140,8 @@ export function createConversationService(deps: {
       historyLimit: historyLimit(input.chat),
       now: new Date(),
     });
+    if (!begun) throw chatNotFound();
+    const { pair, history, branchId } = begun;
     const settings = providerSettings(input.chat?.settings ?? {});
     const turns: ConversationTurn[] = history.flatMap((turn) =>
       turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
@@ -162,22 +179,41 @@ export function createConversationService(deps: {
       });
     } catch (error) {
       const failure = describeFailure(error, pair.id, shutdown.signal.aborted);
-      await chats.completePair(pair.id, {
-        status: 'failed',
-        errorCode: failure.code,
-        errorMessage: failure.message,
-        partialAnswer: partial === '' ? null : partial,
-        searchResults,
-        latencyMs: elapsed(),
-        answeredAt: new Date(),
-        model: settings.model ?? null,
-        upstreamRequestId: null,
-      });
+      // Should even this write fail, the client still gets the real error; the pair stays
+      // pending and the next start-up marks it failed.
+      await chats
+        .completePair(pair.id, {
+          status: 'failed',
+          errorCode: failure.code,
+          errorMessage: failure.message,
+          partialAnswer: partial === '' ? null : partial,
+          searchResults,
+          latencyMs: elapsed(),
+          answeredAt: new Date(),
+          model: settings.model ?? null,
+          upstreamRequestId: null,
+        })
+        .catch(() => undefined);
       throw failure;
     }
     // The chat was deleted while the chatbot was answering: the answer has nowhere to go.
     if (!completed) throw chatNotFound();
     return { chatId: input.chatId, branchId, pair: completed };
+  }
+
+  /** Runs an ask in its chat's queue, refusing it when the queue is already long. */
+  function inChatQueue<T>(chatId: string, work: () => Promise<T>): Promise<T> {
+    if (chatLock.queuedFor(chatId) > MAX_QUEUED_ASKS_PER_CHAT) {
+      throw new DomainError(
+        'CHAT_BUSY',
+        429,
+        'Too many questions are waiting in this chat; ask again when they are answered',
+        {
+          retryAfterSeconds: 5,
+        },
+      );
+    }
+    return track(chatLock.run(chatId, work));
   }
 
   /** Tracks an ask so that shutdown can wait for it. */
@@ -208,28 +244,27 @@ export function createConversationService(deps: {
      * answer in its history; asks on different chats run in parallel.
      */
     async ask(actor: Actor, input: AskInput, options: AskOptions = {}): Promise<AskResult> {
-      const question = requireText('question', input.question, QUESTION_MAX_LENGTH);
+      // Who is asking comes first: another user's key learns nothing from input errors.
       await access.assertActsFor(actor, input.userId);
+      const question = requireText('question', input.question, QUESTION_MAX_LENGTH);
       if (input.chatId === undefined && typeof input.parentId === 'string') {
         throw badRequest('VALIDATION_ERROR', 'parent_id names a pair of an existing chat: send its chat_id too');
       }
       const chatId = input.chatId ?? randomUUID();
 
-      return track(
-        chatLock.run(chatId, async () => {
-          const existing = input.chatId === undefined ? undefined : await chats.findById(chatId);
-          if (existing && existing.userId !== input.userId) throw chatNotFound();
-          if (typeof input.parentId === 'string') {
-            if (!existing) throw qaPairNotFound();
-            await pairOfChat(chatId, input.parentId);
-          }
-          const placement: AskPlacement =
-            input.parentId === undefined
-              ? { kind: 'active' }
-              : { kind: 'after', parentId: input.parentId, newBranch: 'if-needed' };
-          return answer({ chatId, userId: input.userId, question, placement, chat: existing }, options);
-        }),
-      );
+      return inChatQueue(chatId, async () => {
+        const existing = input.chatId === undefined ? undefined : await chats.findById(chatId);
+        if (existing && existing.userId !== input.userId) throw chatNotFound();
+        if (typeof input.parentId === 'string') {
+          if (!existing) throw qaPairNotFound();
+          await pairOfChat(chatId, input.parentId);
+        }
+        const placement: AskPlacement =
+          input.parentId === undefined
+            ? { kind: 'active' }
+            : { kind: 'after', parentId: input.parentId, newBranch: 'if-needed' };
+        return answer({ chatId, userId: input.userId, question, placement, chat: existing }, options);
+      });
     },
 
     /**
@@ -238,22 +273,20 @@ export function createConversationService(deps: {
      */
     async regenerate(actor: Actor, input: RegenerateInput, options: AskOptions = {}): Promise<AskResult> {
       await access.assertActsFor(actor, input.userId);
-      return track(
-        chatLock.run(input.chatId, async () => {
-          const chat = await ownedChat(input.userId, input.chatId);
-          const original = await pairOfChat(chat.id, input.pairId);
-          return answer(
-            {
-              chatId: chat.id,
-              userId: input.userId,
-              question: original.question,
-              placement: { kind: 'after', parentId: original.parentId, newBranch: 'always' },
-              chat,
-            },
-            options,
-          );
-        }),
-      );
+      return inChatQueue(input.chatId, async () => {
+        const chat = await ownedChat(input.userId, input.chatId);
+        const original = await pairOfChat(chat.id, input.pairId);
+        return answer(
+          {
+            chatId: chat.id,
+            userId: input.userId,
+            question: original.question,
+            placement: { kind: 'after', parentId: original.parentId, newBranch: 'always' },
+            chat,
+          },
+          options,
+        );
+      });
     },
 
     /**
@@ -293,7 +326,8 @@ export function createConversationService(deps: {
      * which store what they have as failed with code INTERRUPTED.
      */
     async drain(graceMs: number): Promise<void> {
-      if (running.size > 0) await Promise.race([Promise.allSettled([...running]), delay(graceMs, undefined, { ref: false })]);
+      if (running.size > 0)
+        await Promise.race([Promise.allSettled([...running]), delay(graceMs, undefined, { ref: false })]);
       if (running.size === 0) return;
       shutdown.abort(new Error('server shutting down'));
       await Promise.allSettled([...running]);
@@ -306,15 +340,24 @@ function describeFailure(error: unknown, qaPairId: string, shuttingDown: boolean
   if (error instanceof ChatbotError) {
     const failure = error.kind === 'cancelled' && shuttingDown ? INTERRUPTED : UPSTREAM_FAILURES[error.kind];
     const { upstreamStatus, retryAfterSeconds } = error.details;
-    const message = upstreamStatus === undefined ? failure.message : `${failure.message} (upstream HTTP ${upstreamStatus})`;
-    return new DomainError(failure.code, failure.status, message, {
+    const message =
+      upstreamStatus === undefined ? failure.message : `${failure.message} (upstream HTTP ${upstreamStatus})`;
+    const domainError = new DomainError(failure.code, failure.status, message, {
       qaPairId,
       ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
     });
+    // Kept for the log: which kind of failure, the upstream status, the socket error.
+    domainError.cause = error;
+    return domainError;
   }
-  const internal = new DomainError('INTERNAL_ERROR', 500, 'The answer could not be produced because of an internal error', {
-    qaPairId,
-  });
+  const internal = new DomainError(
+    'INTERNAL_ERROR',
+    500,
+    'The answer could not be produced because of an internal error',
+    {
+      qaPairId,
+    },
+  );
   internal.cause = error;
   return internal;
 }

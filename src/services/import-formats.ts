@@ -100,7 +100,9 @@ function validateChatExport(value: unknown): value is ChatExport {
 export function fromChatExport(value: unknown): ImportedChat {
   if (!validateChatExport(value)) {
     const first = exportValidator?.errors?.[0];
-    throw new ImportError(first ? `${first.instancePath || '/'} ${first.message ?? 'is invalid'}` : 'not a chat export');
+    throw new ImportError(
+      first ? `${first.instancePath || '/'} ${first.message ?? 'is invalid'}` : 'not a chat export',
+    );
   }
   const exported = value;
   const pairs = orderParentsFirst(
@@ -115,7 +117,9 @@ export function fromChatExport(value: unknown): ImportedChat {
         searchResults: pair.search_results,
         status: unfinished ? 'failed' : (pair.status as 'answered' | 'failed'),
         errorCode: unfinished ? 'INTERRUPTED' : (pair.error?.code ?? null),
-        errorMessage: unfinished ? 'The answer was still running when the chat was exported' : (pair.error?.message ?? null),
+        errorMessage: unfinished
+          ? 'The answer was still running when the chat was exported'
+          : (pair.error?.message ?? null),
         createdAt: date(pair.created_at),
         answeredAt: pair.answered_at === null ? null : date(pair.answered_at),
         provider: pair.provider,
@@ -141,7 +145,8 @@ export function fromChatExport(value: unknown): ImportedChat {
       names.add(name);
     }
   }
-  if (!branchKeys.has(exported.chat.active_branch_id)) throw new ImportError('active_branch_id is not one of the branches');
+  if (!branchKeys.has(exported.chat.active_branch_id))
+    throw new ImportError('active_branch_id is not one of the branches');
   const { settings } = exported.chat;
   return {
     sourceId: `export:${exported.chat.id}`,
@@ -205,7 +210,11 @@ export const isChatGptConversation = (value: unknown): boolean => isRecord(value
 export function fromChatGpt(value: unknown): ImportedChat {
   if (!isRecord(value) || !isRecord(value.mapping)) throw new ImportError('not a ChatGPT conversation (no mapping)');
   const conversationId =
-    typeof value.conversation_id === 'string' ? value.conversation_id : typeof value.id === 'string' ? value.id : undefined;
+    typeof value.conversation_id === 'string'
+      ? value.conversation_id
+      : typeof value.id === 'string'
+        ? value.id
+        : undefined;
   if (!conversationId) throw new ImportError('the conversation has no id or conversation_id');
   const created = typeof value.create_time === 'number' ? value.create_time : null;
   const updated = typeof value.update_time === 'number' ? value.update_time : created;
@@ -218,7 +227,9 @@ export function fromChatGpt(value: unknown): ImportedChat {
     nodes.set(key, {
       id: key,
       parent: typeof raw.parent === 'string' ? raw.parent : null,
-      children: Array.isArray(raw.children) ? raw.children.filter((child): child is string => typeof child === 'string') : [],
+      children: Array.isArray(raw.children)
+        ? raw.children.filter((child): child is string => typeof child === 'string')
+        : [],
       role: author === 'user' ? 'user' : author === 'assistant' ? 'assistant' : 'other',
       text: message ? messageText(message) : '',
       createdAt: message && typeof message.create_time === 'number' ? message.create_time : null,
@@ -226,7 +237,8 @@ export function fromChatGpt(value: unknown): ImportedChat {
   }
   if (nodes.size > MAX_IMPORTED_PAIRS * 4) throw new ImportError('the conversation has too many messages');
 
-  const seconds = (value: number | null, fallback: number | null) => new Date(((value ?? fallback ?? 0) as number) * 1000);
+  const seconds = (value: number | null, fallback: number | null) =>
+    new Date(((value ?? fallback ?? 0) as number) * 1000);
   const pairs: ImportedPair[] = [];
   /** Which pair each message node ended up in (for current_node). */
   const pairOfNode = new Map<string, string>();
@@ -235,7 +247,10 @@ export function fromChatGpt(value: unknown): ImportedChat {
   // Depth-first from the roots, carrying the pair the next question follows. An explicit
   // stack: conversations can be thousands of messages deep.
   const roots = [...nodes.values()].filter((node) => node.parent === null || !nodes.has(node.parent));
-  const stack: { nodeId: string; parentPair: string | null }[] = roots.map((root) => ({ nodeId: root.id, parentPair: null }));
+  const stack: { nodeId: string; parentPair: string | null }[] = roots.map((root) => ({
+    nodeId: root.id,
+    parentPair: null,
+  }));
   while (stack.length > 0) {
     const { nodeId, parentPair } = stack.pop() as { nodeId: string; parentPair: string | null };
     if (visited.has(nodeId)) throw new ImportError(`message ${nodeId} is reachable twice (the mapping has a cycle)`);
@@ -309,7 +324,8 @@ export function fromChatGpt(value: unknown): ImportedChat {
     }
   }
   if (pairs.length === 0) throw new ImportError('the conversation has no user messages');
-  if (pairs.length > MAX_IMPORTED_PAIRS) throw new ImportError(`the conversation has more than ${MAX_IMPORTED_PAIRS} pairs`);
+  if (pairs.length > MAX_IMPORTED_PAIRS)
+    throw new ImportError(`the conversation has more than ${MAX_IMPORTED_PAIRS} pairs`);
 
   const ordered = orderParentsFirst(pairs).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   const parentFirst = orderParentsFirst(ordered);
@@ -318,10 +334,12 @@ export function fromChatGpt(value: unknown): ImportedChat {
   const hasChildren = new Set(parentFirst.flatMap((pair) => (pair.parentKey === null ? [] : [pair.parentKey])));
   const current = typeof value.current_node === 'string' ? pairOfNode.get(value.current_node) : undefined;
   const activeHead = current ?? parentFirst.at(-1)?.key ?? null;
-  const heads = [activeHead, ...parentFirst.filter((pair) => !hasChildren.has(pair.key)).map((pair) => pair.key)].filter(
-    (key, index, all): key is string => key !== null && all.indexOf(key) === index,
-  );
-  if (heads.length > MAX_IMPORTED_BRANCHES) throw new ImportError(`the conversation has more than ${MAX_IMPORTED_BRANCHES} branches`);
+  const heads = [
+    activeHead,
+    ...parentFirst.filter((pair) => !hasChildren.has(pair.key)).map((pair) => pair.key),
+  ].filter((key, index, all): key is string => key !== null && all.indexOf(key) === index);
+  if (heads.length > MAX_IMPORTED_BRANCHES)
+    throw new ImportError(`the conversation has more than ${MAX_IMPORTED_BRANCHES} branches`);
   const parentOf = new Map(parentFirst.map((pair) => [pair.key, pair.parentKey]));
   const claimed = new Set<string>();
   const branches: ImportedBranch[] = heads.map((head, index) => {
@@ -346,7 +364,8 @@ export function fromChatGpt(value: unknown): ImportedChat {
     };
   });
 
-  const title = typeof value.title === 'string' && value.title.trim() !== '' ? value.title.trim() : 'Imported from ChatGPT';
+  const title =
+    typeof value.title === 'string' && value.title.trim() !== '' ? value.title.trim() : 'Imported from ChatGPT';
   return {
     sourceId: `chatgpt:${conversationId}`,
     title: title.slice(0, TITLE_MAX_LENGTH),

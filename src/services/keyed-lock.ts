@@ -4,6 +4,7 @@
  */
 export function createKeyedLock() {
   const tails = new Map<string, Promise<void>>();
+  const queued = new Map<string, number>();
 
   return {
     async run<T>(key: string, work: () => Promise<T>): Promise<T> {
@@ -14,14 +15,23 @@ export function createKeyedLock() {
       });
       const tail = previous.then(() => current);
       tails.set(key, tail);
+      queued.set(key, (queued.get(key) ?? 0) + 1);
       try {
         await previous;
         return await work();
       } finally {
         release();
+        const left = (queued.get(key) ?? 1) - 1;
+        if (left === 0) queued.delete(key);
+        else queued.set(key, left);
         // Drop the entry once nobody is queued behind us, so the map does not grow forever.
         if (tails.get(key) === tail) tails.delete(key);
       }
+    },
+
+    /** How many runs hold or wait for `key`. */
+    queuedFor(key: string): number {
+      return queued.get(key) ?? 0;
     },
 
     /** Keys with work running or queued (for tests and metrics). */

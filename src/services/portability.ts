@@ -98,7 +98,9 @@ export function toMarkdown(chat: ChatRow, path: QaPairRow[], branch: BranchRow |
     if (pair.searchResults.length > 0) {
       lines.push('Sources:', '');
       for (const source of pair.searchResults) {
-        lines.push(`- [${escapeLinkText(source.name || source.url)}](<${source.url}>)${source.snippet ? `: ${source.snippet}` : ''}`);
+        lines.push(
+          `- [${escapeLinkText(source.name || source.url)}](<${source.url}>)${source.snippet ? `: ${source.snippet}` : ''}`,
+        );
       }
       lines.push('');
     }
@@ -123,7 +125,10 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
   const { chats } = deps;
 
   async function loadExport(chat: ChatRow): Promise<ChatExport> {
-    const [pairs, branchRows] = await Promise.all([chats.listPairs(chat.id, Number.MAX_SAFE_INTEGER), chats.listBranches(chat.id)]);
+    const [pairs, branchRows] = await Promise.all([
+      chats.listPairs(chat.id, Number.MAX_SAFE_INTEGER),
+      chats.listBranches(chat.id),
+    ]);
     return toChatExport(
       chat,
       pairs,
@@ -175,7 +180,11 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
       if (items.length > MAX_IMPORTED_CHATS) {
         throw badRequest('INVALID_IMPORT', `The file holds more than ${MAX_IMPORTED_CHATS} chats: split it`);
       }
-      if (items.every((item) => item.error !== undefined || (!isChatExport(item.value) && !isChatGptConversation(item.value)))) {
+      if (
+        items.every(
+          (item) => item.error !== undefined || (!isChatExport(item.value) && !isChatGptConversation(item.value)),
+        )
+      ) {
         throw badRequest(
           'INVALID_IMPORT',
           'Nothing in the file is a chat export of this service or a ChatGPT conversation (conversations.json)',

@@ -48,14 +48,20 @@ export const snippetToHtml = (snippet: string) =>
 
 export function createSearchService(deps: { search: SearchRepository; chats: ChatRepository; access: AccessService }) {
   return {
-    async search(actor: Actor, userId: string, input: SearchInput): Promise<{ items: SearchResultItem[]; nextCursor: string | null }> {
-      const q = input.q?.trim() ?? '';
-      const domain = input.source === undefined ? undefined : normalizeDomain(input.source);
-      if (q === '' && domain === undefined) throw badRequest('INVALID_QUERY', 'Send q (what to search for), source, or both');
-      if (input.since && input.until && input.since >= input.until) throw badRequest('VALIDATION_ERROR', 'since must be before until');
-      const terms = q === '' ? undefined : toFtsTerms(q);
+    async search(
+      actor: Actor,
+      userId: string,
+      input: SearchInput,
+    ): Promise<{ items: SearchResultItem[]; nextCursor: string | null }> {
       if (input.chatId) await findOwnedChat(deps, actor, userId, input.chatId);
       else await deps.access.assertActsFor(actor, userId);
+      const q = input.q?.trim() ?? '';
+      const domain = input.source === undefined ? undefined : normalizeDomain(input.source);
+      if (q === '' && domain === undefined)
+        throw badRequest('INVALID_QUERY', 'Send q (what to search for), source, or both');
+      if (input.since && input.until && input.since >= input.until)
+        throw badRequest('VALIDATION_ERROR', 'since must be before until');
+      const terms = q === '' ? undefined : toFtsTerms(q);
 
       const offset = input.cursor === undefined ? 0 : decodeOffset(input.cursor);
       const filters = {
@@ -86,7 +92,14 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
           deps.chats.listBranches(chatId),
           deps.chats.findById(chatId),
         ]);
-        trees.set(chatId, indexTree(nodes, branches.map((row) => row.branch), chat?.activeBranchId ?? null));
+        trees.set(
+          chatId,
+          indexTree(
+            nodes,
+            branches.map((row) => row.branch),
+            chat?.activeBranchId ?? null,
+          ),
+        );
       }
       const items = page.map((hit): SearchResultItem => {
         const tree = trees.get(hit.chatId);

@@ -4,6 +4,9 @@ export const TITLE_MAX_LENGTH = 200;
 export const QUESTION_MAX_LENGTH = 16_000;
 export const NAME_MAX_LENGTH = 100;
 const DERIVED_TITLE_LENGTH = 80;
+/** Raw input may be longer than the limit by surrounding whitespace, which is trimmed. */
+export const RAW_TEXT_SLACK = 1000;
+const VISIBLE = /[^\s\p{Cf}\p{Z}]/u;
 
 /**
  * Trims `value` and rejects it when nothing is left. Schemas already bound the raw
@@ -11,7 +14,8 @@ const DERIVED_TITLE_LENGTH = 80;
  */
 export function requireText(field: string, value: string, maxLength: number): string {
   const trimmed = value.trim();
-  if (trimmed === '') throw badRequest('VALIDATION_ERROR', `${field} must not be empty or only whitespace`);
+  // Zero-width and other invisible format characters alone are as empty as spaces.
+  if (!VISIBLE.test(trimmed)) throw badRequest('VALIDATION_ERROR', `${field} must not be empty or only whitespace`);
   if (trimmed.length > maxLength) {
     throw badRequest('VALIDATION_ERROR', `${field} must be at most ${maxLength} characters after trimming`);
   }

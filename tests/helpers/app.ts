@@ -57,6 +57,7 @@ export async function ask(app: App, user: TestUser, body: Record<string, unknown
 const TABLES = ['users', 'api_keys', 'chats', 'qa_pairs'] as const;
 
 export function tableCounts(app: App): Record<(typeof TABLES)[number], number> {
-  const count = (table: string) => (app.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
+  const count = (table: string) =>
+    (app.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
   return { users: count('users'), api_keys: count('api_keys'), chats: count('chats'), qa_pairs: count('qa_pairs') };
 }
