@@ -7,8 +7,10 @@
 -- and "cafe" finds "Café". `scope` holds "u<user id> c<chat id>" tokens (ids without dashes)
 -- so a user's (and a chat's) documents are selected inside the index itself. The FTS rowid
 -- is search_docs.id, a stable INTEGER PRIMARY KEY (a table's implicit rowid can change on VACUUM).
--- qa_pair_sources gets the host of every cited URL (lower case, without "www."), for the
--- "answers citing this site" filter; the nested selects parse the host (no CTEs in triggers).
+-- qa_pair_sources gets the host of every cited URL (lower case, port dropped), for the
+-- "answers citing this site" filter. The host is cut out of the URL with a few string
+-- functions (no CTEs are allowed in triggers); each step reads the previous one only twice,
+-- since SQLite inlines nested selects and deeper chains make every insert slow to compile.
 CREATE VIRTUAL TABLE `search_index` USING fts5(
   `title`, `question`, `answer`, `sources`, `scope`,
   tokenize = 'porter unicode61 remove_diacritics 2'
@@ -28,15 +30,13 @@ CREATE TRIGGER `qa_pairs_search_insert` AFTER INSERT ON `qa_pairs` BEGIN
   );
   INSERT OR IGNORE INTO `qa_pair_sources` (`qa_pair_id`, `user_id`, `domain`)
   SELECT new.`id`, new.`user_id`, host FROM (
-    SELECT CASE WHEN h5 LIKE 'www.%' THEN substr(h5, 5) ELSE h5 END AS host FROM (
-    SELECT lower(CASE WHEN instr(h4, ':') > 0 THEN substr(h4, 1, instr(h4, ':') - 1) ELSE h4 END) AS h5 FROM (
-    SELECT CASE WHEN instr(h3, '@') > 0 THEN substr(h3, instr(h3, '@') + 1) ELSE h3 END AS h4 FROM (
-    SELECT CASE WHEN instr(h2, '#') > 0 THEN substr(h2, 1, instr(h2, '#') - 1) ELSE h2 END AS h3 FROM (
-    SELECT CASE WHEN instr(h1, '?') > 0 THEN substr(h1, 1, instr(h1, '?') - 1) ELSE h1 END AS h2 FROM (
-    SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS h1 FROM (
-    SELECT CASE WHEN instr(url, '://') > 0 THEN substr(url, instr(url, '://') + 3) ELSE url END AS rest FROM (
-    SELECT json_extract(value, '$.url') AS url FROM json_each(new.`search_results`)
-    ) WHERE url IS NOT NULL))))))
+    SELECT lower(substr(h, 1, instr(h || ':', ':') - 1)) AS host FROM (
+      SELECT substr(x, 1, instr(x || '/', '/') - 1) AS h FROM (
+        SELECT replace(replace(ltrim(substr(u, instr(u, '//') + 1), '/'), '?', '/'), '#', '/') AS x FROM (
+          SELECT json_extract(value, '$.url') AS u FROM json_each(new.`search_results`)
+        ) WHERE u IS NOT NULL
+      )
+    )
   ) WHERE host <> '';
 END;
 --> statement-breakpoint
@@ -49,15 +49,13 @@ CREATE TRIGGER `qa_pairs_search_update` AFTER UPDATE OF `question`, `answer`, `s
   DELETE FROM `qa_pair_sources` WHERE `qa_pair_id` = new.`id`;
   INSERT OR IGNORE INTO `qa_pair_sources` (`qa_pair_id`, `user_id`, `domain`)
   SELECT new.`id`, new.`user_id`, host FROM (
-    SELECT CASE WHEN h5 LIKE 'www.%' THEN substr(h5, 5) ELSE h5 END AS host FROM (
-    SELECT lower(CASE WHEN instr(h4, ':') > 0 THEN substr(h4, 1, instr(h4, ':') - 1) ELSE h4 END) AS h5 FROM (
-    SELECT CASE WHEN instr(h3, '@') > 0 THEN substr(h3, instr(h3, '@') + 1) ELSE h3 END AS h4 FROM (
-    SELECT CASE WHEN instr(h2, '#') > 0 THEN substr(h2, 1, instr(h2, '#') - 1) ELSE h2 END AS h3 FROM (
-    SELECT CASE WHEN instr(h1, '?') > 0 THEN substr(h1, 1, instr(h1, '?') - 1) ELSE h1 END AS h2 FROM (
-    SELECT CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS h1 FROM (
-    SELECT CASE WHEN instr(url, '://') > 0 THEN substr(url, instr(url, '://') + 3) ELSE url END AS rest FROM (
-    SELECT json_extract(value, '$.url') AS url FROM json_each(new.`search_results`)
-    ) WHERE url IS NOT NULL))))))
+    SELECT lower(substr(h, 1, instr(h || ':', ':') - 1)) AS host FROM (
+      SELECT substr(x, 1, instr(x || '/', '/') - 1) AS h FROM (
+        SELECT replace(replace(ltrim(substr(u, instr(u, '//') + 1), '/'), '?', '/'), '#', '/') AS x FROM (
+          SELECT json_extract(value, '$.url') AS u FROM json_each(new.`search_results`)
+        ) WHERE u IS NOT NULL
+      )
+    )
   ) WHERE host <> '';
 END;
 --> statement-breakpoint
@@ -101,13 +99,11 @@ FROM `search_docs` d JOIN `qa_pairs` p ON p.`id` = d.`qa_pair_id`;
 --> statement-breakpoint
 INSERT OR IGNORE INTO `qa_pair_sources` (`qa_pair_id`, `user_id`, `domain`)
 SELECT pair_id, user_id, host FROM (
-  SELECT pair_id, user_id, CASE WHEN h5 LIKE 'www.%' THEN substr(h5, 5) ELSE h5 END AS host FROM (
-    SELECT pair_id, user_id, lower(CASE WHEN instr(h4, ':') > 0 THEN substr(h4, 1, instr(h4, ':') - 1) ELSE h4 END) AS h5 FROM (
-    SELECT pair_id, user_id, CASE WHEN instr(h3, '@') > 0 THEN substr(h3, instr(h3, '@') + 1) ELSE h3 END AS h4 FROM (
-    SELECT pair_id, user_id, CASE WHEN instr(h2, '#') > 0 THEN substr(h2, 1, instr(h2, '#') - 1) ELSE h2 END AS h3 FROM (
-    SELECT pair_id, user_id, CASE WHEN instr(h1, '?') > 0 THEN substr(h1, 1, instr(h1, '?') - 1) ELSE h1 END AS h2 FROM (
-    SELECT pair_id, user_id, CASE WHEN instr(rest, '/') > 0 THEN substr(rest, 1, instr(rest, '/') - 1) ELSE rest END AS h1 FROM (
-    SELECT pair_id, user_id, CASE WHEN instr(url, '://') > 0 THEN substr(url, instr(url, '://') + 3) ELSE url END AS rest FROM (
-    SELECT p.`id` AS pair_id, p.`user_id` AS user_id, json_extract(j.value, '$.url') AS url FROM `qa_pairs` p, json_each(p.`search_results`) j
-    ) WHERE url IS NOT NULL))))))
+  SELECT pair_id, user_id, lower(substr(h, 1, instr(h || ':', ':') - 1)) AS host FROM (
+      SELECT pair_id, user_id, substr(x, 1, instr(x || '/', '/') - 1) AS h FROM (
+        SELECT pair_id, user_id, replace(replace(ltrim(substr(u, instr(u, '//') + 1), '/'), '?', '/'), '#', '/') AS x FROM (
+          SELECT p.`id` AS pair_id, p.`user_id` AS user_id, json_extract(j.value, '$.url') AS u FROM `qa_pairs` p, json_each(p.`search_results`) j
+        ) WHERE u IS NOT NULL
+      )
+    )
 ) WHERE host <> '';

@@ -212,7 +212,7 @@ export const qaPairSources = sqliteTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    /** A cited host, lower case, without a leading "www."; filled by triggers (0005_search_index.sql). */
+    /** A cited host, lower case, without port; filled by triggers (0005_search_index.sql). */
     domain: text('domain').notNull(),
   },
   (table) => [
