@@ -20,6 +20,8 @@ export const ConfigSchema = Type.Object({
   OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   OPENAI_MODEL: Type.String({ minLength: 1, maxLength: 200, default: 'gpt-4o-mini' }),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
+  UPSTREAM_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
+  UPSTREAM_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 60_000, default: 250 }),
   HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
   ALLOW_SIGNUP: Type.Boolean({ default: true }),
@@ -48,6 +50,9 @@ export interface AppConfig {
     openAiApiKey: string | undefined;
     openAiModel: string;
     timeoutMs: number;
+    /** Tries per upstream call; connection failures and 429/503 are retried within the timeout. */
+    maxAttempts: number;
+    retryBaseMs: number;
   };
   /** How long shutdown waits for running asks and streams before storing them as interrupted. */
   shutdownGraceMs: number;
@@ -137,6 +142,8 @@ function deriveConfig(raw: RawConfig): AppConfig {
       openAiApiKey: raw.OPENAI_API_KEY,
       openAiModel: raw.OPENAI_MODEL,
       timeoutMs: raw.UPSTREAM_TIMEOUT_MS,
+      maxAttempts: raw.UPSTREAM_MAX_ATTEMPTS,
+      retryBaseMs: raw.UPSTREAM_RETRY_BASE_MS,
     },
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
     historyMaxTurns: raw.HISTORY_MAX_TURNS,

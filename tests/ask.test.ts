@@ -316,6 +316,16 @@ describe('POST /search when the chatbot fails', () => {
     expect(pair).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_RATE_LIMITED' } });
   });
 
+  it('maps upstream 503 to 503 UPSTREAM_UNAVAILABLE with its Retry-After', async () => {
+    const { response, body, pair } = await failingAsk((_request, res) =>
+      sendJson(res, 503, { error: 'down' }, { 'retry-after': '30' }),
+    );
+    expect(response.statusCode).toBe(503);
+    expect(response.headers['retry-after']).toBe('30');
+    expect(body.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect(pair).toMatchObject({ status: 'failed', error: { code: 'UPSTREAM_UNAVAILABLE' } });
+  });
+
   it('maps upstream 429 without Retry-After to 503 without the header', async () => {
     const { response, body } = await failingAsk((_request, res) => sendJson(res, 429, {}));
     expect(response.statusCode).toBe(503);
@@ -323,7 +333,7 @@ describe('POST /search when the chatbot fails', () => {
     expect(body.code).toBe('UPSTREAM_RATE_LIMITED');
   });
 
-  it.each([400, 404, 500, 503])('maps upstream %i to 502 UPSTREAM_ERROR', async (status) => {
+  it.each([400, 404, 500, 502])('maps upstream %i to 502 UPSTREAM_ERROR', async (status) => {
     const { response, body, pair } = await failingAsk((_request, res) => sendJson(res, status, { error: 'x' }));
     expect(response.statusCode).toBe(502);
     expect(body.code).toBe('UPSTREAM_ERROR');

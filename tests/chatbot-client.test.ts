@@ -100,6 +100,89 @@ describe('the You.com client', () => {
   });
 });
 
+describe('retries', () => {
+  const retrying = (onRetry?: (reason: string) => void) =>
+    createYouProvider({
+      url: upstream.url,
+      apiKey: 'k',
+      timeoutMs: 5000,
+      maxAttempts: 3,
+      retryBaseMs: 1,
+      ...(onRetry ? { onRetry } : {}),
+    });
+
+  it.each([429, 503])('retries an upstream %i and returns the answer that follows', async (status) => {
+    upstream.reset();
+    upstream.enqueue(
+      (_request, res) => sendJson(res, status, {}),
+      (_request, res) => sendJson(res, status, {}, { 'retry-after': '0' }),
+    );
+    const reasons: string[] = [];
+    const client = retrying((reason) => reasons.push(reason));
+    const answer = await client.ask({ history: [], settings: {}, question: 'third time lucky' });
+    expect(answer.answer).toBe('answer #1');
+    expect(upstream.requests).toHaveLength(3);
+    expect(reasons).toEqual(['status', 'status']);
+    await client.close();
+  });
+
+  it('gives up after the attempt cap with the last status', async () => {
+    upstream.reset();
+    upstream.setHandler((_request, res) => sendJson(res, 503, {}));
+    const client = retrying();
+    const error = await failure(client.ask({ history: [], settings: {}, question: 'always down' }));
+    expect(error.kind).toBe('unavailable');
+    expect(upstream.requests).toHaveLength(3);
+    await client.close();
+  });
+
+  it('does not wait for a Retry-After beyond the time budget', async () => {
+    upstream.reset();
+    upstream.setHandler((_request, res) => sendJson(res, 429, {}, { 'retry-after': '120' }));
+    const client = retrying();
+    const error = await failure(client.ask({ history: [], settings: {}, question: 'come back in two minutes' }));
+    expect(error.kind).toBe('rate_limited');
+    expect(error.details.retryAfterSeconds).toBe(120);
+    expect(upstream.requests).toHaveLength(1);
+    await client.close();
+  });
+
+  it('retries a connection reset before any byte of the answer', async () => {
+    upstream.reset();
+    upstream.enqueue((_request, res) => {
+      res.socket?.destroy();
+    });
+    const client = retrying();
+    const answer = await client.ask({ history: [], settings: {}, question: 'reset then fine' });
+    expect(answer.answer).toBe('answer #1');
+    expect(upstream.requests).toHaveLength(2);
+    await client.close();
+  });
+
+  it('never retries once the upstream has started answering', async () => {
+    upstream.reset();
+    upstream.enqueue((_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      // Destroyed only once the first bytes are on their way: the client has seen an answer start.
+      res.write('{"answer": "half', () => res.socket?.destroy());
+    });
+    const client = retrying();
+    const error = await failure(client.ask({ history: [], settings: {}, question: 'broken mid-answer' }));
+    expect(error.kind).toBe('unreachable');
+    expect(upstream.requests).toHaveLength(1);
+    await client.close();
+  });
+
+  it('does not retry errors that another try would repeat', async () => {
+    upstream.reset();
+    upstream.setHandler((_request, res) => sendJson(res, 401, {}));
+    const client = retrying();
+    expect((await failure(client.ask({ history: [], settings: {}, question: 'bad key' }))).kind).toBe('auth');
+    expect(upstream.requests).toHaveLength(1);
+    await client.close();
+  });
+});
+
 describe('a client that disconnects during an ask', () => {
   it('cancels the upstream call and keeps the question as a failed pair', async () => {
     upstream.reset();

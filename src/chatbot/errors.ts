@@ -7,6 +7,8 @@ export type ChatbotErrorKind =
   | 'auth'
   /** The upstream asked us to slow down (429). */
   | 'rate_limited'
+  /** The upstream is down for now (503). */
+  | 'unavailable'
   /** Any other non-2xx status. */
   | 'upstream_error'
   /** A 2xx whose body is not a usable answer (HTML, wrong JSON shape, too large). */

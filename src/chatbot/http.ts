@@ -1,4 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici';
 import { ChatbotError, parseRetryAfter } from './errors.js';
 
@@ -7,6 +8,28 @@ export interface UpstreamHttpOptions {
   timeoutMs: number;
   /** Larger bodies are rejected as unusable instead of being buffered. */
   maxResponseBytes: number;
+  /** Tries per call (1: no retries). Only failures before the upstream answers are retried. */
+  maxAttempts?: number;
+  /** The first backoff; each retry doubles it, with full jitter. */
+  retryBaseMs?: number;
+  /** Told about each retry (metrics). */
+  onRetry?: (reason: 'connection' | 'status', status?: number) => void;
+}
+
+/** Connection failures that happen before any byte of an answer: safe to try again. */
+const RETRYABLE_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+]);
+
+function isRetryableConnectionError(error: unknown): boolean {
+  if (error instanceof undiciErrors.SocketError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && RETRYABLE_SOCKET_CODES.has(code);
 }
 
 export interface UpstreamResponse {
@@ -62,17 +85,60 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
       return undefined;
     };
 
+    const maxAttempts = Math.max(1, options.maxAttempts ?? 1);
+    const retryBaseMs = options.retryBaseMs ?? 250;
+    const deadline = Date.now() + options.timeoutMs;
+    /** Waits before another try, if the budget allows; false means give up now. */
+    const backoff = async (attempt: number, retryAfterSeconds: number | undefined): Promise<boolean> => {
+      if (attempt >= maxAttempts) return false;
+      const jittered = Math.random() * retryBaseMs * 2 ** (attempt - 1);
+      const wait = retryAfterSeconds === undefined ? jittered : Math.max(retryAfterSeconds * 1000, jittered);
+      if (Date.now() + wait >= deadline) return false;
+      await sleep(wait, undefined, { signal: combined });
+      return true;
+    };
+
     let raw: Dispatcher.ResponseData;
-    try {
-      raw = await request(call.url, {
-        method: 'POST',
-        dispatcher: agent,
-        signal: combined,
-        headers: { 'content-type': 'application/json', ...call.headers },
-        body: call.body,
-      });
-    } catch (error) {
-      throw abortReason() ?? toTransportError(error, options.timeoutMs);
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        raw = await request(call.url, {
+          method: 'POST',
+          dispatcher: agent,
+          signal: combined,
+          headers: { 'content-type': 'application/json', ...call.headers },
+          body: call.body,
+        });
+      } catch (error) {
+        const aborted = abortReason();
+        if (aborted) throw aborted;
+        if (isRetryableConnectionError(error)) {
+          const retry = await backoff(attempt, undefined).catch(() => false);
+          if (retry) {
+            options.onRetry?.('connection');
+            continue;
+          }
+        }
+        throw abortReason() ?? toTransportError(error, options.timeoutMs);
+      }
+      // 429 and 503 say "not now": nothing was answered, so asking again is safe.
+      if (raw.statusCode === 429 || raw.statusCode === 503) {
+        const retryAfterSeconds = parseRetryAfter(raw.headers['retry-after']);
+        let retry = false;
+        if (attempt < maxAttempts) {
+          await raw.body.dump({ limit: ERROR_BODY_READ_BYTES }).catch(() => undefined);
+          retry = await backoff(attempt, retryAfterSeconds).catch(() => false);
+          if (!retry) {
+            const aborted = abortReason();
+            if (aborted) throw aborted;
+            throw statusError(raw.statusCode, retryAfterSeconds);
+          }
+        }
+        if (retry) {
+          options.onRetry?.('status', raw.statusCode);
+          continue;
+        }
+      }
+      break;
     }
 
     const body = raw.body;
@@ -105,12 +171,7 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
         return text;
       },
       async discard() {
-        let size = 0;
-        for await (const chunk of body) {
-          size += (chunk as Buffer).length;
-          if (size > ERROR_BODY_READ_BYTES) break;
-        }
-        body.destroy();
+        await body.dump({ limit: ERROR_BODY_READ_BYTES }).catch(() => undefined);
       },
     };
 
@@ -141,19 +202,19 @@ export async function rejectUnlessOk(response: UpstreamResponse): Promise<void> 
 function assertOk(response: Pick<UpstreamResponse, 'status' | 'headers'>): void {
   const status = response.status;
   if (status >= 200 && status < 300) return;
+  throw statusError(status, parseRetryAfter(response.headers['retry-after']));
+}
+
+function statusError(status: number, retryAfterSeconds: number | undefined): ChatbotError {
   if (status === 401 || status === 402 || status === 403) {
-    throw new ChatbotError('auth', `The chatbot rejected the configured API key (HTTP ${status})`, {
+    return new ChatbotError('auth', `The chatbot rejected the configured API key (HTTP ${status})`, {
       upstreamStatus: status,
     });
   }
-  if (status === 429) {
-    const retryAfterSeconds = parseRetryAfter(response.headers['retry-after']);
-    throw new ChatbotError('rate_limited', 'The chatbot is rate limiting this service', {
-      upstreamStatus: status,
-      ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
-    });
-  }
-  throw new ChatbotError('upstream_error', `The chatbot answered with HTTP ${status}`, { upstreamStatus: status });
+  const details = { upstreamStatus: status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }) };
+  if (status === 429) return new ChatbotError('rate_limited', 'The chatbot is rate limiting this service', details);
+  if (status === 503) return new ChatbotError('unavailable', 'The chatbot is temporarily unavailable', details);
+  return new ChatbotError('upstream_error', `The chatbot answered with HTTP ${status}`, details);
 }
 
 /** The upstream's request id header, if it sent one. */

@@ -1,5 +1,11 @@
 import { ChatbotError } from './errors.js';
-import { createUpstreamHttp, rejectUnlessOk, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
+import {
+  createUpstreamHttp,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  rejectUnlessOk,
+  requestIdOf,
+  type UpstreamHttpOptions,
+} from './http.js';
 import { readEventStream } from './sse.js';
 import { isRecord, toMessages, type ChatbotProvider, type ChatMessage, type Conversation } from './types.js';
 
@@ -12,6 +18,9 @@ export interface OpenAiProviderOptions {
   defaultModel: string;
   timeoutMs: number;
   maxResponseBytes?: number;
+  maxAttempts?: number;
+  retryBaseMs?: number;
+  onRetry?: UpstreamHttpOptions['onRetry'];
 }
 
 /**
@@ -21,7 +30,7 @@ export interface OpenAiProviderOptions {
  */
 export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotProvider {
   const http = createUpstreamHttp({
-    timeoutMs: options.timeoutMs,
+    ...options,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   });
   const url = `${options.baseUrl.replace(/\/+$/, '')}/chat/completions`;

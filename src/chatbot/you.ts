@@ -1,5 +1,11 @@
 import { ChatbotError } from './errors.js';
-import { createUpstreamHttp, rejectUnlessOk, DEFAULT_MAX_RESPONSE_BYTES, requestIdOf } from './http.js';
+import {
+  createUpstreamHttp,
+  DEFAULT_MAX_RESPONSE_BYTES,
+  rejectUnlessOk,
+  requestIdOf,
+  type UpstreamHttpOptions,
+} from './http.js';
 import { readEventStream, textOf } from './sse.js';
 import {
   isRecord,
@@ -17,6 +23,9 @@ export interface YouProviderOptions {
   apiKey: string;
   timeoutMs: number;
   maxResponseBytes?: number;
+  maxAttempts?: number;
+  retryBaseMs?: number;
+  onRetry?: UpstreamHttpOptions['onRetry'];
 }
 
 /**
@@ -50,7 +59,7 @@ export function parseAnswer(text: string): Pick<ChatbotAnswer, 'answer' | 'searc
 /** You.com chat API client: `POST {url}` with `X-API-Key`; `"stream": true` for SSE answers. */
 export function createYouProvider(options: YouProviderOptions): ChatbotProvider {
   const http = createUpstreamHttp({
-    timeoutMs: options.timeoutMs,
+    ...options,
     maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
   });
   const headers = { 'x-api-key': options.apiKey };

@@ -71,6 +71,11 @@ const UPSTREAM_FAILURES: Record<ChatbotErrorKind, { code: string; status: number
     status: 503,
     message: 'The chatbot is rate limiting this service; try again later',
   },
+  unavailable: {
+    code: 'UPSTREAM_UNAVAILABLE',
+    status: 503,
+    message: 'The chatbot is temporarily unavailable; try again later',
+  },
   upstream_error: { code: 'UPSTREAM_ERROR', status: 502, message: 'The chatbot failed to answer' },
   bad_response: {
     code: 'UPSTREAM_BAD_RESPONSE',

@@ -27,6 +27,8 @@ export async function buildTestApp(options: TestAppOptions): Promise<App> {
     DATABASE_URL: options.databaseUrl,
     LOG_LEVEL: 'silent',
     ADMIN_API_KEY: TEST_ADMIN_KEY,
+    // One try per call unless a test is about retries: failure mappings stay exact.
+    UPSTREAM_MAX_ATTEMPTS: '1',
     ...(options.upstreamUrl ? { YOU_API_URL: options.upstreamUrl, YOU_API_KEY: TEST_YOU_KEY } : {}),
     ...options.env,
   });
