@@ -9,6 +9,8 @@ import authPlugin from './plugins/auth.js';
 import chatbotPlugin from './plugins/chatbot.js';
 import databasePlugin from './plugins/database.js';
 import errorsPlugin from './plugins/errors.js';
+import metricsPlugin from './plugins/metrics.js';
+import securityPlugin from './plugins/security.js';
 import servicesPlugin from './plugins/services.js';
 import swaggerPlugin from './plugins/swagger.js';
 import askRoutes from './routes/ask.js';
@@ -78,6 +80,12 @@ export async function buildApp(options: BuildAppOptions) {
   });
 
   await app.register(errorsPlugin);
+  await app.register(securityPlugin, {
+    rateLimitMax: config.rateLimit.max,
+    rateLimitWindowMs: config.rateLimit.windowMs,
+    corsOrigins: config.corsOrigins,
+  });
+  await app.register(metricsPlugin, { token: config.metricsToken });
   await app.register(fastifySSE);
   await app.register(swaggerPlugin);
   await app.register(databasePlugin, { location: config.databaseUrl });

@@ -25,6 +25,10 @@ export const ConfigSchema = Type.Object({
   HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
   ALLOW_SIGNUP: Type.Boolean({ default: true }),
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 60_000 }),
+  CORS_ORIGINS: Type.String({ default: '' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -56,6 +60,9 @@ export interface AppConfig {
   };
   /** How long shutdown waits for running asks and streams before storing them as interrupted. */
   shutdownGraceMs: number;
+  rateLimit: { max: number; windowMs: number };
+  corsOrigins: string[];
+  metricsToken: string | undefined;
   historyMaxTurns: number;
   adminApiKey: string | undefined;
   allowSignup: boolean;
@@ -146,6 +153,12 @@ function deriveConfig(raw: RawConfig): AppConfig {
       retryBaseMs: raw.UPSTREAM_RETRY_BASE_MS,
     },
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
+    rateLimit: { max: raw.RATE_LIMIT_MAX, windowMs: raw.RATE_LIMIT_WINDOW_MS },
+    corsOrigins: raw.CORS_ORIGINS.split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== '')
+      .map((origin) => requireHttpUrl('CORS_ORIGINS', origin)),
+    metricsToken: raw.METRICS_TOKEN,
     historyMaxTurns: raw.HISTORY_MAX_TURNS,
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,

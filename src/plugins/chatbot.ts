@@ -11,10 +11,14 @@ declare module 'fastify' {
 /** Wires the configured chatbot provider in and releases its connections on close. */
 export default fp<{ config: AppConfig['chatbot']; provider?: ChatbotProvider }>(
   async (fastify, options) => {
-    const chatbot = options.provider ?? createChatbotProvider(options.config);
+    const chatbot =
+      options.provider ??
+      createChatbotProvider(options.config, {
+        onRetry: (reason) => fastify.telemetry.upstreamRetry(options.config.provider, reason),
+      });
     fastify.log.info({ provider: chatbot.name, reason: options.config.providerReason }, 'chatbot provider selected');
     fastify.decorate('chatbot', chatbot);
     fastify.addHook('onClose', async () => chatbot.close());
   },
-  { name: 'chatbot' },
+  { name: 'chatbot', dependencies: ['metrics'] },
 );

@@ -41,6 +41,7 @@ function createServices(fastify: FastifyInstance, options: ServicesOptions) {
       chatbot: fastify.chatbot,
       chatLock,
       historyMaxTurns: options.historyMaxTurns,
+      telemetry: fastify.telemetry,
     }),
   };
 }
@@ -50,6 +51,8 @@ export type Services = ReturnType<typeof createServices>;
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
+    /** Set once closing has begun: /ready then answers 503. */
+    lifecycle: { shuttingDown: boolean };
   }
 }
 
@@ -62,9 +65,11 @@ export default fp<ServicesOptions>(
   async (fastify, options) => {
     const services = createServices(fastify, options);
     fastify.decorate('services', services);
+    fastify.decorate('lifecycle', { shuttingDown: false });
     // Before the server stops: let running asks and streams finish within the grace period,
     // then store the rest as failed (INTERRUPTED) with whatever text they had.
     fastify.addHook('preClose', async () => {
+      fastify.lifecycle.shuttingDown = true;
       const running = services.conversation.inFlight;
       if (running > 0) fastify.log.info({ running, graceMs: options.shutdownGraceMs }, 'waiting for running asks');
       await services.conversation.drain(options.shutdownGraceMs);
@@ -77,5 +82,5 @@ export default fp<ServicesOptions>(
     if (recovered > 0)
       fastify.log.warn({ count: recovered }, 'marked pairs left unfinished by a previous run as failed');
   },
-  { name: 'services', dependencies: ['database', 'chatbot'] },
+  { name: 'services', dependencies: ['database', 'chatbot', 'metrics'] },
 );

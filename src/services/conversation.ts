@@ -15,6 +15,7 @@ import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../errors
 import type { AskPlacement, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import type { KeyedLock } from './keyed-lock.js';
+import { noTelemetry, type Telemetry } from './telemetry.js';
 import { QUESTION_MAX_LENGTH, requireText, titleFromQuestion } from './text.js';
 
 export interface AskInput {
@@ -111,8 +112,10 @@ export function createConversationService(deps: {
   chatbot: ChatbotProvider;
   chatLock: KeyedLock;
   historyMaxTurns: number;
+  telemetry?: Telemetry;
 }) {
   const { chats, access, chatbot, chatLock } = deps;
+  const telemetry = deps.telemetry ?? noTelemetry;
   /** Aborted when the server's grace period for running asks is over. */
   const shutdown = new AbortController();
   const running = new Set<Promise<unknown>>();
@@ -162,16 +165,25 @@ export function createConversationService(deps: {
     let completed: QaPairRow | undefined;
     try {
       let reply;
-      if (options.stream) {
-        const observer = options.stream;
-        observer.onStart({ chatId: input.chatId, branchId, pair });
-        reply = await chatbot.stream(request, (event) => {
-          if (event.type === 'token') partial += event.text;
-          else searchResults = event.searchResults;
-          observer.onEvent(event);
-        });
-      } else {
-        reply = await chatbot.ask(request);
+      try {
+        if (options.stream) {
+          const observer = options.stream;
+          telemetry.streamsInFlight(1);
+          observer.onStart({ chatId: input.chatId, branchId, pair });
+          reply = await chatbot
+            .stream(request, (event) => {
+              if (event.type === 'token') partial += event.text;
+              else searchResults = event.searchResults;
+              observer.onEvent(event);
+            })
+            .finally(() => telemetry.streamsInFlight(-1));
+        } else {
+          reply = await chatbot.ask(request);
+        }
+        telemetry.upstreamCall(chatbot.name, 'ok', elapsed() / 1000);
+      } catch (error) {
+        telemetry.upstreamCall(chatbot.name, error instanceof ChatbotError ? error.kind : 'internal', elapsed() / 1000);
+        throw error;
       }
       completed = await chats.completePair(pair.id, {
         status: 'answered',
@@ -182,6 +194,7 @@ export function createConversationService(deps: {
         model: reply.model,
         upstreamRequestId: reply.upstreamRequestId,
       });
+      telemetry.pairStored('answered');
     } catch (error) {
       const failure = describeFailure(error, pair.id, shutdown.signal.aborted);
       // Should even this write fail, the client still gets the real error; the pair stays
@@ -199,6 +212,7 @@ export function createConversationService(deps: {
           upstreamRequestId: null,
         })
         .catch(() => undefined);
+      telemetry.pairStored('failed');
       throw failure;
     }
     // The chat was deleted while the chatbot was answering: the answer has nowhere to go.
