@@ -20,6 +20,7 @@ export const ConfigSchema = Type.Object({
   OPENAI_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   OPENAI_MODEL: Type.String({ minLength: 1, maxLength: 200, default: 'gpt-4o-mini' }),
   UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
+  UPSTREAM_STREAM_MAX_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 600_000 }),
   UPSTREAM_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   UPSTREAM_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 60_000, default: 250 }),
   HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
@@ -54,6 +55,8 @@ export interface AppConfig {
     openAiApiKey: string | undefined;
     openAiModel: string;
     timeoutMs: number;
+    /** The whole-call cap of a streamed answer (`timeoutMs` is then the longest silence). */
+    streamMaxMs: number;
     /** Tries per upstream call; connection failures and 429/503 are retried within the timeout. */
     maxAttempts: number;
     retryBaseMs: number;
@@ -149,6 +152,7 @@ function deriveConfig(raw: RawConfig): AppConfig {
       openAiApiKey: raw.OPENAI_API_KEY,
       openAiModel: raw.OPENAI_MODEL,
       timeoutMs: raw.UPSTREAM_TIMEOUT_MS,
+      streamMaxMs: raw.UPSTREAM_STREAM_MAX_MS,
       maxAttempts: raw.UPSTREAM_MAX_ATTEMPTS,
       retryBaseMs: raw.UPSTREAM_RETRY_BASE_MS,
     },

@@ -106,6 +106,7 @@ function normalize(exported: Exported) {
       ...exported.chat,
       id: undefined,
       forked_from: undefined,
+      import_source: undefined,
       active_branch_id: branchIndex.get(exported.chat.active_branch_id),
     },
     qa_pairs: exported.qa_pairs.map((pair) => ({ ...pair, id: undefined, parent_id: at(pair.parent_id) })),
@@ -381,6 +382,176 @@ describe('import', () => {
     expect(report.results[2]?.error).toMatch(/active_branch_id/);
     expect(tableCounts(app).chats).toBe(before.chats + 1);
     expect(tableCounts(app).qa_pairs).toBe(before.qa_pairs + good.qa_pairs.length);
+  });
+
+  it('follows ChatGPT answers through tool calls and reasoning to the final text', async () => {
+    const jun = await createUser(app, 'Jun');
+    const t = 1_700_000_000;
+    const message = (role: string, contentType: string, content: Record<string, unknown>) => ({
+      author: { role },
+      create_time: t,
+      content: { content_type: contentType, ...content },
+    });
+    const conversation = {
+      id: 'conv-tools',
+      title: 'Tools and thoughts',
+      create_time: t,
+      current_node: 'final2',
+      mapping: {
+        u1: {
+          id: 'u1',
+          parent: null,
+          children: ['code'],
+          message: message('user', 'text', { parts: ['weather in Paris?'] }),
+        },
+        code: {
+          id: 'code',
+          parent: 'u1',
+          children: ['tool'],
+          message: message('assistant', 'code', { text: 'search("weather Paris")' }),
+        },
+        tool: {
+          id: 'tool',
+          parent: 'code',
+          children: ['final'],
+          message: message('tool', 'text', { parts: ['{"temp": 18}'] }),
+        },
+        final: {
+          id: 'final',
+          parent: 'tool',
+          children: ['u2'],
+          message: message('assistant', 'text', { parts: ['18 °C and sunny.'] }),
+        },
+        u2: {
+          id: 'u2',
+          parent: 'final',
+          children: ['thoughts'],
+          message: message('user', 'text', { parts: ['what is 2+2'] }),
+        },
+        thoughts: {
+          id: 'thoughts',
+          parent: 'u2',
+          children: ['final2'],
+          message: message('assistant', 'thoughts', { thoughts: [] }),
+        },
+        final2: {
+          id: 'final2',
+          parent: 'thoughts',
+          children: [],
+          message: message('assistant', 'text', { parts: ['4'] }),
+        },
+      },
+    };
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${jun.id}/chats/import`,
+      headers: jun.headers,
+      payload: [conversation],
+    });
+    const report = response.json<Report>();
+    expect(report.results[0]).toMatchObject({ status: 'imported', qa_pairs: 2, branches: 1 });
+    const chatId = report.results[0]?.chat_id ?? '';
+    const view = await app.inject({ method: 'GET', url: `/v1/users/${jun.id}/chats/${chatId}`, headers: jun.headers });
+    expect(view.json<{ qa_pairs: { question: string; answer: string; status: string }[] }>().qa_pairs).toMatchObject([
+      { question: 'weather in Paris?', answer: '18 °C and sunny.', status: 'answered' },
+      { question: 'what is 2+2', answer: '4', status: 'answered' },
+    ]);
+  });
+
+  it('reports unusable dates, settings and branch shapes per chat and writes none of them', async () => {
+    const kim = await createUser(app, 'Kim');
+    const good = (await exportChat(ada, await branchedChat(ada))).json<Exported>();
+    const variant = (change: (copy: Exported) => void, id: string) => {
+      const copy = structuredClone(good);
+      copy.chat.id = id;
+      change(copy);
+      return copy;
+    };
+    const badDate = variant((copy) => {
+      if (copy.qa_pairs[0]) copy.qa_pairs[0].created_at = '2016-12-31T23:59:60Z';
+    }, 'bad-date');
+    const badSettings = variant((copy) => {
+      copy.chat.settings = { system_prompt: '   ', model: null, history_max_turns: null };
+    }, 'bad-settings');
+    const negativeHistory = variant((copy) => {
+      copy.chat.settings = { system_prompt: null, model: null, history_max_turns: -1 };
+    }, 'negative-history');
+    const strayFork = variant((copy) => {
+      const second = copy.branches[1];
+      if (second) second.fork_qa_pair_id = copy.qa_pairs[2]?.id ?? null; // on the other branch only
+    }, 'stray-fork');
+    const orphan = variant((copy) => {
+      copy.branches = copy.branches.slice(0, 1);
+      copy.chat.active_branch_id = copy.branches[0]?.id ?? '';
+    }, 'orphan-pairs');
+    const chatgptBadTime = {
+      id: 'gpt-bad-time',
+      create_time: 1e20,
+      mapping: {
+        u: { id: 'u', parent: null, children: [], message: { author: { role: 'user' }, content: { parts: ['hi'] } } },
+      },
+    };
+    const before = tableCounts(app);
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${kim.id}/chats/import`,
+      headers: kim.headers,
+      payload: [badDate, badSettings, negativeHistory, strayFork, orphan, chatgptBadTime],
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const report = response.json<Report>();
+    expect(report.results.map((result) => result.status)).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+    ]);
+    expect(report.results[0]?.error).toMatch(/timestamp/);
+    expect(report.results[1]?.error).toMatch(/system_prompt/);
+    expect(report.results[3]?.error).toMatch(/not on its path/);
+    expect(report.results[4]?.error).toMatch(/on no branch/);
+    expect(report.results[5]?.error).toMatch(/create_time/);
+    expect(tableCounts(app)).toEqual(before);
+  });
+
+  it('exports and re-imports a chat with a very long answer', async () => {
+    const long = 'x'.repeat(300_000);
+    upstream.enqueue((_request, res) => sendJson(res, 200, { answer: long }));
+    const asked = (await ask(app, ada, { question: 'Write a lot' })).json<{ chat_id: string }>();
+    const exported = await exportChat(ada, asked.chat_id);
+    expect(exported.statusCode).toBe(200);
+    const lena = await createUser(app, 'Lena');
+    const imported = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${lena.id}/chats/import`,
+      headers: lena.headers,
+      payload: exported.json(),
+    });
+    expect(imported.json<Report>()).toMatchObject({ imported: 1 });
+  });
+
+  it('restoring the same backup twice, or an export into its own account, adds nothing', async () => {
+    const mia = await createUser(app, 'Mia');
+    await branchedChat(mia);
+    const backup = (await app.inject({ method: 'GET', url: `/v1/users/${mia.id}/export`, headers: mia.headers })).body;
+    const restore = async (user: TestUser, body: string) =>
+      (
+        await app.inject({
+          method: 'POST',
+          url: `/v1/users/${user.id}/chats/import`,
+          headers: { ...user.headers, 'content-type': 'application/x-ndjson' },
+          payload: body,
+        })
+      ).json<Report>();
+    expect(await restore(mia, backup)).toMatchObject({ imported: 0, skipped: 1 });
+    const noah = await createUser(app, 'Noah');
+    expect(await restore(noah, backup)).toMatchObject({ imported: 1 });
+    const second = (await app.inject({ method: 'GET', url: `/v1/users/${noah.id}/export`, headers: noah.headers }))
+      .body;
+    expect(await restore(noah, second)).toMatchObject({ imported: 0, skipped: 1 });
+    expect(await restore(noah, backup)).toMatchObject({ imported: 0, skipped: 1 });
   });
 
   it.each([

@@ -168,6 +168,7 @@ describe('GET /v1/users/{user_id}/search', () => {
     expect(combined.data.map((hit) => hit.qa_pair_id)).toEqual([pairIds['What do wolves eat?']]);
     const lookalike = await searchOk(ada, { source: 'pedia.org' });
     expect(lookalike.data).toEqual([]);
+    for (const source of ['.', '..', '...']) expect((await search(ada, { source })).statusCode).toBe(400);
   });
 
   it('filters by time and by chat', async () => {
@@ -311,5 +312,9 @@ describe('GET /v1/users/{user_id}/search', () => {
     expect((await search(ada, { q: '*' })).statusCode).toBe(400);
     expect((await search(ada, { q: 'x'.repeat(501) })).statusCode).toBe(400);
     expect((await search(ada, {})).statusCode).toBe(400);
+    // Control characters separate words like spaces.
+    expect((await searchOk(ada, { q: 'river\u0000near' })).data.map((hit) => hit.qa_pair_id)).toEqual([
+      pairIds['Best café in Lisbon?'],
+    ]);
   });
 });

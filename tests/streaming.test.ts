@@ -67,8 +67,8 @@ async function settled(chatId: string, pairId: string): Promise<Pair | undefined
   return pairOf(chatId, pairId);
 }
 
-const tokens = (events: ReceivedEvent[]) =>
-  events.filter((event) => event.event === 'token').map((event) => (event.data as { text: string }).text);
+const tokens = (events: (ReceivedEvent | undefined)[]) =>
+  events.filter((event) => event?.event === 'token').map((event) => (event?.data as { text: string }).text);
 
 describe('streaming from You.com', () => {
   it('relays the first token before the upstream has finished, then the rest in order', async () => {
@@ -197,6 +197,23 @@ describe('streaming from You.com', () => {
     const start = events[0]?.data as { chat_id: string; qa_pair_id: string };
     expect(events.at(-1)).toMatchObject({ event: 'error', data: { statusCode: 504, code: 'UPSTREAM_TIMEOUT' } });
     expect(await pairOf(start.chat_id, start.qa_pair_id)).toMatchObject({ status: 'failed', answer: 'Then silence' });
+  });
+
+  it('lets a stream that keeps sending run past UPSTREAM_TIMEOUT_MS (only silence is cut)', async () => {
+    // 40 tokens 50 ms apart: 2 s in all, against a 1.5 s timeout for silence.
+    upstream.setHandler(async (_request, res) => {
+      startSse(res);
+      for (let index = 0; index < 40; index += 1) {
+        writeSse(res, `t${index} `, 'token');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      writeSse(res, '', 'done');
+      res.end();
+    });
+    const stream = await streamAsk({ question: 'A long answer', stream: true });
+    const events = [await stream.next(), ...(await stream.rest())];
+    expect(events.at(-1)?.event).toBe('done');
+    expect(tokens(events)).toHaveLength(40);
   });
 
   it('reports an upstream refusal before any token as an error event with the usual code', async () => {

@@ -4,8 +4,13 @@ import { Agent, errors as undiciErrors, request, type Dispatcher } from 'undici'
 import { ChatbotError, parseRetryAfter } from './errors.js';
 
 export interface UpstreamHttpOptions {
-  /** Whole-call budget: connect, headers and body together. */
+  /**
+   * Whole-call budget for a plain answer (connect, headers and body together); for a
+   * stream, the longest silence allowed between two chunks.
+   */
   timeoutMs: number;
+  /** Whole-call cap for a stream, which may run long while it keeps sending. */
+  streamMaxMs?: number;
   /** Larger bodies are rejected as unusable instead of being buffered. */
   maxResponseBytes: number;
   /** Tries per call (1: no retries). Only failures before the upstream answers are retried. */
@@ -66,10 +71,20 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
    * `consume` reads is bounded by the same budget and abort signal.
    */
   async function post<T>(
-    call: { url: string; headers: Record<string, string>; body: string; signal?: AbortSignal | undefined },
+    call: {
+      url: string;
+      headers: Record<string, string>;
+      body: string;
+      signal?: AbortSignal | undefined;
+      /** A streamed answer: bounded by silence between chunks, and by `streamMaxMs` overall. */
+      streaming?: boolean;
+    },
     consume: (response: UpstreamResponse) => Promise<T>,
   ): Promise<T> {
-    const timeoutSignal = AbortSignal.timeout(options.timeoutMs);
+    const budgetMs = call.streaming
+      ? Math.max(options.streamMaxMs ?? options.timeoutMs, options.timeoutMs)
+      : options.timeoutMs;
+    const timeoutSignal = AbortSignal.timeout(budgetMs);
     const combined = call.signal ? AbortSignal.any([call.signal, timeoutSignal]) : timeoutSignal;
     const abortReason = (): ChatbotError | undefined => {
       if (call.signal?.aborted) {
@@ -80,14 +95,13 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
           { cause: call.signal.reason },
         );
       }
-      if (timeoutSignal.aborted)
-        return new ChatbotError('timeout', `The chatbot did not answer within ${options.timeoutMs} ms`);
+      if (timeoutSignal.aborted) return new ChatbotError('timeout', `The chatbot did not answer within ${budgetMs} ms`);
       return undefined;
     };
 
     const maxAttempts = Math.max(1, options.maxAttempts ?? 1);
     const retryBaseMs = options.retryBaseMs ?? 250;
-    const deadline = Date.now() + options.timeoutMs;
+    const deadline = Date.now() + budgetMs;
     /** Waits before another try, if the budget allows; false means give up now. */
     const backoff = async (attempt: number, retryAfterSeconds: number | undefined): Promise<boolean> => {
       if (attempt >= maxAttempts) return false;

@@ -24,6 +24,7 @@ export function createChatbotProvider(
 ): ChatbotProvider {
   const http = {
     timeoutMs: config.timeoutMs,
+    streamMaxMs: config.streamMaxMs,
     maxAttempts: config.maxAttempts,
     retryBaseMs: config.retryBaseMs,
     ...(hooks.onRetry ? { onRetry: hooks.onRetry } : {}),

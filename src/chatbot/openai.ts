@@ -18,6 +18,7 @@ export interface OpenAiProviderOptions {
   defaultModel: string;
   timeoutMs: number;
   maxResponseBytes?: number;
+  streamMaxMs?: number;
   maxAttempts?: number;
   retryBaseMs?: number;
   onRetry?: UpstreamHttpOptions['onRetry'];
@@ -47,8 +48,13 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
     };
   }
 
+  // Bounded like every stored identifier (exports re-import only what they can validate).
   const modelOf = (body: unknown, fallback: unknown): string | null =>
-    isRecord(body) && typeof body.model === 'string' ? body.model : typeof fallback === 'string' ? fallback : null;
+    isRecord(body) && typeof body.model === 'string'
+      ? body.model.slice(0, 200)
+      : typeof fallback === 'string'
+        ? fallback
+        : null;
 
   return {
     name: 'openai',
@@ -82,7 +88,8 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
             searchResults: [],
             model: modelOf(body, payload.model),
             upstreamRequestId:
-              requestIdOf(response.headers) ?? (isRecord(body) && typeof body.id === 'string' ? body.id : null),
+              requestIdOf(response.headers) ??
+              (isRecord(body) && typeof body.id === 'string' ? body.id.slice(0, 200) : null),
           };
         },
       );
@@ -94,6 +101,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
         {
           url,
           headers: { ...headers, accept: 'text/event-stream' },
+          streaming: true,
           body: JSON.stringify(payload),
           signal: request.signal,
         },
@@ -115,7 +123,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
             if (chunk.error !== undefined)
               throw new ChatbotError('upstream_error', 'The chatbot reported an error while answering');
             model ??= modelOf(chunk, null);
-            if (typeof chunk.id === 'string') completionId ??= chunk.id;
+            if (typeof chunk.id === 'string') completionId ??= chunk.id.slice(0, 200);
             const choice = Array.isArray(chunk.choices) ? chunk.choices[0] : undefined;
             const delta = isRecord(choice) && isRecord(choice.delta) ? choice.delta.content : undefined;
             if (typeof delta === 'string' && delta !== '') {

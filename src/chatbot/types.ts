@@ -81,11 +81,15 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** More sources than this are not kept (an export holds at most 200 per pair). */
+export const MAX_SEARCH_RESULTS = 100;
+
 /** Reads search results tolerantly: entries without a URL are skipped, missing texts are empty. */
 export function parseSearchResults(value: unknown): SearchResult[] {
   if (!Array.isArray(value)) return [];
   const results: SearchResult[] = [];
   for (const item of value) {
+    if (results.length === MAX_SEARCH_RESULTS) break;
     if (!isRecord(item) || typeof item.url !== 'string' || item.url === '') continue;
     results.push({
       url: item.url,

@@ -23,6 +23,7 @@ export interface YouProviderOptions {
   apiKey: string;
   timeoutMs: number;
   maxResponseBytes?: number;
+  streamMaxMs?: number;
   maxAttempts?: number;
   retryBaseMs?: number;
   onRetry?: UpstreamHttpOptions['onRetry'];
@@ -83,7 +84,13 @@ export function createYouProvider(options: YouProviderOptions): ChatbotProvider 
     async stream(request, onEvent: (event: ChatbotStreamEvent) => void) {
       const body = JSON.stringify({ ...buildYouRequestBody(request, request.question), stream: true });
       return http.post(
-        { url: options.url, headers: { ...headers, accept: 'text/event-stream' }, body, signal: request.signal },
+        {
+          url: options.url,
+          headers: { ...headers, accept: 'text/event-stream' },
+          streaming: true,
+          body,
+          signal: request.signal,
+        },
         async (response) => {
           const upstreamRequestId = requestIdOf(response.headers);
           await rejectUnlessOk(response);

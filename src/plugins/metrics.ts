@@ -23,7 +23,11 @@ export default fp<{ token: string | undefined }>(
     const requireToken = async (request: FastifyRequest, _reply: FastifyReply) => {
       const presented = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
       if (options.token !== undefined && (presented === undefined || !keysMatch(presented, options.token))) {
-        throw new DomainError('UNAUTHORIZED', 401, 'The metrics token is required: send "Authorization: Bearer <token>"');
+        throw new DomainError(
+          'UNAUTHORIZED',
+          401,
+          'The metrics token is required: send "Authorization: Bearer <token>"',
+        );
       }
     };
     // A CommonJS module whose plugin is its `default` export.

@@ -364,11 +364,20 @@ export function createChatRepository(db: SqliteDb) {
     }): Promise<{ status: 'imported'; chat: ChatRow } | { status: 'duplicate'; chatId: string }> {
       const { chat: imported, userId } = input;
       return db.transaction((tx) => {
-        const existing = tx
-          .select({ id: chats.id })
-          .from(chats)
-          .where(and(eq(chats.userId, userId), eq(chats.importSource, imported.sourceId)))
-          .get();
+        // Already imported from this source, or the very chat this export was made from.
+        const existing =
+          tx
+            .select({ id: chats.id })
+            .from(chats)
+            .where(and(eq(chats.userId, userId), eq(chats.importSource, imported.sourceId)))
+            .get() ??
+          (imported.originalChatId === undefined
+            ? undefined
+            : tx
+                .select({ id: chats.id })
+                .from(chats)
+                .where(and(eq(chats.userId, userId), eq(chats.id, imported.originalChatId)))
+                .get());
         if (existing) return { status: 'duplicate' as const, chatId: existing.id };
 
         const pairIds = new Map(imported.pairs.map((pair) => [pair.key, input.newId()]));

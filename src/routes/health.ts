@@ -50,7 +50,9 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           ? undefined
           : 'The database does not respond';
       if (reason) {
-        return reply.code(503).send({ statusCode: 503, code: 'NOT_READY', error: 'Service Unavailable', message: reason });
+        return reply
+          .code(503)
+          .send({ statusCode: 503, code: 'NOT_READY', error: 'Service Unavailable', message: reason });
       }
       return { status: 'ready' as const };
     },

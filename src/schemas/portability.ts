@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { BRANCH_NAME_MAX_LENGTH } from '../services/branches.js';
 import { TITLE_MAX_LENGTH } from '../services/text.js';
-import { ChatSettings, QaPairStatus, SearchResult } from './chats.js';
+import { QaPairStatus, SearchResult, SettingsInput } from './chats.js';
 import { Id, Timestamp } from './common.js';
 
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
@@ -10,6 +10,9 @@ const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T)
 const ExportId = Type.String({ minLength: 1, maxLength: 200 });
 
 export const IMPORTED_TEXT_MAX_LENGTH = 200_000;
+/** As large as any answer the service itself stores (the upstream body cap), so every export re-imports. */
+export const IMPORTED_ANSWER_MAX_LENGTH = 5_000_000;
+export const MAX_SEARCH_RESULTS = 200;
 export const MAX_IMPORTED_PAIRS = 10_000;
 export const MAX_IMPORTED_BRANCHES = 1_000;
 
@@ -17,8 +20,8 @@ export const ExportedPair = Type.Object({
   id: ExportId,
   parent_id: Nullable(ExportId),
   question: Type.String({ minLength: 1, maxLength: IMPORTED_TEXT_MAX_LENGTH }),
-  answer: Nullable(Type.String({ maxLength: IMPORTED_TEXT_MAX_LENGTH })),
-  search_results: Type.Array(SearchResult, { maxItems: 200 }),
+  answer: Nullable(Type.String({ maxLength: IMPORTED_ANSWER_MAX_LENGTH })),
+  search_results: Type.Array(SearchResult, { maxItems: MAX_SEARCH_RESULTS }),
   status: QaPairStatus,
   error: Nullable(Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) })),
   created_at: Timestamp,
@@ -51,8 +54,12 @@ export const ChatExport = Type.Object(
       title: Type.String({ minLength: 1, maxLength: TITLE_MAX_LENGTH }),
       created_at: Timestamp,
       updated_at: Timestamp,
-      settings: ChatSettings,
+      // The bounded input schema: an import must not smuggle in settings PATCH would refuse.
+      settings: SettingsInput,
       active_branch_id: ExportId,
+      import_source: Type.Optional(
+        Nullable(Type.String({ maxLength: 300, description: 'Where an imported chat originally came from' })),
+      ),
       forked_from: Nullable(Type.Object({ chat_id: ExportId, qa_pair_id: ExportId })),
     }),
     qa_pairs: Type.Array(ExportedPair, { maxItems: MAX_IMPORTED_PAIRS, description: 'In asking order: parents first' }),

@@ -154,9 +154,19 @@ export function createConversationService(deps: {
     const turns: ConversationTurn[] = history.flatMap((turn) =>
       turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
     );
-    const signal =
-      options.signal && !options.stream ? AbortSignal.any([options.signal, shutdown.signal]) : shutdown.signal;
-    const request = { history: turns, question: input.question, settings, signal };
+    // One controller per ask, tied to shutdown (and to the client for plain asks) by
+    // listeners removed when the ask ends: AbortSignal.any over the long-lived shutdown
+    // signal would keep a little memory per ask forever on Node 20.
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    shutdown.signal.addEventListener('abort', abort, { once: true });
+    const clientSignal = options.stream ? undefined : options.signal;
+    clientSignal?.addEventListener('abort', abort, { once: true });
+    const detach = () => {
+      shutdown.signal.removeEventListener('abort', abort);
+      clientSignal?.removeEventListener('abort', abort);
+    };
+    const request = { history: turns, question: input.question, settings, signal: controller.signal };
 
     let partial = '';
     let searchResults: SearchResult[] = [];
@@ -184,6 +194,8 @@ export function createConversationService(deps: {
       } catch (error) {
         telemetry.upstreamCall(chatbot.name, error instanceof ChatbotError ? error.kind : 'internal', elapsed() / 1000);
         throw error;
+      } finally {
+        detach();
       }
       completed = await chats.completePair(pair.id, {
         status: 'answered',

@@ -8,12 +8,16 @@ import {
   MAX_IMPORTED_PAIRS,
 } from '../schemas/portability.js';
 import { createAjv } from '../validation.js';
+import { fromSettingsInput } from '../schemas/chats.js';
+import { applySettings } from './chats.js';
 import { TITLE_MAX_LENGTH } from './text.js';
 
 /** A chat read from an import file, with its own keys, before it gets ids of ours. */
 export interface ImportedChat {
   /** Where it came from: a second import of the same source is skipped. */
   sourceId: string;
+  /** For our own exports: the chat's id where it was exported (a chat still there is not imported again). */
+  originalChatId?: string;
   title: string;
   createdAt: Date;
   updatedAt: Date;
@@ -86,7 +90,45 @@ function orderParentsFirst(pairs: ImportedPair[]): ImportedPair[] {
   return ordered;
 }
 
-const date = (iso: string) => new Date(iso);
+/** A timestamp that JavaScript and the database can both hold (ajv accepts e.g. leap seconds). */
+function date(iso: string): Date {
+  const value = new Date(iso);
+  if (!Number.isFinite(value.getTime())) throw new ImportError(`${iso} is not a usable timestamp`);
+  return value;
+}
+
+/** Unix seconds (ChatGPT's create_time) as a date, between 1970 and 9999. */
+function fromSeconds(value: number | null, fallback: number | null): Date {
+  const seconds = value ?? fallback ?? 0;
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 253_402_300_799) {
+    throw new ImportError(`${seconds} is not a usable create_time`);
+  }
+  return new Date(seconds * 1000);
+}
+
+/**
+ * Every branch's fork must lie on its own path, and every pair on some branch: otherwise
+ * branch deletion (which removes the pairs only one branch uses) would act on a tree the
+ * branches do not describe.
+ */
+function checkBranchesCoverTree(
+  pairs: readonly ImportedPair[],
+  branches: readonly { id: string; head_qa_pair_id: string | null; fork_qa_pair_id: string | null }[],
+): void {
+  const parentOf = new Map(pairs.map((pair) => [pair.key, pair.parentKey]));
+  const covered = new Set<string>();
+  for (const branch of branches) {
+    const path = new Set<string>();
+    for (let key: string | null | undefined = branch.head_qa_pair_id; key != null; key = parentOf.get(key))
+      path.add(key);
+    if (branch.fork_qa_pair_id !== null && !path.has(branch.fork_qa_pair_id)) {
+      throw new ImportError(`branch ${branch.id} forks at a pair that is not on its path`);
+    }
+    for (const key of path) covered.add(key);
+  }
+  const stray = pairs.find((pair) => !covered.has(pair.key));
+  if (stray) throw new ImportError(`pair ${stray.key} is on no branch`);
+}
 
 let exportValidator: ValidateFunction<ChatExport> | undefined;
 
@@ -147,17 +189,23 @@ export function fromChatExport(value: unknown): ImportedChat {
   }
   if (!branchKeys.has(exported.chat.active_branch_id))
     throw new ImportError('active_branch_id is not one of the branches');
-  const { settings } = exported.chat;
+  let settings: ChatSettings;
+  try {
+    // The same rules as PATCH: trimmed, not blank.
+    settings = applySettings({}, fromSettingsInput(exported.chat.settings));
+  } catch (error) {
+    throw new ImportError(`settings: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  checkBranchesCoverTree(pairs, exported.branches);
   return {
-    sourceId: `export:${exported.chat.id}`,
+    // A chat imported before keeps the source it came from, so a backup restored twice is
+    // still recognised.
+    sourceId: exported.chat.import_source ?? `export:${exported.chat.id}`,
+    originalChatId: exported.chat.id,
     title: exported.chat.title.trim() || 'Imported chat',
     createdAt: date(exported.chat.created_at),
     updatedAt: date(exported.chat.updated_at),
-    settings: {
-      ...(settings.system_prompt === null ? {} : { systemPrompt: settings.system_prompt }),
-      ...(settings.model === null ? {} : { model: settings.model }),
-      ...(settings.history_max_turns === null ? {} : { historyMaxTurns: settings.history_max_turns }),
-    },
+    settings,
     pairs,
     branches: exported.branches.map((branch) => ({
       key: branch.id,
@@ -205,6 +253,59 @@ function messageText(message: Record<string, unknown>): string {
   return typeof content.text === 'string' ? content.text.trim() : '';
 }
 
+interface GptAnswer {
+  /** The last message of this answer: where the next question hangs. */
+  endId: string;
+  nodeIds: string[];
+  /** The last assistant text on the way: the final answer after tool calls and reasoning. */
+  text: string;
+  createdAt: number | null;
+  nextQuestions: string[];
+}
+
+/**
+ * The answers to a question: every path from it through non-user messages (assistant
+ * text, tool calls, reasoning) down to the next question or the end. Each path whose
+ * messages hold some assistant text is one answer; several paths are regenerations.
+ */
+function answersTo(
+  question: GptNode,
+  nodes: Map<string, GptNode>,
+  visited: Set<string>,
+): { answers: GptAnswer[]; unanswered: { nodeIds: string[]; nextQuestions: string[] } } {
+  const answers: GptAnswer[] = [];
+  /** Paths with no assistant text: where they lead still has to be imported. */
+  const unanswered = { nodeIds: [] as string[], nextQuestions: [] as string[] };
+  const stack: { id: string; path: string[]; text: string; createdAt: number | null }[] = question.children
+    .filter((child) => nodes.get(child)?.role !== 'user')
+    .map((child) => ({ id: child, path: [], text: '', createdAt: null }));
+  while (stack.length > 0) {
+    const { id, path, text, createdAt } = stack.pop() as (typeof stack)[number];
+    const node = nodes.get(id);
+    if (!node) continue;
+    if (visited.has(id)) throw new ImportError(`message ${id} is reachable twice (the mapping is not a tree)`);
+    visited.add(id);
+    const hasText = node.role === 'assistant' && node.text !== '';
+    const here = {
+      path: [...path, id],
+      text: hasText ? node.text : text,
+      createdAt: hasText ? node.createdAt : createdAt,
+    };
+    const onward = node.children.filter((child) => nodes.get(child)?.role !== 'user');
+    const nextQuestions = node.children.filter((child) => nodes.get(child)?.role === 'user');
+    if (onward.length === 0 || nextQuestions.length > 0) {
+      if (here.text !== '') {
+        answers.push({ endId: id, nodeIds: here.path, text: here.text, createdAt: here.createdAt, nextQuestions });
+      } else {
+        unanswered.nodeIds.push(...here.path);
+        unanswered.nextQuestions.push(...nextQuestions);
+      }
+    }
+    for (const child of onward) stack.push({ id: child, ...here });
+  }
+  return { answers: answers.reverse(), unanswered };
+}
+
 export const isChatGptConversation = (value: unknown): boolean => isRecord(value) && isRecord(value.mapping);
 
 export function fromChatGpt(value: unknown): ImportedChat {
@@ -237,8 +338,7 @@ export function fromChatGpt(value: unknown): ImportedChat {
   }
   if (nodes.size > MAX_IMPORTED_PAIRS * 4) throw new ImportError('the conversation has too many messages');
 
-  const seconds = (value: number | null, fallback: number | null) =>
-    new Date(((value ?? fallback ?? 0) as number) * 1000);
+  const seconds = fromSeconds;
   const pairs: ImportedPair[] = [];
   /** Which pair each message node ended up in (for current_node). */
   const pairOfNode = new Map<string, string>();
@@ -263,65 +363,58 @@ export function fromChatGpt(value: unknown): ImportedChat {
       for (const child of node.children) stack.push({ nodeId: child, parentPair });
       continue;
     }
-    const replies = node.children
-      .map((child) => nodes.get(child))
-      .filter((child): child is GptNode => child !== undefined && child.role === 'assistant' && child.text !== '');
     const question = node.text.slice(0, IMPORTED_TEXT_MAX_LENGTH);
     const askedAt = seconds(node.createdAt, created);
-    if (replies.length === 0) {
-      const key = `${node.id}`;
+    const basePair = {
+      parentKey: parentPair,
+      question,
+      searchResults: [],
+      createdAt: askedAt,
+      provider: 'chatgpt',
+      model: null,
+      upstreamRequestId: null,
+      historyTurns: 0,
+      latencyMs: null,
+    };
+    const { answers, unanswered } = answersTo(node, nodes, visited);
+    const userChildren = [
+      ...node.children.filter((child) => nodes.get(child)?.role === 'user'),
+      ...unanswered.nextQuestions,
+    ];
+    if (answers.length === 0) {
+      const key = node.id;
       pairs.push({
+        ...basePair,
         key,
-        parentKey: parentPair,
-        question,
         answer: null,
-        searchResults: [],
         status: 'failed',
         errorCode: 'NO_ANSWER',
         errorMessage: 'The imported conversation has no answer to this question',
-        createdAt: askedAt,
         answeredAt: null,
-        provider: 'chatgpt',
-        model: null,
-        upstreamRequestId: null,
-        historyTurns: 0,
-        latencyMs: null,
       });
       pairOfNode.set(node.id, key);
-      for (const child of node.children) if (!visited.has(child)) stack.push({ nodeId: child, parentPair: key });
+      for (const id of unanswered.nodeIds) pairOfNode.set(id, key);
+      for (const child of userChildren) stack.push({ nodeId: child, parentPair: key });
       continue;
     }
-    for (const reply of replies) {
-      visited.add(reply.id);
-      const key = `${node.id}>${reply.id}`;
+    for (const answer of answers) {
+      const key = `${node.id}>${answer.endId}`;
       pairs.push({
+        ...basePair,
         key,
-        parentKey: parentPair,
-        question,
-        answer: reply.text.slice(0, IMPORTED_TEXT_MAX_LENGTH),
-        searchResults: [],
+        answer: answer.text.slice(0, IMPORTED_TEXT_MAX_LENGTH),
         status: 'answered',
         errorCode: null,
         errorMessage: null,
-        createdAt: askedAt,
-        answeredAt: seconds(reply.createdAt, node.createdAt ?? created),
-        provider: 'chatgpt',
-        model: null,
-        upstreamRequestId: null,
-        historyTurns: 0,
-        latencyMs: null,
+        answeredAt: seconds(answer.createdAt, node.createdAt ?? created),
       });
       pairOfNode.set(node.id, key);
-      pairOfNode.set(reply.id, key);
-      for (const child of reply.children) stack.push({ nodeId: child, parentPair: key });
+      for (const id of answer.nodeIds) pairOfNode.set(id, key);
+      for (const child of answer.nextQuestions) stack.push({ nodeId: child, parentPair: key });
     }
-    // Non-assistant children of the question (rare: tool calls) continue from its last pair.
-    for (const child of node.children) {
-      const childNode = nodes.get(child);
-      if (childNode && childNode.role !== 'assistant' && !visited.has(child)) {
-        stack.push({ nodeId: child, parentPair: pairOfNode.get(node.id) ?? parentPair });
-      }
-    }
+    for (const id of unanswered.nodeIds) pairOfNode.set(id, pairOfNode.get(node.id) ?? node.id);
+    // A question directly under a question, or after a textless path (rare), follows the last answer.
+    for (const child of userChildren) stack.push({ nodeId: child, parentPair: pairOfNode.get(node.id) ?? parentPair });
   }
   if (pairs.length === 0) throw new ImportError('the conversation has no user messages');
   if (pairs.length > MAX_IMPORTED_PAIRS)

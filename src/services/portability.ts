@@ -50,6 +50,7 @@ export function toChatExport(chat: ChatRow, pairs: QaPairRow[], branches: Branch
         history_max_turns: chat.settings.historyMaxTurns ?? null,
       },
       active_branch_id: chat.activeBranchId ?? branches[0]?.id ?? '',
+      import_source: chat.importSource,
       forked_from:
         chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
           ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
@@ -216,7 +217,17 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
           continue;
         }
         Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
-        const result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
+        let result: Awaited<ReturnType<ChatRepository['importChat']>>;
+        try {
+          result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
+        } catch (error) {
+          // The chat's transaction rolled back: nothing of it was written. Report it and go on.
+          report.error = `could not be stored: ${error instanceof Error ? error.message : String(error)}`;
+          continue;
+        } finally {
+          // Let other requests (streams, probes) run between two chats of a large import.
+          await new Promise((resolve) => setImmediate(resolve));
+        }
         if (result.status === 'duplicate') {
           Object.assign(report, { status: 'skipped', chatId: result.chatId, error: 'already imported' });
         } else {

@@ -15,7 +15,9 @@ const HAS_WORD = /[\p{L}\p{N}]/u;
  */
 export function toFtsTerms(input: string): string[] {
   const terms: string[] = [];
-  for (const match of input.matchAll(/"([^"]*)"?|(\S+)/g)) {
+  // Control characters (NUL included) are no part of any word: they separate like spaces.
+  const text = input.replace(/\p{Cc}/gu, ' ');
+  for (const match of text.matchAll(/"([^"]*)"?|(\S+)/g)) {
     const phrase = match[1];
     if (phrase !== undefined) {
       if (HAS_WORD.test(phrase)) terms.push(`"${phrase}"`);

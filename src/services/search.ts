@@ -57,6 +57,7 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
       else await deps.access.assertActsFor(actor, userId);
       const q = input.q?.trim() ?? '';
       const domain = input.source === undefined ? undefined : normalizeDomain(input.source);
+      if (domain === '') throw badRequest('INVALID_QUERY', 'source must name a site, e.g. example.com');
       if (q === '' && domain === undefined)
         throw badRequest('INVALID_QUERY', 'Send q (what to search for), source, or both');
       if (input.since && input.until && input.since >= input.until)
