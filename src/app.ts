@@ -98,6 +98,7 @@ export async function buildApp(options: BuildAppOptions) {
     allowSignup: config.allowSignup,
     historyMaxTurns: config.historyMaxTurns,
     shutdownGraceMs: config.shutdownGraceMs,
+    idempotencyTtlHours: config.idempotencyTtlHours,
   });
   await app.register(authPlugin);
 

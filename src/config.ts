@@ -30,6 +30,7 @@ export const ConfigSchema = Type.Object({
   RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1000, maximum: 86_400_000, default: 60_000 }),
   CORS_ORIGINS: Type.String({ default: '' }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 24 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -66,6 +67,7 @@ export interface AppConfig {
   rateLimit: { max: number; windowMs: number };
   corsOrigins: string[];
   metricsToken: string | undefined;
+  idempotencyTtlHours: number;
   historyMaxTurns: number;
   adminApiKey: string | undefined;
   allowSignup: boolean;
@@ -163,6 +165,7 @@ function deriveConfig(raw: RawConfig): AppConfig {
       .filter((origin) => origin !== '')
       .map((origin) => requireHttpUrl('CORS_ORIGINS', origin)),
     metricsToken: raw.METRICS_TOKEN,
+    idempotencyTtlHours: raw.IDEMPOTENCY_TTL_HOURS,
     historyMaxTurns: raw.HISTORY_MAX_TURNS,
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,

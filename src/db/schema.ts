@@ -221,6 +221,33 @@ export const qaPairSources = sqliteTable(
   ],
 );
 
+/**
+ * Idempotency-Key records of POST /search: the first request with a key runs, later ones
+ * with the same key and body get its stored response. Expired rows are purged.
+ */
+export const idempotencyKeys = sqliteTable(
+  'idempotency_keys',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    key: text('key').notNull(),
+    /** SHA-256 of the request body, to tell a retry from a different request reusing a key. */
+    requestHash: text('request_hash').notNull(),
+    state: text('state', { enum: ['running', 'done'] }).notNull(),
+    statusCode: integer('status_code'),
+    /** The JSON response body, as sent. */
+    response: text('response'),
+    createdAt: timestamp('created_at').notNull(),
+    expiresAt: timestamp('expires_at').notNull(),
+  },
+  (table) => [
+    primaryKey({ columns: [table.userId, table.key] }),
+    index('idempotency_keys_expires_idx').on(table.expiresAt),
+  ],
+);
+
+export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type BranchRow = typeof branches.$inferSelect;
 export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createChatRepository } from '../repositories/chats.js';
+import { createIdempotencyRepository } from '../repositories/idempotency.js';
 import { createSearchRepository } from '../repositories/search.js';
 import { createUserRepository } from '../repositories/users.js';
 import { createAccessService } from '../services/access.js';
 import { createBranchService } from '../services/branches.js';
 import { createChatService } from '../services/chats.js';
 import { createConversationService } from '../services/conversation.js';
+import { createIdempotencyService } from '../services/idempotency.js';
 import { createKeyedLock } from '../services/keyed-lock.js';
 import { createPortabilityService } from '../services/portability.js';
 import { createSearchService } from '../services/search.js';
@@ -18,6 +20,8 @@ export interface ServicesOptions {
   historyMaxTurns: number;
   /** How long closing waits for running asks and streams before storing them as interrupted. */
   shutdownGraceMs: number;
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlHours: number;
 }
 
 function createServices(fastify: FastifyInstance, options: ServicesOptions) {
@@ -35,6 +39,11 @@ function createServices(fastify: FastifyInstance, options: ServicesOptions) {
     branches: createBranchService({ chats, access, chatLock }),
     search: createSearchService({ search: createSearchRepository(db), chats, access }),
     portability: createPortabilityService({ chats, access }),
+    idempotency: createIdempotencyService({
+      keys: createIdempotencyRepository(db),
+      access,
+      ttlMs: options.idempotencyTtlHours * 3_600_000,
+    }),
     conversation: createConversationService({
       chats,
       access,

@@ -1,10 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { actorOf } from '../plugins/auth.js';
 import { logFailure, toErrorReply } from '../plugins/errors.js';
 import { AskBody, AskResponse, toQaPair } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
 import type { AskResult, StreamObserver } from '../services/conversation.js';
+import type { RecordedResponse } from '../services/idempotency.js';
+import { DomainError } from '../errors.js';
+import type { ErrorResponse } from '../schemas/common.js';
 import { clientDisconnectSignal } from './client-signal.js';
 
 export const STREAM_EVENTS_DESCRIPTION = `
@@ -51,6 +55,10 @@ function sseObserver(reply: FastifyReply) {
   return observer;
 }
 
+const ASK_ERROR_STATUSES = [400, 401, 403, 404, 409, 415, 422, 429, 499, 500, 502, 503, 504] as const;
+const isAskErrorStatus = (status: number): status is (typeof ASK_ERROR_STATUSES)[number] =>
+  (ASK_ERROR_STATUSES as readonly number[]).includes(status);
+
 const toAskResponse = (result: AskResult) => ({
   chat_id: result.chatId,
   branch_id: result.branchId,
@@ -76,7 +84,19 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           'fails, the error response carries qa_pair_id and the chat shows the pair with status "failed".\n' +
           STREAM_EVENTS_DESCRIPTION,
         body: AskBody,
-        response: { 200: AskResponse, ...errorResponses(400, 401, 403, 404, 415, 499, 500, 502, 503, 504) },
+        headers: Type.Object({
+          'idempotency-key': Type.Optional(
+            Type.String({
+              description:
+                'Makes the ask safe to retry: the same key and body within 24 hours return the first response ' +
+                '(header Idempotent-Replayed: true) without asking the chatbot again',
+            }),
+          ),
+        }),
+        response: {
+          200: AskResponse,
+          ...errorResponses(...ASK_ERROR_STATUSES),
+        },
       },
     },
     async (request, reply) => {
@@ -87,29 +107,90 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         ...(chatId === undefined ? {} : { chatId }),
         ...(parentId === undefined ? {} : { parentId }),
       };
+      const actor = actorOf(request);
       const wantsStream = stream ?? (request.headers.accept ?? '').includes('text/event-stream');
       const conversation = fastify.services.conversation;
-      if (!wantsStream) {
-        return toAskResponse(
-          await conversation.ask(actorOf(request), input, { signal: clientDisconnectSignal(reply) }),
-        );
+      const idempotencyKey = request.headers['idempotency-key'];
+
+      if (typeof idempotencyKey !== 'string') {
+        if (!wantsStream) {
+          return toAskResponse(await conversation.ask(actor, input, { signal: clientDisconnectSignal(reply) }));
+        }
+        await streamAsk(reply, (observer) => conversation.ask(actor, input, { stream: observer }));
+        // Returning nothing (not `reply`, which is thenable) lets @fastify/sse end the stream.
+        return;
       }
 
-      const observer = sseObserver(reply);
-      try {
-        const result = await conversation.ask(actorOf(request), input, { stream: observer });
-        observer.push('done', toAskResponse(result));
-      } catch (error) {
-        // Before the question was stored nothing was streamed: answer with a plain JSON error.
-        if (!observer.started) throw error;
-        const failure = toErrorReply(error);
-        logFailure(request.log, error, failure, 'streaming ask failed');
-        observer.push('error', failure.body);
+      // With an Idempotency-Key the ask is completed even if the client goes away, so that
+      // its retry with the same key finds the answer instead of a cancellation.
+      if (!wantsStream) {
+        const { response, replayed } = await fastify.services.idempotency.run(
+          actor,
+          { userId, key: idempotencyKey, body: request.body },
+          async () => recorded(() => conversation.ask(actor, input)),
+        );
+        if (replayed) reply.header('idempotent-replayed', 'true');
+        if (response.retryAfterSeconds !== undefined) reply.header('retry-after', String(response.retryAfterSeconds));
+        // A recorded response is one this route produced: an ask answer or an error body.
+        const status = response.statusCode === 200 || isAskErrorStatus(response.statusCode) ? response.statusCode : 500;
+        return reply.code(status).send(response.body as Static<typeof AskResponse> | ErrorResponse);
       }
-      await observer.flush();
-      // Returning nothing (not `reply`, which is thenable) lets @fastify/sse end the stream.
+      let streamed = false;
+      const { response, replayed } = await fastify.services.idempotency.run(
+        actor,
+        { userId, key: idempotencyKey, body: request.body },
+        async () => {
+          streamed = true;
+          return streamAsk(reply, (observer) => conversation.ask(actor, input, { stream: observer }));
+        },
+      );
+      if (replayed || !streamed) {
+        reply.header('idempotent-replayed', 'true');
+        await reply.sse.send({ event: response.statusCode === 200 ? 'done' : 'error', data: response.body });
+      }
     },
   );
+
+  /**
+   * Runs a streaming ask, relaying it as SSE events, and returns what it ended with (the
+   * `done` or `error` payload). A failure before the question is stored is thrown, to be
+   * answered as a plain JSON error.
+   */
+  async function streamAsk(
+    reply: FastifyReply,
+    run: (observer: StreamObserver) => Promise<AskResult>,
+  ): Promise<RecordedResponse> {
+    const observer = sseObserver(reply);
+    let outcome: RecordedResponse;
+    try {
+      const result = await run(observer);
+      outcome = { statusCode: 200, body: toAskResponse(result) };
+      observer.push('done', outcome.body);
+    } catch (error) {
+      if (!observer.started) throw error;
+      const failure = toErrorReply(error);
+      logFailure(reply.log, error, failure, 'streaming ask failed');
+      outcome = { statusCode: failure.body.statusCode, body: failure.body };
+      observer.push('error', failure.body);
+    }
+    await observer.flush();
+    return outcome;
+  }
+
+  /** Runs an ask and turns a stored failure (an error with its qa_pair_id) into a response to record. */
+  async function recorded(run: () => Promise<AskResult>): Promise<RecordedResponse> {
+    try {
+      return { statusCode: 200, body: toAskResponse(await run()) };
+    } catch (error) {
+      if (!(error instanceof DomainError) || error.extra.qaPairId === undefined) throw error;
+      const failure = toErrorReply(error);
+      return {
+        statusCode: failure.body.statusCode,
+        body: failure.body,
+        ...(failure.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: failure.retryAfterSeconds }),
+      };
+    }
+  }
 };
 
 export default askRoutes;
