@@ -84,119 +84,141 @@ export function createUpstreamHttp(options: UpstreamHttpOptions) {
     const budgetMs = call.streaming
       ? Math.max(options.streamMaxMs ?? options.timeoutMs, options.timeoutMs)
       : options.timeoutMs;
-    const timeoutSignal = AbortSignal.timeout(budgetMs);
-    const combined = call.signal ? AbortSignal.any([call.signal, timeoutSignal]) : timeoutSignal;
-    const abortReason = (): ChatbotError | undefined => {
-      if (call.signal?.aborted) {
-        return new ChatbotError(
-          'cancelled',
-          'The request was cancelled before the chatbot answered',
-          {},
-          { cause: call.signal.reason },
-        );
-      }
-      if (timeoutSignal.aborted) return new ChatbotError('timeout', `The chatbot did not answer within ${budgetMs} ms`);
-      return undefined;
+    // A timer of our own, cleared when the call ends (AbortSignal.timeout would linger for
+    // the whole budget after every call), and one controller for it and the caller.
+    const timeout = new AbortController();
+    const timeoutSignal = timeout.signal;
+    const timer = setTimeout(() => timeout.abort(), budgetMs);
+    const combined = new AbortController();
+    const abortCombined = () => combined.abort();
+    timeoutSignal.addEventListener('abort', abortCombined, { once: true });
+    call.signal?.addEventListener('abort', abortCombined, { once: true });
+    if (call.signal?.aborted) combined.abort();
+    const cleanUp = () => {
+      clearTimeout(timer);
+      timeoutSignal.removeEventListener('abort', abortCombined);
+      call.signal?.removeEventListener('abort', abortCombined);
     };
+    try {
+      return await send();
+    } finally {
+      cleanUp();
+    }
 
-    const maxAttempts = Math.max(1, options.maxAttempts ?? 1);
-    const retryBaseMs = options.retryBaseMs ?? 250;
-    const deadline = Date.now() + budgetMs;
-    /** Waits before another try, if the budget allows; false means give up now. */
-    const backoff = async (attempt: number, retryAfterSeconds: number | undefined): Promise<boolean> => {
-      if (attempt >= maxAttempts) return false;
-      const jittered = Math.random() * retryBaseMs * 2 ** (attempt - 1);
-      const wait = retryAfterSeconds === undefined ? jittered : Math.max(retryAfterSeconds * 1000, jittered);
-      if (Date.now() + wait >= deadline) return false;
-      await sleep(wait, undefined, { signal: combined });
-      return true;
-    };
+    async function send(): Promise<T> {
+      const abortReason = (): ChatbotError | undefined => {
+        if (call.signal?.aborted) {
+          return new ChatbotError(
+            'cancelled',
+            'The request was cancelled before the chatbot answered',
+            {},
+            { cause: call.signal.reason },
+          );
+        }
+        if (timeoutSignal.aborted)
+          return new ChatbotError('timeout', `The chatbot did not answer within ${budgetMs} ms`);
+        return undefined;
+      };
 
-    let raw: Dispatcher.ResponseData;
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        raw = await request(call.url, {
-          method: 'POST',
-          dispatcher: agent,
-          signal: combined,
-          headers: { 'content-type': 'application/json', ...call.headers },
-          body: call.body,
-        });
-      } catch (error) {
-        const aborted = abortReason();
-        if (aborted) throw aborted;
-        if (isRetryableConnectionError(error)) {
-          const retry = await backoff(attempt, undefined).catch(() => false);
+      const maxAttempts = Math.max(1, options.maxAttempts ?? 1);
+      const retryBaseMs = options.retryBaseMs ?? 250;
+      const deadline = Date.now() + budgetMs;
+      /** Waits before another try, if the budget allows; false means give up now. */
+      const backoff = async (attempt: number, retryAfterSeconds: number | undefined): Promise<boolean> => {
+        if (attempt >= maxAttempts) return false;
+        const jittered = Math.random() * retryBaseMs * 2 ** (attempt - 1);
+        const wait = retryAfterSeconds === undefined ? jittered : Math.max(retryAfterSeconds * 1000, jittered);
+        if (Date.now() + wait >= deadline) return false;
+        await sleep(wait, undefined, { signal: combined.signal });
+        return true;
+      };
+
+      let raw: Dispatcher.ResponseData;
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          raw = await request(call.url, {
+            method: 'POST',
+            dispatcher: agent,
+            signal: combined.signal,
+            headers: { 'content-type': 'application/json', ...call.headers },
+            body: call.body,
+          });
+        } catch (error) {
+          const aborted = abortReason();
+          if (aborted) throw aborted;
+          if (isRetryableConnectionError(error)) {
+            const retry = await backoff(attempt, undefined).catch(() => false);
+            if (retry) {
+              options.onRetry?.('connection');
+              continue;
+            }
+          }
+          throw abortReason() ?? toTransportError(error, options.timeoutMs);
+        }
+        // 429 and 503 say "not now": nothing was answered, so asking again is safe.
+        if (raw.statusCode === 429 || raw.statusCode === 503) {
+          const retryAfterSeconds = parseRetryAfter(raw.headers['retry-after']);
+          let retry = false;
+          if (attempt < maxAttempts) {
+            await raw.body.dump({ limit: ERROR_BODY_READ_BYTES }).catch(() => undefined);
+            retry = await backoff(attempt, retryAfterSeconds).catch(() => false);
+            if (!retry) {
+              const aborted = abortReason();
+              if (aborted) throw aborted;
+              throw statusError(raw.statusCode, retryAfterSeconds);
+            }
+          }
           if (retry) {
-            options.onRetry?.('connection');
+            options.onRetry?.('status', raw.statusCode);
             continue;
           }
         }
-        throw abortReason() ?? toTransportError(error, options.timeoutMs);
+        break;
       }
-      // 429 and 503 say "not now": nothing was answered, so asking again is safe.
-      if (raw.statusCode === 429 || raw.statusCode === 503) {
-        const retryAfterSeconds = parseRetryAfter(raw.headers['retry-after']);
-        let retry = false;
-        if (attempt < maxAttempts) {
-          await raw.body.dump({ limit: ERROR_BODY_READ_BYTES }).catch(() => undefined);
-          retry = await backoff(attempt, retryAfterSeconds).catch(() => false);
-          if (!retry) {
-            const aborted = abortReason();
-            if (aborted) throw aborted;
-            throw statusError(raw.statusCode, retryAfterSeconds);
+
+      const body = raw.body;
+      async function* chunks(): AsyncGenerator<string> {
+        const decoder = new StringDecoder('utf8');
+        let size = 0;
+        for await (const chunk of body) {
+          const buffer = chunk as Buffer;
+          size += buffer.length;
+          if (size > options.maxResponseBytes) {
+            body.destroy();
+            throw new ChatbotError(
+              'bad_response',
+              `The chatbot's answer is larger than ${options.maxResponseBytes} bytes`,
+            );
           }
+          const text = decoder.write(buffer);
+          if (text) yield text;
         }
-        if (retry) {
-          options.onRetry?.('status', raw.statusCode);
-          continue;
-        }
+        const rest = decoder.end();
+        if (rest) yield rest;
       }
-      break;
-    }
+      const response: UpstreamResponse = {
+        status: raw.statusCode,
+        headers: raw.headers,
+        chunks,
+        async text() {
+          let text = '';
+          for await (const chunk of chunks()) text += chunk;
+          return text;
+        },
+        async discard() {
+          await body.dump({ limit: ERROR_BODY_READ_BYTES }).catch(() => undefined);
+        },
+      };
 
-    const body = raw.body;
-    async function* chunks(): AsyncGenerator<string> {
-      const decoder = new StringDecoder('utf8');
-      let size = 0;
-      for await (const chunk of body) {
-        const buffer = chunk as Buffer;
-        size += buffer.length;
-        if (size > options.maxResponseBytes) {
-          body.destroy();
-          throw new ChatbotError(
-            'bad_response',
-            `The chatbot's answer is larger than ${options.maxResponseBytes} bytes`,
-          );
-        }
-        const text = decoder.write(buffer);
-        if (text) yield text;
+      try {
+        return await consume(response);
+      } catch (error) {
+        if (error instanceof ChatbotError) throw error;
+        throw abortReason() ?? toTransportError(error, options.timeoutMs);
+      } finally {
+        // Whatever `consume` left unread must not hold the socket.
+        if (!body.destroyed && !body.readableEnded) body.destroy();
       }
-      const rest = decoder.end();
-      if (rest) yield rest;
-    }
-    const response: UpstreamResponse = {
-      status: raw.statusCode,
-      headers: raw.headers,
-      chunks,
-      async text() {
-        let text = '';
-        for await (const chunk of chunks()) text += chunk;
-        return text;
-      },
-      async discard() {
-        await body.dump({ limit: ERROR_BODY_READ_BYTES }).catch(() => undefined);
-      },
-    };
-
-    try {
-      return await consume(response);
-    } catch (error) {
-      if (error instanceof ChatbotError) throw error;
-      throw abortReason() ?? toTransportError(error, options.timeoutMs);
-    } finally {
-      // Whatever `consume` left unread must not hold the socket.
-      if (!body.destroyed && !body.readableEnded) body.destroy();
     }
   }
 
