@@ -49,3 +49,10 @@ export const qaPairNotFound = () =>
 export const branchNotFound = () => new DomainError('BRANCH_NOT_FOUND', 404, 'Branch not found in this chat');
 
 export const conflict = (code: string, message: string) => new DomainError(code, 409, message);
+
+export const tooManyBranches = () =>
+  new DomainError(
+    'TOO_MANY_BRANCHES',
+    409,
+    'This chat has 1000 branches, the most it can have: delete some or fork the chat',
+  );

@@ -451,6 +451,34 @@ describe('managing branches', () => {
   });
 });
 
+describe('branch bounds', () => {
+  it('refuses a 1001st branch with 409 TOO_MANY_BRANCHES, from the route and from an ask', async () => {
+    const { chatId, pairs } = await straightChat();
+    const insert = app.database.sqlite.prepare(
+      'INSERT INTO branches (id, chat_id, user_id, name, fork_pair_id, head_pair_id, created_at, updated_at) VALUES (?, ?, ?, NULL, ?, ?, 0, 0)',
+    );
+    const fill = app.database.sqlite.transaction(() => {
+      for (let index = 1; index < 1000; index += 1)
+        insert.run(crypto.randomUUID(), chatId, ada.id, pairs[0]?.id, pairs[0]?.id);
+    });
+    fill();
+    const before = tableCounts(app);
+    const viaRoute = await app.inject({
+      method: 'POST',
+      url: `${chatUrl(ada, chatId)}/branches`,
+      headers: ada.headers,
+      payload: { from_qa_pair_id: pairs[1]?.id },
+    });
+    expect(viaRoute.statusCode).toBe(409);
+    expect(viaRoute.json()).toMatchObject({ code: 'TOO_MANY_BRANCHES' });
+    const viaAsk = await ask(app, ada, { chat_id: chatId, parent_id: null, question: 'one branch too many' });
+    expect(viaAsk.statusCode).toBe(409);
+    expect(tableCounts(app)).toEqual(before);
+    // Continuing an existing branch is still fine.
+    expect((await ask(app, ada, { chat_id: chatId, question: 'on the active branch' })).statusCode).toBe(200);
+  });
+});
+
 describe('branch routes guard ownership and input', () => {
   let chatId: string;
   let pairs: Pair[];

@@ -135,6 +135,59 @@ describe('chat CRUD', () => {
   });
 });
 
+describe('bounds', () => {
+  it('returns at most the latest 1000 pairs of a branch, saying how many came before', async () => {
+    const at = '2026-01-01T00:00:00.000Z';
+    const pairs = Array.from({ length: 1005 }, (_, index) => ({
+      id: `p${index}`,
+      parent_id: index === 0 ? null : `p${index - 1}`,
+      question: `question ${index}`,
+      answer: `answer ${index}`,
+      search_results: [],
+      status: 'answered',
+      error: null,
+      created_at: at,
+      answered_at: at,
+      provider: 'offline',
+      model: null,
+      upstream_request_id: null,
+      history_turns: 0,
+      latency_ms: null,
+    }));
+    const exported = {
+      format: 'chat-history.chat',
+      version: 1,
+      chat: {
+        id: 'long-chat',
+        title: 'A long chat',
+        created_at: at,
+        updated_at: at,
+        settings: { system_prompt: null, model: null, history_max_turns: null },
+        active_branch_id: 'main',
+        forked_from: null,
+      },
+      qa_pairs: pairs,
+      branches: [
+        { id: 'main', name: 'main', fork_qa_pair_id: null, head_qa_pair_id: 'p1004', created_at: at, updated_at: at },
+      ],
+    };
+    const imported = await app.inject({
+      method: 'POST',
+      url: `${chatsUrl(ada)}/import`,
+      headers: ada.headers,
+      payload: exported,
+    });
+    const chatId = imported.json<{ results: { chat_id: string }[] }>().results[0]?.chat_id ?? '';
+    const view = await app.inject({ method: 'GET', url: `${chatsUrl(ada)}/${chatId}`, headers: ada.headers });
+    const body = view.json<{ earlier_qa_pairs: number; qa_count: number; qa_pairs: { question: string }[] }>();
+    expect(body.qa_count).toBe(1005);
+    expect(body.qa_pairs).toHaveLength(1000);
+    expect(body.earlier_qa_pairs).toBe(5);
+    expect(body.qa_pairs[0]?.question).toBe('question 5');
+    expect(body.qa_pairs.at(-1)?.question).toBe('question 1004');
+  });
+});
+
 describe('listing chats', () => {
   it('pages through every chat once, most recently updated first', async () => {
     const carol = await createUser(app, 'Carol');

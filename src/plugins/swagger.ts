@@ -8,7 +8,8 @@ export default fp(
     await fastify.register(swagger, {
       // Shared schemas keep their $id as their name in components (ErrorResponse, not def-0).
       refResolver: {
-        buildLocalReference: (json, _baseUri, _fragment, index) => (typeof json.$id === 'string' ? json.$id : `def-${index}`),
+        buildLocalReference: (json, _baseUri, _fragment, index) =>
+          typeof json.$id === 'string' ? json.$id : `def-${index}`,
       },
       openapi: {
         openapi: '3.1.0',

@@ -18,6 +18,23 @@ export interface ChatCursor {
 }
 
 export const MAIN_BRANCH_NAME = 'main';
+/** Branches one chat may have: every list and tree of a chat stays bounded. */
+export const MAX_BRANCHES_PER_CHAT = 1000;
+
+/** Thrown inside a transaction (rolling it back) when a chat already has its most branches. */
+export class TooManyBranches extends Error {
+  override name = 'TooManyBranches';
+}
+
+function countBranches(tx: Db, chatId: string): number {
+  return (
+    tx
+      .select({ n: sql<number>`count(*)` })
+      .from(branches)
+      .where(eq(branches.chatId, chatId))
+      .get()?.n ?? 0
+  );
+}
 
 /** Where a new pair goes in the chat's tree. */
 export type AskPlacement =
@@ -119,11 +136,13 @@ export function createChatRepository(db: SqliteDb) {
     .from(branches)
     .where(eq(branches.id, sql.placeholder('id')))
     .prepare();
+  // The latest `limit` pairs of a path (read newest first, returned first question first).
   const pathStatement = db
     .select()
     .from(qaPairs)
     .where(sql`${qaPairs.id} IN ${pathIds(sql.placeholder('headPairId'))}`)
-    .orderBy(asc(qaPairs.seq))
+    .orderBy(desc(qaPairs.seq))
+    .limit(sql.placeholder('limit'))
     .prepare();
   const listPairsStatement = db
     .select()
@@ -253,9 +272,9 @@ export function createChatRepository(db: SqliteDb) {
       return findPairStatement.get({ id });
     },
 
-    /** The pairs from the first one to `headPairId`, first first; empty for no head. */
-    async listPath(headPairId: string | null): Promise<QaPairRow[]> {
-      return headPairId === null ? [] : pathStatement.all({ headPairId });
+    /** The pairs from the first one to `headPairId`, first first (the latest `limit` of them). */
+    async listPath(headPairId: string | null, limit = Number.MAX_SAFE_INTEGER): Promise<QaPairRow[]> {
+      return headPairId === null ? [] : pathStatement.all({ headPairId, limit }).reverse();
     },
 
     /** The chat's pairs in asking order (so every parent comes before its children), at most `limit`. */
@@ -281,6 +300,7 @@ export function createChatRepository(db: SqliteDb) {
     async createBranch(branch: BranchRow): Promise<BranchRow | 'name_taken'> {
       try {
         return db.transaction((tx) => {
+          if (countBranches(tx, branch.chatId) >= MAX_BRANCHES_PER_CHAT) throw new TooManyBranches();
           const row = tx.insert(branches).values(branch).returning().get();
           tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId)).run();
           return row;
@@ -553,6 +573,7 @@ export function createChatRepository(db: SqliteDb) {
           }
         }
 
+        if (!extendBranchId && countBranches(tx, input.chatId) >= MAX_BRANCHES_PER_CHAT) throw new TooManyBranches();
         const history = answeredHistory(tx, parentId, input.historyLimit);
         const seq = chat.lastSeq + 1;
         const pair = tx

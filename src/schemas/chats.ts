@@ -166,7 +166,12 @@ export type QaPairOnBranch = Static<typeof QaPairOnBranch>;
 export const ChatWithPairs = Type.Object({
   ...Chat.properties,
   branch_count: Type.Integer(),
-  qa_pairs: Type.Array(QaPairOnBranch, { description: 'The active branch, first question first' }),
+  qa_pairs: Type.Array(QaPairOnBranch, {
+    description: 'The active branch, first question first: its latest 1000 pairs at most',
+  }),
+  earlier_qa_pairs: Type.Integer({
+    description: 'Pairs of the active branch before the first one returned (the export has them all)',
+  }),
 });
 
 export const AskResponse = Type.Object({
@@ -216,6 +221,7 @@ export function toChatWithPairs(view: ChatView) {
   return {
     ...toChat(view.chat),
     branch_count: view.branches.length,
+    earlier_qa_pairs: view.earlierPairs,
     qa_pairs: view.pairs.map((pair): QaPairOnBranch => {
       const siblings = view.tree.siblingsOf(pair.id);
       return {

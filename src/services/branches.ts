@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
-import { badRequest, branchNotFound, conflict, qaPairNotFound } from '../errors.js';
-import type { ChatRepository, TreeNode } from '../repositories/chats.js';
+import { badRequest, branchNotFound, conflict, qaPairNotFound, tooManyBranches } from '../errors.js';
+import { TooManyBranches, type ChatRepository, type TreeNode } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat } from './chats.js';
 import type { KeyedLock } from './keyed-lock.js';
@@ -25,6 +25,16 @@ export interface ChatTree {
   nodes: QaPairRow[];
   branches: BranchSummary[];
   truncated: boolean;
+}
+
+/** The repository's TooManyBranches as the client-facing 409. */
+export async function rethrowTooManyBranches<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof TooManyBranches) throw tooManyBranches();
+    throw error;
+  }
 }
 
 const nameTaken = (name: string) => conflict('BRANCH_NAME_TAKEN', `This chat already has a branch named "${name}"`);
@@ -85,16 +95,18 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       const name = input.name === undefined ? null : requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       const from = await pairOfChat(chat.id, input.fromPairId);
       const now = new Date();
-      const created = await chats.createBranch({
-        id: randomUUID(),
-        chatId: chat.id,
-        userId,
-        name,
-        forkPairId: from.id,
-        headPairId: from.id,
-        createdAt: now,
-        updatedAt: now,
-      });
+      const created = await rethrowTooManyBranches(() =>
+        chats.createBranch({
+          id: randomUUID(),
+          chatId: chat.id,
+          userId,
+          name,
+          forkPairId: from.id,
+          headPairId: from.id,
+          createdAt: now,
+          updatedAt: now,
+        }),
+      );
       if (created === 'name_taken') throw nameTaken(name ?? '');
       const nodes = await chats.listTree(chat.id);
       const tree = indexTree(nodes, [created], created.id);

@@ -48,10 +48,15 @@ export function decodeChatCursor(cursor: string): ChatCursor {
   return { updatedAt: new Date(Number(match[1])), id: match[2] };
 }
 
+/** GET of a chat returns at most this many pairs: the latest of its active branch. */
+export const MAX_PAIRS_IN_VIEW = 1000;
+
 /** A chat as GET shows it: the pairs of its active branch, and the tree around them. */
 export interface ChatView {
   chat: ChatRow;
   pairs: QaPairRow[];
+  /** Pairs of the active branch before the first one returned (0 unless over MAX_PAIRS_IN_VIEW). */
+  earlierPairs: number;
   branches: BranchRow[];
   tree: TreeIndex;
 }
@@ -101,8 +106,11 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
       const chat = await ownedChat(actor, userId, chatId);
       const branchRows = (await chats.listBranches(chat.id)).map((row) => row.branch);
       const active = branchRows.find((branch) => branch.id === chat.activeBranchId);
-      const [pairs, nodes] = await Promise.all([chats.listPath(active?.headPairId ?? null), chats.listTree(chat.id)]);
-      return { chat, pairs, branches: branchRows, tree: indexTree(nodes, branchRows, chat.activeBranchId) };
+      const head = active?.headPairId ?? null;
+      const [pairs, nodes] = await Promise.all([chats.listPath(head, MAX_PAIRS_IN_VIEW), chats.listTree(chat.id)]);
+      const tree = indexTree(nodes, branchRows, chat.activeBranchId);
+      const length = head === null ? 0 : tree.depthOf(head) + 1;
+      return { chat, pairs, earlierPairs: Math.max(0, length - pairs.length), branches: branchRows, tree };
     },
 
     /** Renames a chat and/or changes its settings. */

@@ -14,6 +14,7 @@ import type { ChatRow, ChatSettings, QaPairRow } from '../db/schema.js';
 import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../errors.js';
 import type { AskPlacement, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
+import { rethrowTooManyBranches } from './branches.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 import { QUESTION_MAX_LENGTH, requireText, titleFromQuestion } from './text.js';
@@ -135,19 +136,21 @@ export function createConversationService(deps: {
       // The client left while this ask waited its turn: nothing was stored, nothing is lost.
       throw new DomainError('CLIENT_CLOSED_REQUEST', 499, UPSTREAM_FAILURES.cancelled.message);
     }
-    const begun = await chats.beginAsk({
-      chatId: input.chatId,
-      userId: input.userId,
-      ...(input.chat ? {} : { newChat: { title: titleFromQuestion(input.question), mainBranchId: randomUUID() } }),
-      placement: input.placement,
-      newBranchId: randomUUID(),
-      pairId: randomUUID(),
-      question: input.question,
-      status: options.stream ? 'streaming' : 'pending',
-      provider: chatbot.name,
-      historyLimit: historyLimit(input.chat),
-      now: new Date(),
-    });
+    const begun = await rethrowTooManyBranches(() =>
+      chats.beginAsk({
+        chatId: input.chatId,
+        userId: input.userId,
+        ...(input.chat ? {} : { newChat: { title: titleFromQuestion(input.question), mainBranchId: randomUUID() } }),
+        placement: input.placement,
+        newBranchId: randomUUID(),
+        pairId: randomUUID(),
+        question: input.question,
+        status: options.stream ? 'streaming' : 'pending',
+        provider: chatbot.name,
+        historyLimit: historyLimit(input.chat),
+        now: new Date(),
+      }),
+    );
     if (!begun) throw chatNotFound();
     const { pair, history, branchId } = begun;
     const settings = providerSettings(input.chat?.settings ?? {});
