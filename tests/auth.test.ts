@@ -237,6 +237,15 @@ describe('API keys', () => {
     expect(rows.some((row) => ada.apiKey.startsWith(row.prefix))).toBe(true);
   });
 
+  it('tags every log line of a request with the id it returns as X-Request-Id', async () => {
+    const response = await app.inject({ method: 'GET', url: '/v1/users/me', headers: ada.headers });
+    const requestId = String(response.headers['x-request-id']);
+    const lines = logLines
+      .map((line) => JSON.parse(line) as { reqId?: string; msg?: string })
+      .filter((line) => line.reqId === requestId);
+    expect(lines.map((line) => line.msg)).toEqual(['incoming request', 'request completed']);
+  });
+
   it('never writes a key to the log', async () => {
     await app.inject({ method: 'GET', url: '/v1/users/me', headers: ada.headers });
     await app.inject({ method: 'GET', url: '/v1/users/me', headers: bearer(TEST_ADMIN_KEY) });
