@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import {
@@ -119,6 +120,8 @@ export function createConversationService(deps: {
   const telemetry = deps.telemetry ?? noTelemetry;
   /** Aborted when the server's grace period for running asks is over. */
   const shutdown = new AbortController();
+  // Every running ask listens to it: as many listeners as asks in flight is expected.
+  setMaxListeners(0, shutdown.signal);
   const running = new Set<Promise<unknown>>();
 
   const historyLimit = (chat: ChatRow | undefined) => chat?.settings.historyMaxTurns ?? deps.historyMaxTurns;

@@ -1,0 +1,535 @@
+/**
+ * npm run bench: every hot route against the floor a bare Fastify sets, in one run.
+ *
+ * Starts on loopback, each as its own process: the built server (dist/, production log
+ * level) on a fresh temporary database; fake upstreams answering in the You.com shape
+ * (at once, and after 200 ms); and bare-Fastify floors (a small JSON document, the exact
+ * bytes our route answered, a kept-alive proxy to the same upstream). Seeds through the
+ * API, then drives each scenario with autocannon at 10 and 100 connections and prints one
+ * table (requests/s, p50/p99, non-2xx, the server's peak RSS, the ratio to the floor); the
+ * same goes to scripts/results/bench-<time>.json.
+ *
+ *   npm run bench -- [--duration 10] [--warmup 3] [--only ask_10,get_chat] [--search-pairs 100000]
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string) => {
+  const index = args.indexOf(`--${name}`);
+  return index >= 0 ? (args[index + 1] ?? fallback) : fallback;
+};
+const DURATION = Number(option('duration', '10'));
+const WARMUP = Number(option('warmup', '3'));
+const ONLY = option('only', '').split(',').filter(Boolean);
+const SEARCH_PAIRS = Number(option('search-pairs', '100000'));
+const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+const children: ChildProcess[] = [];
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Starts a child that prints "ready" (or, for the server, answers /ready). */
+async function start(
+  script: string,
+  env: Record<string, string>,
+  readiness: 'stdout' | 'http',
+): Promise<{ child: ChildProcess; url: string }> {
+  const port = await freePort();
+  const isTs = script.endsWith('.ts');
+  const child = spawn(process.execPath, [...(isTs ? ['--import', 'tsx'] : []), script], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  const url = `http://127.0.0.1:${port}`;
+  if (readiness === 'stdout') {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => chunk.toString().includes('ready') && resolve());
+      child.once('exit', () => reject(new Error(`${script} exited`)));
+    });
+  } else {
+    child.stdout?.resume();
+    for (let attempt = 0; ; attempt += 1) {
+      if (attempt > 400) throw new Error(`${script} did not become ready`);
+      if (
+        await fetch(`${url}/ready`).then(
+          (response) => response.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return { child, url };
+}
+
+/** The process's resident memory, sampled; peak() since the last reset. */
+function rssSampler(pid: number) {
+  let peak = 0;
+  const read = () => {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      if (match?.[1]) peak = Math.max(peak, Number(match[1]) / 1024);
+    } catch {
+      // The process is gone.
+    }
+  };
+  const timer = setInterval(read, 100);
+  timer.unref();
+  return {
+    reset: () => {
+      peak = 0;
+      read();
+    },
+    peak: () => {
+      read();
+      return peak;
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+interface Target {
+  method: 'GET' | 'POST';
+  path: string | (() => string);
+  headers?: Record<string, string>;
+  /** A body, or one per request (rotating). */
+  body?: string | (() => string);
+}
+
+interface LoadResult {
+  rps: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function load(baseUrl: string, target: Target, connections: number, seconds: number): Promise<LoadResult> {
+  const result = await autocannon({
+    url: baseUrl,
+    connections,
+    duration: seconds,
+    requests: [
+      {
+        method: target.method,
+        setupRequest: (request) => ({
+          ...request,
+          path: typeof target.path === 'function' ? target.path() : target.path,
+          headers: { 'content-type': 'application/json', ...target.headers },
+          ...(target.body === undefined
+            ? {}
+            : { body: typeof target.body === 'function' ? target.body() : target.body }),
+        }),
+      },
+    ],
+  });
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+async function json<T>(response: Response): Promise<T> {
+  if (!response.ok) throw new Error(`${response.status} ${await response.text()}`);
+  return (await response.json()) as T;
+}
+
+// ---------------------------------------------------------------------------------------
+// Seeding through the API: our own export format, imported in batches.
+
+const at = new Date(Date.UTC(2026, 0, 1)).toISOString();
+const answerText = 'A stored answer of a realistic length. '.repeat(12);
+
+interface ExportedBranch {
+  id: string;
+  name: string | null;
+  fork_qa_pair_id: string | null;
+  head_qa_pair_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+function exportOf(
+  id: string,
+  title: string,
+  pairCount: number,
+  options: { branches?: number; historyMaxTurns?: number } = {},
+) {
+  const pair = (pairId: string, parentId: string | null, question: string) => ({
+    id: pairId,
+    parent_id: parentId,
+    question,
+    answer: answerText,
+    search_results: [{ url: `https://example.com/${pairId.length % 50}`, name: 'Example', snippet: 'A snippet' }],
+    status: 'answered',
+    error: null,
+    created_at: at,
+    answered_at: at,
+    provider: 'you',
+    model: null,
+    upstream_request_id: null,
+    history_turns: 0,
+    latency_ms: 5,
+  });
+  const animals = ['otters', 'herons', 'beavers', 'foxes'];
+  const pairs = Array.from({ length: pairCount }, (_, index) =>
+    pair(
+      `${id}-p${index}`,
+      index === 0 ? null : `${id}-p${index - 1}`,
+      `Question ${index} of ${title}: how do ${animals[index % 4]} live?`,
+    ),
+  );
+  const branches: ExportedBranch[] = [
+    {
+      id: `${id}-main`,
+      name: 'main',
+      fork_qa_pair_id: null,
+      head_qa_pair_id: pairCount ? `${id}-p${pairCount - 1}` : null,
+      created_at: at,
+      updated_at: at,
+    },
+  ];
+  // A tree: side branches of 16 pairs each, forking off the main line.
+  for (let branch = 0; branch < (options.branches ?? 1) - 1; branch += 1) {
+    const fork = `${id}-p${(branch * 3) % Math.max(1, pairCount)}`;
+    let parent = fork;
+    for (let index = 0; index < 16; index += 1) {
+      const pairId = `${id}-b${branch}-p${index}`;
+      pairs.push(pair(pairId, parent, `Side ${branch} question ${index}`));
+      parent = pairId;
+    }
+    branches.push({
+      id: `${id}-b${branch}`,
+      name: null,
+      fork_qa_pair_id: fork,
+      head_qa_pair_id: parent,
+      created_at: at,
+      updated_at: at,
+    });
+  }
+  return {
+    format: 'chat-history.chat',
+    version: 1,
+    chat: {
+      id,
+      title,
+      created_at: at,
+      updated_at: at,
+      settings: { system_prompt: null, model: null, history_max_turns: options.historyMaxTurns ?? null },
+      active_branch_id: `${id}-main`,
+      forked_from: null,
+    },
+    qa_pairs: pairs,
+    branches,
+  };
+}
+
+async function importAll(
+  baseUrl: string,
+  user: { id: string; headers: Record<string, string> },
+  chats: object[],
+): Promise<string[]> {
+  const ids: string[] = [];
+  // Batches under the import limits: 1000 chats and 32 MiB a request.
+  const lines = chats.map((chat) => JSON.stringify(chat));
+  for (let start = 0; start < lines.length;) {
+    const batch: string[] = [];
+    let size = 0;
+    while (start < lines.length && batch.length < 500 && size + (lines[start]?.length ?? 0) < 16 * 1024 * 1024) {
+      const line = lines[start] ?? '';
+      batch.push(line);
+      size += line.length + 1;
+      start += 1;
+    }
+    const report = await json<{ results: { chat_id: string | null; error: string | null }[] }>(
+      await fetch(`${baseUrl}/v1/users/${user.id}/chats/import`, {
+        method: 'POST',
+        headers: { ...user.headers, 'content-type': 'application/x-ndjson' },
+        body: batch.join('\n'),
+      }),
+    );
+    for (const result of report.results) {
+      if (!result.chat_id) throw new Error(`seed import failed: ${result.error}`);
+      ids.push(result.chat_id);
+    }
+  }
+  return ids;
+}
+
+async function createUser(baseUrl: string, name: string) {
+  const body = await json<{ id: string; api_key: string }>(
+    await fetch(`${baseUrl}/v1/users`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${ADMIN_KEY}` },
+      body: JSON.stringify({ name }),
+    }),
+  );
+  return { id: body.id, headers: { authorization: `Bearer ${body.api_key}` } };
+}
+
+// ---------------------------------------------------------------------------------------
+
+interface Row {
+  scenario: string;
+  connections: number;
+  ours: LoadResult & { peakRssMb: number };
+  floor: { kind: string } & LoadResult;
+  ratio: number;
+}
+
+async function main() {
+  const started = Date.now();
+  process.stdout.write('building...\n');
+  await once(spawn('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' }), 'exit');
+  const work = mkdtempSync(join(tmpdir(), 'bench-'));
+  const rows: Row[] = [];
+
+  const upstream = await start('scripts/bench/upstream.ts', { DELAY_MS: '0' }, 'stdout');
+  const slowUpstream = await start('scripts/bench/upstream.ts', { DELAY_MS: '200' }, 'stdout');
+  const serverEnv = (db: string, upstreamUrl: string) => ({
+    DATABASE_URL: join(work, db),
+    YOU_API_KEY: 'bench-key',
+    YOU_API_URL: `${upstreamUrl}/smart`,
+    ADMIN_API_KEY: ADMIN_KEY,
+    LOG_LEVEL: 'warn',
+    RATE_LIMIT_MAX: '0',
+    HISTORY_MAX_TURNS: '200',
+    UPSTREAM_MAX_ATTEMPTS: '1',
+  });
+  const server = await start('dist/src/server.js', serverEnv('bench.db', upstream.url), 'http');
+  const slowServer = await start('dist/src/server.js', serverEnv('slow.db', slowUpstream.url), 'http');
+  const rss = rssSampler(server.child.pid ?? 0);
+  const slowRss = rssSampler(slowServer.child.pid ?? 0);
+
+  process.stdout.write('seeding through the API...\n');
+  const asker = await createUser(server.url, 'asker');
+  const askChats: Record<number, string[]> = {};
+  for (const earlier of [10, 50, 200]) {
+    askChats[earlier] = await importAll(
+      server.url,
+      asker,
+      Array.from({ length: 100 }, (_, index) =>
+        exportOf(`ask${earlier}-${index}`, `Ask ${earlier} #${index}`, earlier, { historyMaxTurns: earlier }),
+      ),
+    );
+  }
+  const lister = await createUser(server.url, 'lister');
+  await importAll(
+    server.url,
+    lister,
+    Array.from({ length: 10_000 }, (_, index) => exportOf(`list-${index}`, `Listed chat ${index}`, 1)),
+  );
+  let deepCursor = '';
+  for (let page = 0; page < 99; page += 1) {
+    const body = await json<{ next_cursor: string }>(
+      await fetch(`${server.url}/v1/users/${lister.id}/chats?limit=100${deepCursor ? `&cursor=${deepCursor}` : ''}`, {
+        headers: lister.headers,
+      }),
+    );
+    deepCursor = body.next_cursor;
+  }
+  const [treeChat] = await importAll(server.url, asker, [
+    exportOf('tree', 'A tree of 1000 pairs', 216, { branches: 50 }),
+  ]);
+  const searcher = await createUser(server.url, 'searcher');
+  const perChat = 1000;
+  await importAll(
+    server.url,
+    searcher,
+    Array.from({ length: Math.ceil(SEARCH_PAIRS / perChat) }, (_, index) =>
+      exportOf(`search-${index}`, `Corpus ${index}`, perChat),
+    ),
+  );
+  const slowAsker = await createUser(slowServer.url, 'slow');
+  const slowChats = await importAll(
+    slowServer.url,
+    slowAsker,
+    Array.from({ length: 100 }, (_, index) => exportOf(`slow-${index}`, `Slow #${index}`, 10, { historyMaxTurns: 10 })),
+  );
+  process.stdout.write(`seeded in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+
+  let counter = 0;
+  const rotate = (ids: string[]) => () => ids[counter++ % ids.length] ?? '';
+  const askBody = (userId: string, ids: string[]) => {
+    const next = rotate(ids);
+    return () => JSON.stringify({ user_id: userId, chat_id: next(), question: 'What else should I know?' });
+  };
+  const asks = (earlier: number) => askChats[earlier] ?? [];
+
+  /** Our response, captured once, for the same-bytes floor. */
+  const capture = async (target: Target, headers: Record<string, string>) => {
+    const path = typeof target.path === 'function' ? target.path() : target.path;
+    const response = await fetch(`${server.url}${path}`, { headers });
+    const file = join(work, `body-${Math.random().toString(36).slice(2)}.json`);
+    writeFileSync(file, Buffer.from(await response.arrayBuffer()));
+    return file;
+  };
+  /** The exact upstream body one of our asks sends, for the proxy floor. */
+  const upstreamBody = async (chatId: string) => {
+    const context = await json<{ body: { messages: unknown[] } }>(
+      await fetch(`${server.url}/v1/users/${asker.id}/chats/${chatId}/context`, { headers: asker.headers }),
+    );
+    return JSON.stringify({
+      ...context.body,
+      messages: [...context.body.messages, { role: 'user', content: 'What else should I know?' }],
+    });
+  };
+
+  type Scenario = {
+    name: string;
+    target: Target;
+    floor: () => Promise<{ kind: string; env: Record<string, string>; target: Target }>;
+    connections?: number[];
+    server?: { url: string; sampler: ReturnType<typeof rssSampler> };
+  };
+  const userGet = (user: { headers: Record<string, string> }, path: string): Target => ({
+    method: 'GET',
+    path,
+    headers: user.headers,
+  });
+  const bytesFloor = (target: Target, headers: Record<string, string>) => async () => ({
+    kind: 'same-bytes',
+    env: { FLOOR_MODE: 'bytes', BENCH_BODY_FILE: await capture(target, headers) },
+    target: { method: 'GET' as const, path: '/floor' },
+  });
+  const proxyFloor = (earlier: number) => async () => ({
+    kind: 'proxy',
+    env: { FLOOR_MODE: 'proxy', UPSTREAM_URL: `${upstream.url}/smart` },
+    target: { method: 'POST' as const, path: '/floor', body: await upstreamBody(asks(earlier)[0] ?? '') },
+  });
+
+  const getChat = userGet(asker, `/v1/users/${asker.id}/chats/${asks(200)[0]}`);
+  const listFirst = userGet(lister, `/v1/users/${lister.id}/chats?limit=20`);
+  const listDeep = userGet(lister, `/v1/users/${lister.id}/chats?limit=20&cursor=${deepCursor}`);
+  const tree = userGet(asker, `/v1/users/${asker.id}/chats/${treeChat}`);
+  const search = userGet(searcher, `/v1/users/${searcher.id}/search?q=otters%20live&limit=20`);
+  const scenarios: Scenario[] = [
+    {
+      name: 'create_chat',
+      target: {
+        method: 'POST',
+        path: `/v1/users/${asker.id}/chats`,
+        headers: asker.headers,
+        body: '{"title":"Bench chat"}',
+      },
+      floor: async () => ({
+        kind: 'small',
+        env: { FLOOR_MODE: 'small' },
+        target: { method: 'POST', path: '/floor', body: '{"title":"Bench chat"}' },
+      }),
+    },
+    ...[10, 50, 200].map((earlier) => ({
+      name: `ask_${earlier}`,
+      target: {
+        method: 'POST' as const,
+        path: '/search',
+        headers: asker.headers,
+        body: askBody(asker.id, asks(earlier)),
+      },
+      floor: proxyFloor(earlier),
+    })),
+    {
+      name: 'ask_200ms_upstream',
+      target: { method: 'POST', path: '/search', headers: slowAsker.headers, body: askBody(slowAsker.id, slowChats) },
+      floor: async () => ({ kind: 'ideal 500/s', env: {}, target: { method: 'GET', path: '/' } }),
+      connections: [100],
+      server: { url: slowServer.url, sampler: slowRss },
+    },
+    { name: 'get_chat_200', target: getChat, floor: bytesFloor(getChat, asker.headers) },
+    { name: 'list_chats_first', target: listFirst, floor: bytesFloor(listFirst, lister.headers) },
+    { name: 'list_chats_deep', target: listDeep, floor: bytesFloor(listDeep, lister.headers) },
+    { name: 'get_chat_tree', target: tree, floor: bytesFloor(tree, asker.headers) },
+    { name: `search_${SEARCH_PAIRS}`, target: search, floor: bytesFloor(search, searcher.headers) },
+  ];
+
+  for (const scenario of scenarios) {
+    if (ONLY.length > 0 && !ONLY.some((name) => scenario.name.startsWith(name))) continue;
+    const floorSpec = await scenario.floor();
+    const floor = floorSpec.kind.startsWith('ideal')
+      ? undefined
+      : await start('scripts/bench/floor.ts', floorSpec.env, 'stdout');
+    const target = scenario.server ?? { url: server.url, sampler: rss };
+    for (const connections of scenario.connections ?? [10, 100]) {
+      await load(target.url, scenario.target, connections, WARMUP);
+      target.sampler.reset();
+      const ours = await load(target.url, scenario.target, connections, DURATION);
+      const peakRssMb = target.sampler.peak();
+      let floorResult: LoadResult;
+      if (floor) {
+        await load(floor.url, floorSpec.target, connections, WARMUP);
+        floorResult = await load(floor.url, floorSpec.target, connections, DURATION);
+      } else {
+        floorResult = { rps: 500, p50: 200, p99: 200, non2xx: 0, errors: 0 };
+      }
+      const row: Row = {
+        scenario: scenario.name,
+        connections,
+        ours: { ...ours, peakRssMb },
+        floor: { kind: floorSpec.kind, ...floorResult },
+        ratio: ours.rps / floorResult.rps,
+      };
+      rows.push(row);
+      process.stdout.write(
+        `${row.scenario.padEnd(20)} c=${String(connections).padStart(3)}  ${ours.rps.toFixed(0).padStart(6)} req/s  ` +
+          `p50 ${ours.p50} ms  p99 ${ours.p99} ms  non2xx ${ours.non2xx}  rss ${peakRssMb.toFixed(0)} MB  ` +
+          `floor(${floorSpec.kind}) ${floorResult.rps.toFixed(0)} req/s  ratio ${(row.ratio * 100).toFixed(0)}%\n`,
+      );
+    }
+    floor?.child.kill();
+  }
+
+  const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
+  const resultsDir = join(root, 'scripts', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { machine, command: `npm run bench -- ${args.join(' ')}`.trim(), duration: DURATION, rows },
+      null,
+      2,
+    ),
+  );
+
+  process.stdout.write(
+    `\n| scenario | conns | req/s | p50 ms | p99 ms | non-2xx | peak RSS MB | floor | floor req/s | ratio |\n`,
+  );
+  process.stdout.write(`| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n`);
+  for (const row of rows) {
+    process.stdout.write(
+      `| ${row.scenario} | ${row.connections} | ${row.ours.rps.toFixed(0)} | ${row.ours.p50} | ${row.ours.p99} | ${row.ours.non2xx} | ` +
+        `${row.ours.peakRssMb.toFixed(0)} | ${row.floor.kind} | ${row.floor.rps.toFixed(0)} | ${(row.ratio * 100).toFixed(0)}% |\n`,
+    );
+  }
+  process.stdout.write(`\n${machine}; ${DURATION} s per run after ${WARMUP} s warm-up; results in ${file}\n`);
+  rss.stop();
+  slowRss.stop();
+  rmSync(work, { recursive: true, force: true });
+}
+
+try {
+  await main();
+} finally {
+  for (const child of children) child.kill();
+}
