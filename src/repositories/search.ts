@@ -86,18 +86,25 @@ export function createSearchRepository(db: SqliteDb) {
     /** Ranked matches of `match` among the user's documents. */
     async search(match: string, input: SearchFilters): Promise<SearchHit[]> {
       try {
+        // Rank first, then make snippets and highlights for the page only: computed in one
+        // query, SQLite would build them for every match before sorting.
         const rows = db.all<HitRow>(sql`
-          SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at,
-            ${BM25} AS score,
+          SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at, page.score,
             snippet(search_index, -1, char(1), char(2), '…', 24) AS snippet,
             ${matchedIn(0)} AS in_title, ${matchedIn(1)} AS in_question,
             ${matchedIn(2)} AS in_answer, ${matchedIn(3)} AS in_sources
-          FROM search_index
-          JOIN search_docs d ON d.id = search_index.rowid
+          FROM (
+            SELECT search_index.rowid AS doc_id, ${BM25} AS score
+            FROM search_index
+            JOIN search_docs d ON d.id = search_index.rowid
+            WHERE search_index MATCH ${match} AND ${sql.join(filters(input), sql` AND `)}
+            ORDER BY score, d.id
+            LIMIT ${input.limit} OFFSET ${input.offset}
+          ) page
+          JOIN search_index ON search_index.rowid = page.doc_id AND search_index MATCH ${match}
+          JOIN search_docs d ON d.id = page.doc_id
           JOIN chats c ON c.id = d.chat_id
-          WHERE search_index MATCH ${match} AND ${sql.join(filters(input), sql` AND `)}
-          ORDER BY score, d.id
-          LIMIT ${input.limit} OFFSET ${input.offset}`);
+          ORDER BY page.score, d.id`);
         return rows.map(toHit);
       } catch (error) {
         // The expression is built from quoted terms only; should FTS5 still refuse it, the
