@@ -3,9 +3,7 @@ import type { QaPairRow } from '../db/schema.js';
 import { BRANCH_NAME_MAX_LENGTH, type BranchSummary, type ChatTree } from '../services/branches.js';
 import { TITLE_MAX_LENGTH } from '../services/text.js';
 import { QaPairStatus } from './chats.js';
-import { Id, IdWith, Timestamp, toIso, TrimmedText } from './common.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+import { Id, IdWith, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const BranchParams = Type.Object({ user_id: Id, chat_id: Id, branch_id: Id }, { additionalProperties: false });
 export const PairParams = Type.Object({ user_id: Id, chat_id: Id, qa_pair_id: Id }, { additionalProperties: false });

@@ -2,9 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../db/schema.js';
 import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH, type ChatView, type SettingsChange } from '../services/chats.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
-import { Id, IdWith, PaginationQuery, Timestamp, toIso, toIsoOrNull, TrimmedText } from './common.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+import { Id, IdWith, PaginationQuery, Timestamp, toIso, toIsoOrNull, TrimmedText, Nullable } from './common.js';
 
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
 export const ChatParams = Type.Object({ user_id: Id, chat_id: Id }, { additionalProperties: false });

@@ -7,6 +7,9 @@ import { RAW_TEXT_SLACK } from '../services/text.js';
  * spelling per id keeps lookups, ownership checks and cursors exact.
  */
 export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
+/** A schema that may also be null (declared, so the serializer keeps null as null). */
+export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
+
 export const Id = Type.String({ pattern: UUID_PATTERN, description: 'A UUID, lower case' });
 export const IdWith = (description: string) => Type.String({ pattern: UUID_PATTERN, description });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });

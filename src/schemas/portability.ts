@@ -2,9 +2,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { BRANCH_NAME_MAX_LENGTH } from '../services/branches.js';
 import { TITLE_MAX_LENGTH } from '../services/text.js';
 import { QaPairStatus, SearchResult, SettingsInput } from './chats.js';
-import { Id, Timestamp } from './common.js';
-
-const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+import { Id, Timestamp, Nullable } from './common.js';
 
 /** Ids inside an export only tie its parts together; an import gives everything new ids. */
 const ExportId = Type.String({ minLength: 1, maxLength: 200 });
