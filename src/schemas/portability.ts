@@ -10,7 +10,7 @@ const ExportId = Type.String({ minLength: 1, maxLength: 200 });
 export const IMPORTED_TEXT_MAX_LENGTH = 200_000;
 /** As large as any answer the service itself stores (the upstream body cap), so every export re-imports. */
 export const IMPORTED_ANSWER_MAX_LENGTH = 5_000_000;
-export const MAX_SEARCH_RESULTS = 200;
+export const MAX_EXPORTED_SEARCH_RESULTS = 200;
 export const MAX_IMPORTED_PAIRS = 10_000;
 export const MAX_IMPORTED_BRANCHES = 1_000;
 
@@ -19,7 +19,7 @@ export const ExportedPair = Type.Object({
   parent_id: Nullable(ExportId),
   question: Type.String({ minLength: 1, maxLength: IMPORTED_TEXT_MAX_LENGTH }),
   answer: Nullable(Type.String({ maxLength: IMPORTED_ANSWER_MAX_LENGTH })),
-  search_results: Type.Array(SearchResult, { maxItems: MAX_SEARCH_RESULTS }),
+  search_results: Type.Array(SearchResult, { maxItems: MAX_EXPORTED_SEARCH_RESULTS }),
   status: QaPairStatus,
   error: Nullable(Type.Object({ code: Type.String({ maxLength: 100 }), message: Type.String({ maxLength: 2000 }) })),
   created_at: Timestamp,

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
-import { badRequest, branchNotFound, conflict, qaPairNotFound, tooManyBranches } from '../errors.js';
+import { badRequest, branchNotFound, conflict, tooManyBranches } from '../errors.js';
 import { TooManyBranches, type ChatRepository, type TreeNode } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
-import { findOwnedChat } from './chats.js';
+import { findOwnedChat, findPairOfChat } from './chats.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { TITLE_MAX_LENGTH, requireText } from './text.js';
 import { indexTree, type TreeIndex } from './tree.js';
@@ -49,11 +49,7 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
     return branch;
   }
 
-  async function pairOfChat(chatId: string, pairId: string): Promise<QaPairRow> {
-    const pair = await chats.findPair(pairId);
-    if (!pair || pair.chatId !== chatId) throw qaPairNotFound();
-    return pair;
-  }
+  const pairOfChat = (chatId: string, pairId: string) => findPairOfChat(chats, chatId, pairId);
 
   function summarize(
     rows: { branch: BranchRow; headQuestion: string | null }[],

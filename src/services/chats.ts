@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { BranchRow, ChatRow, ChatSettings, QaPairRow } from '../db/schema.js';
-import { badRequest, chatNotFound } from '../errors.js';
+import { badRequest, chatNotFound, qaPairNotFound } from '../errors.js';
 import type { ChatCursor, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { TITLE_MAX_LENGTH, requireText } from './text.js';
@@ -72,6 +72,13 @@ export async function findOwnedChat(
   const chat = await deps.chats.findById(chatId);
   if (!chat || chat.userId !== userId) throw chatNotFound();
   return chat;
+}
+
+/** The pair, if it belongs to `chatId`; a pair of any other chat is a 404 like a missing one. */
+export async function findPairOfChat(chats: ChatRepository, chatId: string, pairId: string): Promise<QaPairRow> {
+  const pair = await chats.findPair(pairId);
+  if (!pair || pair.chatId !== chatId) throw qaPairNotFound();
+  return pair;
 }
 
 export function createChatService(deps: { chats: ChatRepository; access: AccessService }) {

@@ -16,6 +16,7 @@ import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../errors
 import type { AskPlacement, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { rethrowTooManyBranches } from './branches.js';
+import { findPairOfChat } from './chats.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
 import { QUESTION_MAX_LENGTH, requireText, titleFromQuestion } from './text.js';
@@ -261,12 +262,7 @@ export function createConversationService(deps: {
     return work;
   }
 
-  /** The pair, if it belongs to `chatId`; a pair of any other chat is a 404 like a missing one. */
-  async function pairOfChat(chatId: string, pairId: string): Promise<QaPairRow> {
-    const pair = await chats.findPair(pairId);
-    if (!pair || pair.chatId !== chatId) throw qaPairNotFound();
-    return pair;
-  }
+  const pairOfChat = (chatId: string, pairId: string) => findPairOfChat(chats, chatId, pairId);
 
   async function ownedChat(userId: string, chatId: string): Promise<ChatRow> {
     const chat = await chats.findById(chatId);

@@ -33,11 +33,6 @@ export function createKeyedLock() {
     queuedFor(key: string): number {
       return queued.get(key) ?? 0;
     },
-
-    /** Keys with work running or queued (for tests and metrics). */
-    get size(): number {
-      return tails.size;
-    },
   };
 }
 
