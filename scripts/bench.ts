@@ -10,6 +10,7 @@
  * same goes to scripts/results/bench-<time>.json.
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--only ask_10,get_chat] [--search-pairs 100000]
+ *                    [--cpu-prof DIR]   (writes the main server's V8 CPU profile to DIR at the end)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -30,6 +31,7 @@ const DURATION = Number(option('duration', '10'));
 const WARMUP = Number(option('warmup', '3'));
 const ONLY = option('only', '').split(',').filter(Boolean);
 const SEARCH_PAIRS = Number(option('search-pairs', '100000'));
+const CPU_PROFILE_DIR = option('cpu-prof', '');
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 const children: ChildProcess[] = [];
 
@@ -48,10 +50,11 @@ async function start(
   script: string,
   env: Record<string, string>,
   readiness: 'stdout' | 'http',
+  nodeFlags: string[] = [],
 ): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
   const isTs = script.endsWith('.ts');
-  const child = spawn(process.execPath, [...(isTs ? ['--import', 'tsx'] : []), script], {
+  const child = spawn(process.execPath, [...nodeFlags, ...(isTs ? ['--import', 'tsx'] : []), script], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', PORT: String(port), HOST: '127.0.0.1', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -317,7 +320,12 @@ async function main() {
     HISTORY_MAX_TURNS: '200',
     UPSTREAM_MAX_ATTEMPTS: '1',
   });
-  const server = await start('dist/src/server.js', serverEnv('bench.db', upstream.url), 'http');
+  const server = await start(
+    'dist/src/server.js',
+    serverEnv('bench.db', upstream.url),
+    'http',
+    CPU_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR] : [],
+  );
   const slowServer = await start('dist/src/server.js', serverEnv('slow.db', slowUpstream.url), 'http');
   const rss = rssSampler(server.child.pid ?? 0);
   const slowRss = rssSampler(slowServer.child.pid ?? 0);
@@ -525,6 +533,12 @@ async function main() {
   process.stdout.write(`\n${machine}; ${DURATION} s per run after ${WARMUP} s warm-up; results in ${file}\n`);
   rss.stop();
   slowRss.stop();
+  if (CPU_PROFILE_DIR) {
+    // The profile is written when the server exits; SIGTERM is its graceful shutdown.
+    server.child.kill('SIGTERM');
+    await once(server.child, 'exit');
+    process.stdout.write(`CPU profile of the server in ${CPU_PROFILE_DIR}\n`);
+  }
   rmSync(work, { recursive: true, force: true });
 }
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
 import type { ImportedChat } from '../services/import-formats.js';
 import {
@@ -24,16 +24,6 @@ export const MAX_BRANCHES_PER_CHAT = 1000;
 /** Thrown inside a transaction (rolling it back) when a chat already has its most branches. */
 export class TooManyBranches extends Error {
   override name = 'TooManyBranches';
-}
-
-function countBranches(tx: Db, chatId: string): number {
-  return (
-    tx
-      .select({ n: sql<number>`count(*)` })
-      .from(branches)
-      .where(eq(branches.chatId, chatId))
-      .get()?.n ?? 0
-  );
 }
 
 /** Where a new pair goes in the chat's tree. */
@@ -100,7 +90,14 @@ export interface BranchWithHead {
   headQuestion: string | null;
 }
 
-type Db = SqliteDb | Parameters<Parameters<SqliteDb['transaction']>[0]>[0];
+/**
+ * A placeholder for an UPDATE's SET. Drizzle binds it through the column's encoder (Dates
+ * to milliseconds, JSON to text) as it does in INSERT values, but its types only accept
+ * literal values there, hence the cast to the column's value type.
+ */
+function setTo<T>(name: string): T {
+  return sql.placeholder(name) as unknown as T;
+}
 
 /** The ids on the path from the first pair to `headPairId` (inclusive), as a subquery. */
 function pathIds(headPairId: string | SQL | ReturnType<typeof sql.placeholder>): SQL {
@@ -110,6 +107,24 @@ function pathIds(headPairId: string | SQL | ReturnType<typeof sql.placeholder>):
       SELECT p.parent_id FROM ${qaPairs} p JOIN path ON p.id = path.id WHERE p.parent_id IS NOT NULL
     ) SELECT id FROM path)`;
 }
+
+/**
+ * The path from `headPairId` back towards the first pair as a table `path(rid, depth)`:
+ * the pairs' rowids, depth 0 being the head, at most `maxDepth` of them. Walking by rowid
+ * and stopping at `maxDepth` lets the caller join each pair once, straight from the table,
+ * instead of matching ids against a list and sorting the whole path.
+ */
+function pathWalk(headPairId: Placeholder | string, maxDepth: Placeholder | number): SQL {
+  return sql`(WITH RECURSIVE walk(rid, parent, depth) AS (
+      SELECT rowid, parent_id, 0 FROM ${qaPairs} WHERE id = ${headPairId}
+      UNION ALL
+      SELECT p.rowid, p.parent_id, walk.depth + 1 FROM walk JOIN ${qaPairs} p ON p.id = walk.parent
+      WHERE walk.depth + 1 < ${maxDepth}
+    ) SELECT rid, depth FROM walk) AS path`;
+}
+const pairColumns = getTableColumns(qaPairs);
+const onPath = sql`${qaPairs}.rowid = path.rid`;
+const byDepth = sql`path.depth`;
 
 function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
@@ -136,12 +151,20 @@ export function createChatRepository(db: SqliteDb) {
     .from(branches)
     .where(eq(branches.id, sql.placeholder('id')))
     .prepare();
-  // The latest `limit` pairs of a path (read newest first, returned first question first).
+  // The latest `limit` pairs of a path, newest first.
   const pathStatement = db
-    .select()
-    .from(qaPairs)
-    .where(sql`${qaPairs.id} IN ${pathIds(sql.placeholder('headPairId'))}`)
-    .orderBy(desc(qaPairs.seq))
+    .select(pairColumns)
+    .from(pathWalk(sql.placeholder('headPairId'), sql.placeholder('limit')))
+    .innerJoin(qaPairs, onPath)
+    .orderBy(byDepth)
+    .prepare();
+  // The latest `limit` answered pairs of a path, newest first: what is sent upstream as history.
+  const historyStatement = db
+    .select({ question: qaPairs.question, answer: qaPairs.answer })
+    .from(pathWalk(sql.placeholder('headPairId'), Number.MAX_SAFE_INTEGER))
+    .innerJoin(qaPairs, onPath)
+    .where(eq(qaPairs.status, 'answered'))
+    .orderBy(byDepth)
     .limit(sql.placeholder('limit'))
     .prepare();
   const listPairsStatement = db
@@ -186,44 +209,146 @@ export function createChatRepository(db: SqliteDb) {
     .limit(sql.placeholder('limit'))
     .prepare();
 
+  // The statements of the ask and create paths, prepared once: building and preparing
+  // them per call cost more than running them.
+  const p = sql.placeholder;
+  const insertChatStatement = db
+    .insert(chats)
+    .values({
+      id: p('id'),
+      userId: p('userId'),
+      title: p('title'),
+      createdAt: p('createdAt'),
+      updatedAt: p('updatedAt'),
+      settings: p('settings'),
+      forkedFromChatId: p('forkedFromChatId'),
+      forkedFromPairId: p('forkedFromPairId'),
+      activeBranchId: p('activeBranchId'),
+    })
+    .returning()
+    .prepare();
+  const insertBranchStatement = db
+    .insert(branches)
+    .values({
+      id: p('id'),
+      chatId: p('chatId'),
+      userId: p('userId'),
+      name: p('name'),
+      forkPairId: p('forkPairId'),
+      headPairId: p('headPairId'),
+      createdAt: p('createdAt'),
+      updatedAt: p('updatedAt'),
+    })
+    .prepare();
+  const countBranchesStatement = db
+    .select({ n: sql<number>`count(*)` })
+    .from(branches)
+    .where(eq(branches.chatId, p('chatId')))
+    .prepare();
+  // Branches of a chat that end at a pair, or that are still empty.
+  const branchesEndingAtStatement = db
+    .select({ id: branches.id, updatedAt: branches.updatedAt })
+    .from(branches)
+    .where(and(eq(branches.chatId, p('chatId')), eq(branches.headPairId, p('headPairId'))))
+    .prepare();
+  const emptyBranchesStatement = db
+    .select({ id: branches.id, updatedAt: branches.updatedAt })
+    .from(branches)
+    .where(and(eq(branches.chatId, p('chatId')), isNull(branches.headPairId)))
+    .prepare();
+  const insertPairStatement = db
+    .insert(qaPairs)
+    .values({
+      id: p('id'),
+      chatId: p('chatId'),
+      userId: p('userId'),
+      parentId: p('parentId'),
+      seq: p('seq'),
+      question: p('question'),
+      status: p('status'),
+      provider: p('provider'),
+      historyTurns: p('historyTurns'),
+      createdAt: p('createdAt'),
+    })
+    .returning()
+    .prepare();
+  const moveBranchHeadStatement = db
+    .update(branches)
+    .set({ headPairId: setTo<string>('headPairId'), updatedAt: setTo<Date>('updatedAt') })
+    .where(eq(branches.id, p('id')))
+    .prepare();
+  const recordAskOnChatStatement = db
+    .update(chats)
+    .set({
+      lastSeq: setTo<number>('seq'),
+      qaCount: sql`${chats.qaCount} + 1`,
+      lastQuestion: setTo<string>('question'),
+      updatedAt: setTo<Date>('now'),
+      activeBranchId: setTo<string>('branchId'),
+    })
+    .where(eq(chats.id, p('id')))
+    .prepare();
+  const completePairStatement = db
+    .update(qaPairs)
+    .set({
+      status: setTo<QaPairRow['status']>('status'),
+      answer: setTo<string | null>('answer'),
+      searchResults: setTo<StoredSearchResult[]>('searchResults'),
+      errorCode: setTo<string | null>('errorCode'),
+      errorMessage: setTo<string | null>('errorMessage'),
+      latencyMs: setTo<number | null>('latencyMs'),
+      answeredAt: setTo<Date>('answeredAt'),
+      model: setTo<string | null>('model'),
+      upstreamRequestId: setTo<string | null>('upstreamRequestId'),
+    })
+    .where(eq(qaPairs.id, p('id')))
+    .returning()
+    .prepare();
+  const touchChatStatement = db
+    .update(chats)
+    .set({ updatedAt: setTo<Date>('updatedAt') })
+    .where(eq(chats.id, p('id')))
+    .prepare();
+
+  function countBranches(chatId: string): number {
+    return countBranchesStatement.get({ chatId })?.n ?? 0;
+  }
+
+  /** Inserts a chat and its `main` branch; the caller holds the transaction. */
   function insertChatWithMainBranch(
-    tx: Db,
     chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'> &
       Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId' | 'settings'>>,
     mainBranchId: string,
-    headPairId: string | null = null,
   ): ChatRow {
-    const row = tx
-      .insert(chats)
-      .values({ ...chat, activeBranchId: mainBranchId })
-      .returning()
-      .get();
-    tx.insert(branches)
-      .values({
-        id: mainBranchId,
-        chatId: chat.id,
-        userId: chat.userId,
-        name: MAIN_BRANCH_NAME,
-        forkPairId: null,
-        headPairId,
-        createdAt: chat.createdAt,
-        updatedAt: chat.updatedAt,
-      })
-      .run();
+    const row = insertChatStatement.get({
+      id: chat.id,
+      userId: chat.userId,
+      title: chat.title,
+      createdAt: chat.createdAt,
+      updatedAt: chat.updatedAt,
+      settings: chat.settings ?? {},
+      forkedFromChatId: chat.forkedFromChatId ?? null,
+      forkedFromPairId: chat.forkedFromPairId ?? null,
+      activeBranchId: mainBranchId,
+    });
+    if (!row) throw new Error(`chat ${chat.id} was not inserted`);
+    insertBranchStatement.run({
+      id: mainBranchId,
+      chatId: chat.id,
+      userId: chat.userId,
+      name: MAIN_BRANCH_NAME,
+      forkPairId: null,
+      headPairId: null,
+      createdAt: chat.createdAt,
+      updatedAt: chat.updatedAt,
+    });
     return row;
   }
 
-  /** Answered pairs on the path to `headPairId`, oldest first, at most `limit`. */
-  function answeredHistory(tx: Db, headPairId: string | null, limit: number) {
+  /** The latest `limit` answered pairs on the path to `headPairId`, oldest first. */
+  function answeredHistory(headPairId: string | null, limit: number) {
     if (headPairId === null || limit === 0) return [];
-    return tx
-      .select({ question: qaPairs.question, answer: qaPairs.answer })
-      .from(qaPairs)
-      .where(and(sql`${qaPairs.id} IN ${pathIds(headPairId)}`, eq(qaPairs.status, 'answered')))
-      .orderBy(desc(qaPairs.seq))
-      .limit(limit)
-      .all()
-      .reverse();
+    return historyStatement.all({ headPairId, limit }).reverse();
   }
 
   return {
@@ -236,12 +361,12 @@ export function createChatRepository(db: SqliteDb) {
       chat: Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt' | 'settings'>,
       mainBranchId: string,
     ): Promise<ChatRow> {
-      return db.transaction((tx) => insertChatWithMainBranch(tx, chat, mainBranchId));
+      return db.transaction(() => insertChatWithMainBranch(chat, mainBranchId));
     },
 
     /** Answered pairs on the path to `headPairId`, oldest first, at most `limit`. */
     async listHistory(headPairId: string | null, limit: number): Promise<Pick<QaPairRow, 'question' | 'answer'>[]> {
-      return answeredHistory(db, headPairId, limit);
+      return answeredHistory(headPairId, limit);
     },
 
     /** One page of a user's chats, most recently updated first, strictly after `cursor`. */
@@ -300,7 +425,7 @@ export function createChatRepository(db: SqliteDb) {
     async createBranch(branch: BranchRow): Promise<BranchRow | 'name_taken'> {
       try {
         return db.transaction((tx) => {
-          if (countBranches(tx, branch.chatId) >= MAX_BRANCHES_PER_CHAT) throw new TooManyBranches();
+          if (countBranches(branch.chatId) >= MAX_BRANCHES_PER_CHAT) throw new TooManyBranches();
           const row = tx.insert(branches).values(branch).returning().get();
           tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId)).run();
           return row;
@@ -495,7 +620,6 @@ export function createChatRepository(db: SqliteDb) {
         }
         const last = copies.at(-1);
         const chat = insertChatWithMainBranch(
-          tx,
           {
             ...input.chat,
             forkedFromChatId: input.sourceChatId,
@@ -505,7 +629,6 @@ export function createChatRepository(db: SqliteDb) {
                 ?.settings ?? {},
           },
           input.mainBranchId,
-          null,
         );
         if (copies.length > 0) tx.insert(qaPairs).values(copies).run();
         tx.update(branches)
@@ -527,10 +650,9 @@ export function createChatRepository(db: SqliteDb) {
      * upstream, all in one transaction. Undefined when the chat no longer exists.
      */
     async beginAsk(input: BeginAskInput): Promise<BeginAskResult | undefined> {
-      return db.transaction((tx) => {
+      return db.transaction(() => {
         if (input.newChat) {
           insertChatWithMainBranch(
-            tx,
             {
               id: input.chatId,
               userId: input.userId,
@@ -541,7 +663,7 @@ export function createChatRepository(db: SqliteDb) {
             input.newChat.mainBranchId,
           );
         }
-        const chat = tx.select().from(chats).where(eq(chats.id, input.chatId)).get();
+        const chat = findByIdStatement.get({ id: input.chatId });
         // Deleted since the caller looked it up: nothing to ask in.
         if (!chat) return undefined;
         if (!chat.activeBranchId) throw new Error(`chat ${input.chatId} has no active branch`);
@@ -549,23 +671,17 @@ export function createChatRepository(db: SqliteDb) {
         let parentId: string | null;
         let extendBranchId: string | undefined;
         if (input.placement.kind === 'active') {
-          const active = tx.select().from(branches).where(eq(branches.id, chat.activeBranchId)).get();
+          const active = findBranchStatement.get({ id: chat.activeBranchId });
           if (!active) throw new Error(`active branch of chat ${input.chatId} is missing`);
           parentId = active.headPairId;
           extendBranchId = active.id;
         } else {
           parentId = input.placement.parentId;
           if (input.placement.newBranch === 'if-needed') {
-            const candidates = tx
-              .select({ id: branches.id, updatedAt: branches.updatedAt })
-              .from(branches)
-              .where(
-                and(
-                  eq(branches.chatId, input.chatId),
-                  parentId === null ? isNull(branches.headPairId) : eq(branches.headPairId, parentId),
-                ),
-              )
-              .all();
+            const candidates =
+              parentId === null
+                ? emptyBranchesStatement.all({ chatId: input.chatId })
+                : branchesEndingAtStatement.all({ chatId: input.chatId, headPairId: parentId });
             // The active branch if it ends there, else the most recently updated one that does.
             candidates.sort((a, b) => b.updatedAt.getTime() - a.updatedAt.getTime());
             extendBranchId = (candidates.find((candidate) => candidate.id === chat.activeBranchId) ?? candidates[0])
@@ -573,83 +689,61 @@ export function createChatRepository(db: SqliteDb) {
           }
         }
 
-        if (!extendBranchId && countBranches(tx, input.chatId) >= MAX_BRANCHES_PER_CHAT) throw new TooManyBranches();
-        const history = answeredHistory(tx, parentId, input.historyLimit);
+        if (!extendBranchId && countBranches(input.chatId) >= MAX_BRANCHES_PER_CHAT) throw new TooManyBranches();
+        const history = answeredHistory(parentId, input.historyLimit);
         const seq = chat.lastSeq + 1;
-        const pair = tx
-          .insert(qaPairs)
-          .values({
-            id: input.pairId,
-            chatId: input.chatId,
-            userId: input.userId,
-            parentId,
-            seq,
-            question: input.question,
-            status: input.status,
-            provider: input.provider,
-            historyTurns: history.length,
-            createdAt: input.now,
-          })
-          .returning()
-          .get();
+        const pair = insertPairStatement.get({
+          id: input.pairId,
+          chatId: input.chatId,
+          userId: input.userId,
+          parentId,
+          seq,
+          question: input.question,
+          status: input.status,
+          provider: input.provider,
+          historyTurns: history.length,
+          createdAt: input.now,
+        });
+        if (!pair) throw new Error(`pair ${input.pairId} was not inserted`);
 
         const branchId = extendBranchId ?? input.newBranchId;
         if (extendBranchId) {
-          tx.update(branches)
-            .set({ headPairId: pair.id, updatedAt: input.now })
-            .where(eq(branches.id, extendBranchId))
-            .run();
+          moveBranchHeadStatement.run({ id: extendBranchId, headPairId: pair.id, updatedAt: input.now });
         } else {
-          tx.insert(branches)
-            .values({
-              id: input.newBranchId,
-              chatId: input.chatId,
-              userId: input.userId,
-              name: null,
-              forkPairId: parentId,
-              headPairId: pair.id,
-              createdAt: input.now,
-              updatedAt: input.now,
-            })
-            .run();
-        }
-        tx.update(chats)
-          .set({
-            lastSeq: seq,
-            qaCount: sql`${chats.qaCount} + 1`,
-            lastQuestion: input.question,
+          insertBranchStatement.run({
+            id: input.newBranchId,
+            chatId: input.chatId,
+            userId: input.userId,
+            name: null,
+            forkPairId: parentId,
+            headPairId: pair.id,
+            createdAt: input.now,
             updatedAt: input.now,
-            activeBranchId: branchId,
-          })
-          .where(eq(chats.id, input.chatId))
-          .run();
+          });
+        }
+        recordAskOnChatStatement.run({ id: input.chatId, seq, question: input.question, now: input.now, branchId });
         return { pair, history, branchId };
       });
     },
 
     /** Records how an ask ended. Returns the updated pair, or undefined if its chat was deleted meanwhile. */
     async completePair(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
-      const common = {
-        status: outcome.status,
-        searchResults: outcome.searchResults,
-        latencyMs: outcome.latencyMs,
-        answeredAt: outcome.answeredAt,
-        model: outcome.model,
-        upstreamRequestId: outcome.upstreamRequestId,
-      };
-      const values =
-        outcome.status === 'answered'
-          ? { ...common, answer: outcome.answer, errorCode: null, errorMessage: null }
-          : {
-              ...common,
-              answer: outcome.partialAnswer,
-              errorCode: outcome.errorCode,
-              errorMessage: outcome.errorMessage,
-            };
-      return db.transaction((tx) => {
-        const pair = tx.update(qaPairs).set(values).where(eq(qaPairs.id, pairId)).returning().get();
+      const answered = outcome.status === 'answered';
+      return db.transaction(() => {
+        const pair = completePairStatement.get({
+          id: pairId,
+          status: outcome.status,
+          answer: answered ? outcome.answer : outcome.partialAnswer,
+          searchResults: outcome.searchResults,
+          errorCode: answered ? null : outcome.errorCode,
+          errorMessage: answered ? null : outcome.errorMessage,
+          latencyMs: outcome.latencyMs,
+          answeredAt: outcome.answeredAt,
+          model: outcome.model,
+          upstreamRequestId: outcome.upstreamRequestId,
+        });
         if (!pair) return undefined;
-        tx.update(chats).set({ updatedAt: outcome.answeredAt }).where(eq(chats.id, pair.chatId)).run();
+        touchChatStatement.run({ id: pair.chatId, updatedAt: outcome.answeredAt });
         return pair;
       });
     },

@@ -90,12 +90,13 @@ export const AskBody = Type.Object(
       Type.Boolean({ description: 'Answer with Server-Sent Events (as does Accept: text/event-stream)' }),
     ),
     parent_id: Type.Optional(
-      Type.Union([Id, Type.Null()], {
-        description:
+      Nullable(
+        IdWith(
           'Omit to continue the active branch. A pair of this chat: ask after it (continuing the branch that ends ' +
-          'there, or forking a new active branch); this is also how a question is edited (send the edited ' +
-          "question with the original pair's parent_id). null: a new first question on a new branch.",
-      }),
+            'there, or forking a new active branch); this is also how a question is edited (send the edited ' +
+            "question with the original pair's parent_id). null: a new first question on a new branch.",
+        ),
+      ),
     ),
   },
   { additionalProperties: false },

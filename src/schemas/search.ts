@@ -1,7 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { SEARCH_QUERY_MAX_LENGTH } from '../services/search-query.js';
 import type { SearchResultItem } from '../services/search.js';
-import { Id, Page, Timestamp, toIso } from './common.js';
+import { Id, IdWith, Nullable, Page, Timestamp, toIso } from './common.js';
 
 export const SearchQuery = Type.Object(
   {
@@ -33,17 +33,15 @@ export const SearchQuery = Type.Object(
 export const SearchHit = Type.Object({
   chat_id: Id,
   chat_title: Type.String(),
-  qa_pair_id: Type.Union([Id, Type.Null()], { description: 'Null when the chat title matched' }),
+  qa_pair_id: Nullable(IdWith('Null when the chat title matched')),
   matched_in: Type.Array(
     Type.Union([Type.Literal('title'), Type.Literal('question'), Type.Literal('answer'), Type.Literal('sources')]),
   ),
   snippet: Type.String({ description: 'HTML: the text escaped, the matching words in <mark>' }),
-  score: Type.Union([Type.Number(), Type.Null()], {
-    description: 'bm25: lower is better; null when listing by source only',
-  }),
+  score: Nullable(Type.Number({ description: 'bm25: lower is better; null when listing by source only' })),
   created_at: Timestamp,
   path: Type.Array(Id, { description: "Pair ids from the chat's first question to this one" }),
-  branch_id: Type.Union([Id, Type.Null()], { description: 'A branch through this pair: PUT it as active to open it' }),
+  branch_id: Nullable(IdWith('A branch through this pair: PUT it as active to open it')),
 });
 
 export const SearchResponse = Page(SearchHit);
