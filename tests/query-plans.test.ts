@@ -68,6 +68,16 @@ describe('query plans', () => {
       // A keyset page must seek to its cursor, not walk the whole user range.
       if (/\) < \(/.test(query)) expect(text, query).toContain('(updated_at,id)<(?,?)');
     }
+
+    // The search triggers (migration 0005) find a chat's title document by chat and a null
+    // pair id. Both columns must narrow the search: by the pair id alone, `IS NULL` matches
+    // every chat's title document, and each chat insert or rename walked all of them.
+    const titleLookup = database.sqlite
+      .prepare('EXPLAIN QUERY PLAN SELECT id FROM search_docs WHERE chat_id = ? AND qa_pair_id IS NULL')
+      .all(chatId)
+      .map((row) => (row as { detail: string }).detail)
+      .join('\n');
+    expect(titleLookup).toContain('(chat_id=? AND qa_pair_id=?)');
     database.close();
   });
 });

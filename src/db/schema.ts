@@ -197,7 +197,10 @@ export const searchDocs = sqliteTable(
   },
   (table) => [
     uniqueIndex('search_docs_qa_pair_unique').on(table.qaPairId),
-    index('search_docs_chat_idx').on(table.chatId),
+    // (chat_id, qa_pair_id): finds a chat's title document (qa_pair_id IS NULL) within the
+    // chat. With chat_id alone, SQLite preferred the unique index for `qa_pair_id IS NULL`
+    // and walked every title document in the database on each chat insert and rename.
+    index('search_docs_chat_pair_idx').on(table.chatId, table.qaPairId),
     index('search_docs_user_idx').on(table.userId),
   ],
 );
