@@ -310,6 +310,56 @@ export function createChatRepository(db: SqliteDb) {
     .where(eq(chats.id, p('id')))
     .prepare();
 
+  const importedFromStatement = db
+    .select({ id: chats.id })
+    .from(chats)
+    .where(and(eq(chats.userId, p('userId')), eq(chats.importSource, p('importSource'))))
+    .prepare();
+  const chatOfUserStatement = db
+    .select({ id: chats.id })
+    .from(chats)
+    .where(and(eq(chats.userId, p('userId')), eq(chats.id, p('id'))))
+    .prepare();
+  const insertImportedChatStatement = db
+    .insert(chats)
+    .values({
+      id: p('id'),
+      userId: p('userId'),
+      title: p('title'),
+      createdAt: p('createdAt'),
+      updatedAt: p('updatedAt'),
+      settings: p('settings'),
+      importSource: p('importSource'),
+      qaCount: p('qaCount'),
+      lastSeq: p('lastSeq'),
+      lastQuestion: p('lastQuestion'),
+      activeBranchId: p('activeBranchId'),
+    })
+    .prepare();
+  const insertFullPairStatement = db
+    .insert(qaPairs)
+    .values({
+      id: p('id'),
+      chatId: p('chatId'),
+      userId: p('userId'),
+      parentId: p('parentId'),
+      seq: p('seq'),
+      question: p('question'),
+      answer: p('answer'),
+      searchResults: p('searchResults'),
+      status: p('status'),
+      errorCode: p('errorCode'),
+      errorMessage: p('errorMessage'),
+      provider: p('provider'),
+      model: p('model'),
+      upstreamRequestId: p('upstreamRequestId'),
+      historyTurns: p('historyTurns'),
+      latencyMs: p('latencyMs'),
+      createdAt: p('createdAt'),
+      answeredAt: p('answeredAt'),
+    })
+    .prepare();
+
   function countBranches(chatId: string): number {
     return countBranchesStatement.get({ chatId })?.n ?? 0;
   }
@@ -508,21 +558,13 @@ export function createChatRepository(db: SqliteDb) {
       newId: () => string;
     }): Promise<{ status: 'imported'; chat: ChatRow } | { status: 'duplicate'; chatId: string }> {
       const { chat: imported, userId } = input;
-      return db.transaction((tx) => {
+      return db.transaction(() => {
         // Already imported from this source, or the very chat this export was made from.
         const existing =
-          tx
-            .select({ id: chats.id })
-            .from(chats)
-            .where(and(eq(chats.userId, userId), eq(chats.importSource, imported.sourceId)))
-            .get() ??
+          importedFromStatement.get({ userId, importSource: imported.sourceId }) ??
           (imported.originalChatId === undefined
             ? undefined
-            : tx
-                .select({ id: chats.id })
-                .from(chats)
-                .where(and(eq(chats.userId, userId), eq(chats.id, imported.originalChatId)))
-                .get());
+            : chatOfUserStatement.get({ userId, id: imported.originalChatId }));
         if (existing) return { status: 'duplicate' as const, chatId: existing.id };
 
         const pairIds = new Map(imported.pairs.map((pair) => [pair.key, input.newId()]));
@@ -533,61 +575,56 @@ export function createChatRepository(db: SqliteDb) {
           (latest, pair) => (!latest || pair.createdAt >= latest.createdAt ? pair : latest),
           undefined,
         );
-        tx.insert(chats)
-          .values({
-            id: chatId,
-            userId,
-            title: imported.title,
-            createdAt: imported.createdAt,
-            updatedAt: imported.updatedAt,
-            settings: imported.settings,
-            importSource: imported.sourceId,
-            qaCount: imported.pairs.length,
-            lastSeq: imported.pairs.length,
-            lastQuestion: last?.question ?? null,
-            activeBranchId: idOf(branchIds, imported.activeBranchKey),
-          })
-          .run();
-        // Batches keep each statement under SQLite's bound-parameter limit.
-        const rows = imported.pairs.map((pair, index) => ({
-          id: pairIds.get(pair.key) ?? input.newId(),
-          chatId,
+        insertImportedChatStatement.run({
+          id: chatId,
           userId,
-          parentId: idOf(pairIds, pair.parentKey),
-          seq: index + 1,
-          question: pair.question,
-          answer: pair.answer,
-          searchResults: pair.searchResults,
-          status: pair.status,
-          errorCode: pair.errorCode,
-          errorMessage: pair.errorMessage,
-          provider: pair.provider,
-          model: pair.model,
-          upstreamRequestId: pair.upstreamRequestId,
-          historyTurns: pair.historyTurns,
-          latencyMs: pair.latencyMs,
-          createdAt: pair.createdAt,
-          answeredAt: pair.answeredAt,
-        }));
-        for (let start = 0; start < rows.length; start += 500)
-          tx.insert(qaPairs)
-            .values(rows.slice(start, start + 500))
-            .run();
-        tx.insert(branches)
-          .values(
-            imported.branches.map((branch) => ({
-              id: branchIds.get(branch.key) ?? input.newId(),
-              chatId,
-              userId,
-              name: branch.name,
-              forkPairId: idOf(pairIds, branch.forkKey),
-              headPairId: idOf(pairIds, branch.headKey),
-              createdAt: branch.createdAt,
-              updatedAt: branch.updatedAt,
-            })),
-          )
-          .run();
-        const chat = tx.select().from(chats).where(eq(chats.id, chatId)).get();
+          title: imported.title,
+          createdAt: imported.createdAt,
+          updatedAt: imported.updatedAt,
+          settings: imported.settings,
+          importSource: imported.sourceId,
+          qaCount: imported.pairs.length,
+          lastSeq: imported.pairs.length,
+          lastQuestion: last?.question ?? null,
+          activeBranchId: idOf(branchIds, imported.activeBranchKey),
+        });
+        // One prepared single-row insert per pair: SQLite's fastest bulk path inside a
+        // transaction, and the triggers' programs are compiled once.
+        for (const [index, pair] of imported.pairs.entries()) {
+          insertFullPairStatement.run({
+            id: pairIds.get(pair.key) ?? input.newId(),
+            chatId,
+            userId,
+            parentId: idOf(pairIds, pair.parentKey),
+            seq: index + 1,
+            question: pair.question,
+            answer: pair.answer,
+            searchResults: pair.searchResults,
+            status: pair.status,
+            errorCode: pair.errorCode,
+            errorMessage: pair.errorMessage,
+            provider: pair.provider,
+            model: pair.model,
+            upstreamRequestId: pair.upstreamRequestId,
+            historyTurns: pair.historyTurns,
+            latencyMs: pair.latencyMs,
+            createdAt: pair.createdAt,
+            answeredAt: pair.answeredAt,
+          });
+        }
+        for (const branch of imported.branches) {
+          insertBranchStatement.run({
+            id: branchIds.get(branch.key) ?? input.newId(),
+            chatId,
+            userId,
+            name: branch.name,
+            forkPairId: idOf(pairIds, branch.forkKey),
+            headPairId: idOf(pairIds, branch.headKey),
+            createdAt: branch.createdAt,
+            updatedAt: branch.updatedAt,
+          });
+        }
+        const chat = findByIdStatement.get({ id: chatId });
         if (!chat) throw new Error(`imported chat ${chatId} vanished inside its own transaction`);
         return { status: 'imported' as const, chat };
       });

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../db/schema.js';
 import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH, type ChatView, type SettingsChange } from '../services/chats.js';
+import type { TreeIndex } from '../services/tree.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
 import { Id, IdWith, PaginationQuery, Timestamp, toIso, toIsoOrNull, TrimmedText, Nullable } from './common.js';
 
@@ -221,14 +222,30 @@ export function toChatWithPairs(view: ChatView) {
     ...toChat(view.chat),
     branch_count: view.branches.length,
     earlier_qa_pairs: view.earlierPairs,
-    qa_pairs: view.pairs.map((pair): QaPairOnBranch => {
-      const siblings = view.tree.siblingsOf(pair.id);
-      return {
-        ...toQaPair(pair),
-        sibling_index: Math.max(0, siblings.indexOf(pair.id)),
-        siblings: siblings.map((id) => ({ qa_pair_id: id, branch_id: view.tree.branchThrough(id) })),
-      };
-    }),
+    qa_pairs: view.pairs.map((pair) => toQaPairOnBranch(pair, view.tree)),
+  };
+}
+
+/** One literal rather than a spread of toQaPair: a chat view makes up to 1000 of these. */
+function toQaPairOnBranch(pair: QaPairRow, tree: TreeIndex): QaPairOnBranch {
+  const siblings = tree.siblingsOf(pair.id);
+  return {
+    id: pair.id,
+    parent_id: pair.parentId,
+    question: pair.question,
+    answer: pair.answer,
+    search_results: pair.searchResults,
+    status: pair.status,
+    error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
+    created_at: toIso(pair.createdAt),
+    answered_at: toIsoOrNull(pair.answeredAt),
+    provider: pair.provider,
+    model: pair.model,
+    upstream_request_id: pair.upstreamRequestId,
+    latency_ms: pair.latencyMs,
+    history_turns: pair.historyTurns,
+    sibling_index: Math.max(0, siblings.indexOf(pair.id)),
+    siblings: siblings.map((id) => ({ qa_pair_id: id, branch_id: tree.branchThrough(id) })),
   };
 }
 
