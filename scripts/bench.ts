@@ -10,7 +10,13 @@
  * same goes to scripts/results/bench-<time>.json.
  *
  *   npm run bench -- [--duration 10] [--warmup 3] [--only ask_10,get_chat] [--search-pairs 100000]
+ *                    [--mixed 60] [--scale-pairs 1000000] [--scale-users 10000] (0 skips either)
  *                    [--cpu-prof DIR]   (writes the main server's V8 CPU profile to DIR at the end)
+ *
+ * Besides the scenarios: the server is restarted after seeding (cold start on an existing
+ * database, timed to its first ready answer); a mixed run samples RSS for growth; and the
+ * scale run seeds a database of SCALE_PAIRS pairs over SCALE_USERS users directly
+ * (scripts/bench/seed-scale.ts) and compares get_chat and list_chats p99 with the small one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -32,6 +38,9 @@ const WARMUP = Number(option('warmup', '3'));
 const ONLY = option('only', '').split(',').filter(Boolean);
 const SEARCH_PAIRS = Number(option('search-pairs', '100000'));
 const CPU_PROFILE_DIR = option('cpu-prof', '');
+const MIXED_SECONDS = Number(option('mixed', '60'));
+const SCALE_PAIRS = Number(option('scale-pairs', '1000000'));
+const SCALE_USERS = Number(option('scale-users', '10000'));
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
 const children: ChildProcess[] = [];
 
@@ -51,8 +60,9 @@ async function start(
   env: Record<string, string>,
   readiness: 'stdout' | 'http',
   nodeFlags: string[] = [],
-): Promise<{ child: ChildProcess; url: string }> {
+): Promise<{ child: ChildProcess; url: string; startMs: number }> {
   const port = await freePort();
+  const spawnedAt = performance.now();
   const isTs = script.endsWith('.ts');
   const child = spawn(process.execPath, [...nodeFlags, ...(isTs ? ['--import', 'tsx'] : []), script], {
     cwd: root,
@@ -69,7 +79,7 @@ async function start(
   } else {
     child.stdout?.resume();
     for (let attempt = 0; ; attempt += 1) {
-      if (attempt > 400) throw new Error(`${script} did not become ready`);
+      if (attempt > 2000) throw new Error(`${script} did not become ready`);
       if (
         await fetch(`${url}/ready`).then(
           (response) => response.ok,
@@ -77,10 +87,18 @@ async function start(
         )
       )
         break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
   }
-  return { child, url };
+  return { child, url, startMs: performance.now() - spawnedAt };
+}
+
+/** SIGTERM (the server's graceful shutdown) and wait for the exit. */
+async function stop(child: ChildProcess) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
 }
 
 /** The process's resident memory, sampled; peak() since the last reset. */
@@ -320,14 +338,9 @@ async function main() {
     HISTORY_MAX_TURNS: '200',
     UPSTREAM_MAX_ATTEMPTS: '1',
   });
-  const server = await start(
-    'dist/src/server.js',
-    serverEnv('bench.db', upstream.url),
-    'http',
-    CPU_PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR] : [],
-  );
+  let server = await start('dist/src/server.js', serverEnv('bench.db', upstream.url), 'http');
   const slowServer = await start('dist/src/server.js', serverEnv('slow.db', slowUpstream.url), 'http');
-  const rss = rssSampler(server.child.pid ?? 0);
+  let rss = rssSampler(server.child.pid ?? 0);
   const slowRss = rssSampler(slowServer.child.pid ?? 0);
 
   process.stdout.write('seeding through the API...\n');
@@ -376,6 +389,28 @@ async function main() {
     Array.from({ length: 100 }, (_, index) => exportOf(`slow-${index}`, `Slow #${index}`, 10, { historyMaxTurns: 10 })),
   );
   process.stdout.write(`seeded in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+
+  // Seeding imports 16 MiB batches, a workload of its own: its peak is reported apart, and
+  // the scenarios run on a fresh process, as after any restart. Restarting on the seeded
+  // database also times a cold start (migrations checked) three times.
+  const seedingPeakRssMb = rss.peak();
+  rss.stop();
+  const coldStartsMs: number[] = [];
+  for (let run = 0; run < 3; run += 1) {
+    await stop(server.child);
+    server = await start(
+      'dist/src/server.js',
+      serverEnv('bench.db', upstream.url),
+      'http',
+      CPU_PROFILE_DIR && run === 2 ? ['--cpu-prof', '--cpu-prof-dir', CPU_PROFILE_DIR] : [],
+    );
+    coldStartsMs.push(server.startMs);
+  }
+  rss = rssSampler(server.child.pid ?? 0);
+  process.stdout.write(
+    `seeding peak RSS ${seedingPeakRssMb.toFixed(0)} MB; cold start on the seeded database: ` +
+      `${coldStartsMs.map((ms) => ms.toFixed(0)).join(', ')} ms\n`,
+  );
 
   let counter = 0;
   const rotate = (ids: string[]) => () => ids[counter++ % ids.length] ?? '';
@@ -507,6 +542,134 @@ async function main() {
     floor?.child.kill();
   }
 
+  const mixed = MIXED_SECONDS > 0 ? await mixedRun() : undefined;
+  const scale = SCALE_PAIRS > 0 ? await scaleRun() : undefined;
+
+  /** Every hot route at once, 10 connections: RSS each second after a 10 s warm-up. */
+  async function mixedRun() {
+    const requests: Target[] = [
+      getChat,
+      listFirst,
+      { method: 'POST', path: '/search', headers: asker.headers, body: askBody(asker.id, asks(10)) },
+      { method: 'POST', path: `/v1/users/${asker.id}/chats`, headers: asker.headers, body: '{"title":"Mixed"}' },
+      search,
+      tree,
+    ];
+    let next = 0;
+    const run = (seconds: number) =>
+      autocannon({
+        url: server.url,
+        connections: 10,
+        duration: seconds,
+        requests: [
+          {
+            setupRequest: (request) => {
+              const target = requests[next++ % requests.length] ?? getChat;
+              return {
+                ...request,
+                method: target.method,
+                path: typeof target.path === 'function' ? target.path() : target.path,
+                headers: { 'content-type': 'application/json', ...target.headers },
+                ...(target.body === undefined
+                  ? {}
+                  : { body: typeof target.body === 'function' ? target.body() : target.body }),
+              };
+            },
+          },
+        ],
+      });
+    await run(10);
+    const samples: number[] = [];
+    const sampler = setInterval(() => {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'));
+      if (match?.[1]) samples.push(Number(match[1]) / 1024);
+    }, 1000);
+    const result = await run(MIXED_SECONDS);
+    clearInterval(sampler);
+    const firstTen = samples.slice(0, 10);
+    const lastTen = samples.slice(-10);
+    const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length);
+    const summary = {
+      seconds: MIXED_SECONDS,
+      rps: result.requests.average,
+      p99: result.latency.p99,
+      non2xx: result.non2xx,
+      rssFirst10sMb: mean(firstTen),
+      rssLast10sMb: mean(lastTen),
+      rssPeakMb: Math.max(...samples),
+      samplesMb: samples.map((value) => Math.round(value)),
+    };
+    process.stdout.write(
+      `mixed ${MIXED_SECONDS} s: ${summary.rps.toFixed(0)} req/s, non2xx ${summary.non2xx}, RSS first 10 s ` +
+        `${summary.rssFirst10sMb.toFixed(0)} MB, last 10 s ${summary.rssLast10sMb.toFixed(0)} MB, peak ${summary.rssPeakMb.toFixed(0)} MB\n`,
+    );
+    return summary;
+  }
+
+  /** get_chat and list_chats on a database of SCALE_PAIRS pairs, against the small database's p99. */
+  async function scaleRun() {
+    process.stdout.write(`seeding ${SCALE_PAIRS} pairs over ${SCALE_USERS} users directly...\n`);
+    const scaleDb = join(work, 'scale.db');
+    const seeder = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/seed-scale.ts'], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: scaleDb,
+        USERS: String(SCALE_USERS),
+        PAIRS: String(SCALE_PAIRS),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    seeder.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const [code] = (await once(seeder, 'exit')) as [number | null];
+    if (code !== 0) throw new Error(`seed-scale exited with ${code}`);
+    const seeded = JSON.parse(output) as {
+      probe: { id: string; apiKey: string; chatId: string };
+      lister: { id: string; apiKey: string };
+    };
+    const scaleServer = await start('dist/src/server.js', serverEnv('scale.db', upstream.url), 'http');
+    const scaleRss = rssSampler(scaleServer.child.pid ?? 0);
+    const probeHeaders = { authorization: `Bearer ${seeded.probe.apiKey}` };
+    const listerHeaders = { authorization: `Bearer ${seeded.lister.apiKey}` };
+    const targets: [string, string, Target][] = [
+      [
+        'get_chat_200',
+        'get_chat_200',
+        { method: 'GET', path: `/v1/users/${seeded.probe.id}/chats/${seeded.probe.chatId}`, headers: probeHeaders },
+      ],
+      [
+        'list_chats_first',
+        'list_chats_first',
+        { method: 'GET', path: `/v1/users/${seeded.lister.id}/chats?limit=20`, headers: listerHeaders },
+      ],
+    ];
+    const results = [];
+    for (const [name, smallName, target] of targets) {
+      for (const connections of [10, 100]) {
+        await load(scaleServer.url, target, connections, WARMUP);
+        scaleRss.reset();
+        const ours = await load(scaleServer.url, target, connections, DURATION);
+        const small = rows.find((row) => row.scenario === smallName && row.connections === connections);
+        const result = {
+          scenario: `scale_${name}`,
+          connections,
+          ours: { ...ours, peakRssMb: scaleRss.peak() },
+          smallP99: small?.ours.p99 ?? null,
+          p99Ratio: small ? ours.p99 / Math.max(1, small.ours.p99) : null,
+        };
+        results.push(result);
+        process.stdout.write(
+          `${result.scenario.padEnd(24)} c=${String(connections).padStart(3)}  ${ours.rps.toFixed(0)} req/s  p99 ${ours.p99} ms ` +
+            `(small db ${result.smallP99 ?? '-'} ms, x${result.p99Ratio?.toFixed(2) ?? '-'})  rss ${result.ours.peakRssMb.toFixed(0)} MB\n`,
+        );
+      }
+    }
+    scaleRss.stop();
+    await stop(scaleServer.child);
+    return { pairs: SCALE_PAIRS, users: SCALE_USERS, results };
+  }
+
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, node ${process.version}`;
   const resultsDir = join(root, 'scripts', 'results');
   mkdirSync(resultsDir, { recursive: true });
@@ -514,7 +677,16 @@ async function main() {
   writeFileSync(
     file,
     JSON.stringify(
-      { machine, command: `npm run bench -- ${args.join(' ')}`.trim(), duration: DURATION, rows },
+      {
+        machine,
+        command: `npm run bench -- ${args.join(' ')}`.trim(),
+        duration: DURATION,
+        seedingPeakRssMb,
+        coldStartsMs,
+        rows,
+        mixed,
+        scale,
+      },
       null,
       2,
     ),
@@ -530,15 +702,27 @@ async function main() {
         `${row.ours.peakRssMb.toFixed(0)} | ${row.floor.kind} | ${row.floor.rps.toFixed(0)} | ${(row.ratio * 100).toFixed(0)}% |\n`,
     );
   }
+  process.stdout.write(
+    `\nCold start on the seeded database: ${coldStartsMs.map((ms) => ms.toFixed(0)).join(', ')} ms; ` +
+      `seeding peak RSS ${seedingPeakRssMb.toFixed(0)} MB\n`,
+  );
+  if (mixed)
+    process.stdout.write(
+      `Mixed ${mixed.seconds} s: RSS ${mixed.rssFirst10sMb.toFixed(0)} MB (first 10 s) -> ` +
+        `${mixed.rssLast10sMb.toFixed(0)} MB (last 10 s), peak ${mixed.rssPeakMb.toFixed(0)} MB, ${mixed.rps.toFixed(0)} req/s\n`,
+    );
+  for (const result of scale?.results ?? [])
+    process.stdout.write(
+      `| ${result.scenario} | ${result.connections} | ${result.ours.rps.toFixed(0)} | ${result.ours.p50} | ${result.ours.p99} | ` +
+        `${result.ours.non2xx} | ${result.ours.peakRssMb.toFixed(0)} | small db p99 ${result.smallP99 ?? '-'} ms | ` +
+        `x${result.p99Ratio?.toFixed(2) ?? '-'} |\n`,
+    );
   process.stdout.write(`\n${machine}; ${DURATION} s per run after ${WARMUP} s warm-up; results in ${file}\n`);
   rss.stop();
   slowRss.stop();
-  if (CPU_PROFILE_DIR) {
-    // The profile is written when the server exits; SIGTERM is its graceful shutdown.
-    server.child.kill('SIGTERM');
-    await once(server.child, 'exit');
-    process.stdout.write(`CPU profile of the server in ${CPU_PROFILE_DIR}\n`);
-  }
+  // The CPU profile, if asked for, is written as the server exits.
+  await stop(server.child);
+  if (CPU_PROFILE_DIR) process.stdout.write(`CPU profile of the server in ${CPU_PROFILE_DIR}\n`);
   rmSync(work, { recursive: true, force: true });
 }
 
