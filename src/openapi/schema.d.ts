@@ -576,9 +576,9 @@ export interface operations {
     };
     listChats: {
         parameters: {
-            query: {
+            query?: {
                 /** @description Page size, 1 to 100 */
-                limit: number;
+                limit?: number;
                 /** @description next_cursor from the previous page */
                 cursor?: string;
             };
@@ -2198,7 +2198,7 @@ export interface operations {
     };
     searchHistory: {
         parameters: {
-            query: {
+            query?: {
                 /** @description Words (all must match; stemmed, accent-insensitive), "quoted phrases", word* for a prefix. Anything else is searched as literal text: FTS operators are not interpreted. */
                 q?: string;
                 /** @description A UUID, lower case */
@@ -2209,7 +2209,7 @@ export interface operations {
                 until?: string;
                 /** @description Only pairs that cited this site (a host; its subdomains count too), e.g. example.com */
                 source?: string;
-                limit: number;
+                limit?: number;
                 cursor?: string;
             };
             header?: never;
@@ -2295,9 +2295,9 @@ export interface operations {
     };
     exportChat: {
         parameters: {
-            query: {
+            query?: {
                 /** @description json: lossless, re-importable; markdown: the active branch, readable, sources as links */
-                format: "json" | "markdown";
+                format?: "json" | "markdown";
             };
             header?: never;
             path: {
