@@ -9,8 +9,8 @@ import { killServerProcesses, startServerProcess, type RunningServer } from './h
 /**
  * The README's curl walkthrough, run as written: its `sh walkthrough` blocks, in order, in
  * one bash against the real server on a loopback port, with the offline chatbot (nothing
- * leaves the machine). Every command must succeed: `set -euo pipefail`, and curl fails on
- * an HTTP error status.
+ * leaves the machine). Every command must succeed (`set -Eeuo pipefail`, a trap naming the
+ * one that failed), and curl fails on an HTTP error status.
  */
 
 const readme = readFileSync(join(import.meta.dirname, '..', 'README.md'), 'utf8');
