@@ -64,6 +64,18 @@ describe('the OpenAPI document', () => {
     expect(operationIds.size).toBe(operations.length);
   });
 
+  it('does not require a request field that has a default (validation fills it in)', async () => {
+    const document = (await app.inject({ method: 'GET', url: '/docs/json' })).json<{
+      paths: Record<string, Record<string, { parameters?: { name: string; required?: boolean; schema?: object }[] }>>;
+    }>();
+    const defaulted = Object.values(document.paths)
+      .flatMap((methods) => Object.values(methods))
+      .flatMap((operation) => operation.parameters ?? [])
+      .filter((parameter) => parameter.schema !== undefined && 'default' in parameter.schema);
+    expect(defaulted.map(({ name }) => name)).toEqual(expect.arrayContaining(['limit', 'format']));
+    for (const parameter of defaulted) expect(parameter.required, parameter.name).toBe(false);
+  });
+
   it('serves the explorer page', async () => {
     const response = await app.inject({ method: 'GET', url: '/docs' });
     expect(response.statusCode).toBe(200);

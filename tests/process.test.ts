@@ -1,12 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_KEY, createTempDir } from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
 import { deferred } from './helpers/sse-client.js';
 
 /**
@@ -14,72 +13,29 @@ import { deferred } from './helpers/sse-client.js';
  * the way production would be: SIGKILL mid-load, SIGTERM with a request in flight.
  */
 
-const root = join(import.meta.dirname, '..');
 let upstream: FakeUpstream;
 const temp = createTempDir();
-const children = new Set<ChildProcess>();
 
 beforeAll(async () => {
   upstream = await startFakeUpstream();
 });
 afterAll(async () => {
-  for (const child of children) child.kill('SIGKILL');
+  killServerProcesses();
   await upstream.close();
   temp.cleanup();
 });
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-interface RunningServer {
-  child: ChildProcess;
-  base: string;
-  output: () => string;
-}
-
-async function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'server.ts')], {
-    cwd: root, // where tsx is installed; the database path is absolute
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: databaseUrl,
-      YOU_API_KEY: 'process-test-key',
-      YOU_API_URL: upstream.url,
-      ADMIN_API_KEY: TEST_ADMIN_KEY,
-      UPSTREAM_MAX_ATTEMPTS: '1',
-      RATE_LIMIT_MAX: '0',
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
+  return startServerProcess({
+    DATABASE_URL: databaseUrl,
+    YOU_API_KEY: 'process-test-key',
+    YOU_API_URL: upstream.url,
+    ADMIN_API_KEY: TEST_ADMIN_KEY,
+    UPSTREAM_MAX_ATTEMPTS: '1',
+    RATE_LIMIT_MAX: '0',
+    LOG_LEVEL: 'warn',
+    ...env,
   });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const base = `http://127.0.0.1:${port}`;
-  // Ready when /ready answers; bounded by attempts, and by the child exiting early.
-  for (let attempt = 0; attempt < 600; attempt += 1) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
-    try {
-      if ((await fetch(`${base}/ready`)).ok) return { child, base, output: () => output };
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`server did not become ready: ${output}`);
 }
 
 async function createUser(base: string): Promise<{ id: string; headers: Record<string, string> }> {

@@ -2,10 +2,38 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 
+/**
+ * A request field with a default may be left out: validation fills the default in before the
+ * handler runs (so its type, rightly, says the field is there). TypeBox lists such a field as
+ * required, which the document must not say: a client generated from it would have to send
+ * `limit` on every page.
+ */
+function defaultedFieldsOptional(part: unknown): unknown {
+  if (typeof part !== 'object' || part === null) return part;
+  const required: unknown = Reflect.get(part, 'required');
+  const properties: unknown = Reflect.get(part, 'properties');
+  if (!Array.isArray(required) || typeof properties !== 'object' || properties === null) return part;
+  const kept = required.filter((name) => {
+    const property: unknown = typeof name === 'string' ? Reflect.get(properties, name) : undefined;
+    return !(typeof property === 'object' && property !== null && 'default' in property);
+  });
+  return kept.length === required.length ? part : { ...part, required: kept };
+}
+
 /** The OpenAPI document (built from the route schemas) at /docs/json and an explorer at /docs. */
 export default fp(
   async (fastify) => {
     await fastify.register(swagger, {
+      // Only the document changes: the routes validate with their own schemas.
+      transform: ({ schema, url }) => {
+        if (!schema) return { schema, url };
+        const request = Object.fromEntries(
+          (['querystring', 'headers', 'body'] as const)
+            .filter((part) => schema[part] !== undefined)
+            .map((part) => [part, defaultedFieldsOptional(schema[part])]),
+        );
+        return { schema: { ...schema, ...request }, url };
+      },
       // Shared schemas keep their $id as their name in components (ErrorResponse, not def-0).
       refResolver: {
         buildLocalReference: (json, _baseUri, _fragment, index) =>

@@ -1,0 +1,60 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+/** The real server as a separate process: src/server.ts through tsx, on a free loopback port. */
+
+const root = join(import.meta.dirname, '..', '..');
+const children = new Set<ChildProcess>();
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+export interface RunningServer {
+  child: ChildProcess;
+  base: string;
+  output: () => string;
+}
+
+/**
+ * Starts the server with `env` (plus PATH, PORT and HOST) and resolves once /ready answers
+ * 200; rejects with the server's output if it exits first.
+ */
+export async function startServerProcess(env: Record<string, string>): Promise<RunningServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'server.ts')], {
+    cwd: root, // where tsx is installed; callers give an absolute database path
+    env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const base = `http://127.0.0.1:${port}`;
+  // Ready when /ready answers; bounded by attempts, and by the child exiting early.
+  for (let attempt = 0; attempt < 600; attempt += 1) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${output}`);
+    try {
+      if ((await fetch(`${base}/ready`)).ok) return { child, base, output: () => output };
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`server did not become ready: ${output}`);
+}
+
+/** SIGKILLs every server this test file started that is still running (for afterAll). */
+export function killServerProcesses(): void {
+  for (const child of children) child.kill('SIGKILL');
+}
