@@ -617,12 +617,14 @@ export interface operations {
                             /** @description Pairs in the chat, on every branch */
                             qa_count: number;
                             last_question: string | null;
+                            /** @description A UUID, lower case */
                             active_branch_id: string | null;
                             settings: {
                                 system_prompt: string | null;
                                 model: string | null;
                                 history_max_turns: number | null;
                             };
+                            /** @description For a chat made by POST .../fork: the chat and pair its history was copied from */
                             forked_from: {
                                 /** @description A UUID, lower case */
                                 chat_id: string;
@@ -691,8 +693,11 @@ export interface operations {
                     title?: string;
                     /** @description A field set to a value changes it, null clears it, absent leaves it */
                     settings?: {
+                        /** @description Sent as the system message (openai) or as instructions (you); null clears it */
                         system_prompt?: string | null;
+                        /** @description The model to ask (openai); null clears it */
                         model?: string | null;
+                        /** @description How many earlier answered pairs to send (overrides HISTORY_MAX_TURNS); null clears it */
                         history_max_turns?: number | null;
                     };
                 };
@@ -724,12 +729,14 @@ export interface operations {
                         /** @description Pairs in the chat, on every branch */
                         qa_count: number;
                         last_question: string | null;
+                        /** @description A UUID, lower case */
                         active_branch_id: string | null;
                         settings: {
                             system_prompt: string | null;
                             model: string | null;
                             history_max_turns: number | null;
                         };
+                        /** @description For a chat made by POST .../fork: the chat and pair its history was copied from */
                         forked_from: {
                             /** @description A UUID, lower case */
                             chat_id: string;
@@ -825,12 +832,14 @@ export interface operations {
                         /** @description Pairs in the chat, on every branch */
                         qa_count: number;
                         last_question: string | null;
+                        /** @description A UUID, lower case */
                         active_branch_id: string | null;
                         settings: {
                             system_prompt: string | null;
                             model: string | null;
                             history_max_turns: number | null;
                         };
+                        /** @description For a chat made by POST .../fork: the chat and pair its history was copied from */
                         forked_from: {
                             /** @description A UUID, lower case */
                             chat_id: string;
@@ -842,6 +851,7 @@ export interface operations {
                         qa_pairs: {
                             /** @description A UUID, lower case */
                             id: string;
+                            /** @description A UUID, lower case */
                             parent_id: string | null;
                             question: string;
                             answer: string | null;
@@ -861,6 +871,10 @@ export interface operations {
                              * @description ISO 8601, UTC
                              */
                             created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
                             answered_at: string | null;
                             provider: string;
                             model: string | null;
@@ -874,6 +888,7 @@ export interface operations {
                             siblings: {
                                 /** @description A UUID, lower case */
                                 qa_pair_id: string;
+                                /** @description A UUID, lower case */
                                 branch_id: string | null;
                             }[];
                         }[];
@@ -998,8 +1013,11 @@ export interface operations {
                     title?: string;
                     /** @description A field set to a value changes it, null clears it, absent leaves it */
                     settings?: {
+                        /** @description Sent as the system message (openai) or as instructions (you); null clears it */
                         system_prompt?: string | null;
+                        /** @description The model to ask (openai); null clears it */
                         model?: string | null;
+                        /** @description How many earlier answered pairs to send (overrides HISTORY_MAX_TURNS); null clears it */
                         history_max_turns?: number | null;
                     };
                 };
@@ -1031,12 +1049,14 @@ export interface operations {
                         /** @description Pairs in the chat, on every branch */
                         qa_count: number;
                         last_question: string | null;
+                        /** @description A UUID, lower case */
                         active_branch_id: string | null;
                         settings: {
                             system_prompt: string | null;
                             model: string | null;
                             history_max_turns: number | null;
                         };
+                        /** @description For a chat made by POST .../fork: the chat and pair its history was copied from */
                         forked_from: {
                             /** @description A UUID, lower case */
                             chat_id: string;
@@ -1203,6 +1223,7 @@ export interface operations {
                         qa_pair: {
                             /** @description A UUID, lower case */
                             id: string;
+                            /** @description A UUID, lower case */
                             parent_id: string | null;
                             question: string;
                             answer: string | null;
@@ -1222,6 +1243,10 @@ export interface operations {
                              * @description ISO 8601, UTC
                              */
                             created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
                             answered_at: string | null;
                             provider: string;
                             model: string | null;
@@ -1377,10 +1402,13 @@ export interface operations {
                             /** @description A UUID, lower case */
                             id: string;
                             name: string | null;
+                            /** @description A UUID, lower case */
                             fork_qa_pair_id: string | null;
+                            /** @description A UUID, lower case */
                             head_qa_pair_id: string | null;
                             /** @description Pairs from the first question to the head */
                             length: number;
+                            /** @description The head pair's question */
                             last_question: string | null;
                             active: boolean;
                             /**
@@ -1468,10 +1496,13 @@ export interface operations {
                         /** @description A UUID, lower case */
                         id: string;
                         name: string | null;
+                        /** @description A UUID, lower case */
                         fork_qa_pair_id: string | null;
+                        /** @description A UUID, lower case */
                         head_qa_pair_id: string | null;
                         /** @description Pairs from the first question to the head */
                         length: number;
+                        /** @description The head pair's question */
                         last_question: string | null;
                         active: boolean;
                         /**
@@ -1574,10 +1605,13 @@ export interface operations {
                         /** @description A UUID, lower case */
                         id: string;
                         name: string | null;
+                        /** @description A UUID, lower case */
                         fork_qa_pair_id: string | null;
+                        /** @description A UUID, lower case */
                         head_qa_pair_id: string | null;
                         /** @description Pairs from the first question to the head */
                         length: number;
+                        /** @description The head pair's question */
                         last_question: string | null;
                         active: boolean;
                         /**
@@ -1751,10 +1785,13 @@ export interface operations {
                         /** @description A UUID, lower case */
                         id: string;
                         name: string | null;
+                        /** @description A UUID, lower case */
                         fork_qa_pair_id: string | null;
+                        /** @description A UUID, lower case */
                         head_qa_pair_id: string | null;
                         /** @description Pairs from the first question to the head */
                         length: number;
+                        /** @description The head pair's question */
                         last_question: string | null;
                         active: boolean;
                         /**
@@ -1849,13 +1886,16 @@ export interface operations {
                     "application/json": {
                         /** @description A UUID, lower case */
                         chat_id: string;
+                        /** @description A UUID, lower case */
                         active_branch_id: string | null;
                         /** @description Every pair as a flat node with its parent_id, in asking order: a parent always comes before its children */
                         nodes: {
                             /** @description A UUID, lower case */
                             id: string;
+                            /** @description A UUID, lower case */
                             parent_id: string | null;
                             question: string;
+                            /** @description The first 200 characters of the answer */
                             answer_preview: string | null;
                             /** @description pending/streaming while the chatbot works; answered or failed once it is done */
                             status: "pending" | "streaming" | "answered" | "failed";
@@ -1869,10 +1909,13 @@ export interface operations {
                             /** @description A UUID, lower case */
                             id: string;
                             name: string | null;
+                            /** @description A UUID, lower case */
                             fork_qa_pair_id: string | null;
+                            /** @description A UUID, lower case */
                             head_qa_pair_id: string | null;
                             /** @description Pairs from the first question to the head */
                             length: number;
+                            /** @description The head pair's question */
                             last_question: string | null;
                             active: boolean;
                             /**
@@ -1964,6 +2007,7 @@ export interface operations {
                         qa_pair: {
                             /** @description A UUID, lower case */
                             id: string;
+                            /** @description A UUID, lower case */
                             parent_id: string | null;
                             question: string;
                             answer: string | null;
@@ -1983,6 +2027,10 @@ export interface operations {
                              * @description ISO 8601, UTC
                              */
                             created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
                             answered_at: string | null;
                             provider: string;
                             model: string | null;
@@ -2134,12 +2182,14 @@ export interface operations {
                         /** @description Pairs in the chat, on every branch */
                         qa_count: number;
                         last_question: string | null;
+                        /** @description A UUID, lower case */
                         active_branch_id: string | null;
                         settings: {
                             system_prompt: string | null;
                             model: string | null;
                             history_max_turns: number | null;
                         };
+                        /** @description For a chat made by POST .../fork: the chat and pair its history was copied from */
                         forked_from: {
                             /** @description A UUID, lower case */
                             chat_id: string;
@@ -2336,11 +2386,15 @@ export interface operations {
                             updated_at: string;
                             /** @description A field set to a value changes it, null clears it, absent leaves it */
                             settings: {
+                                /** @description Sent as the system message (openai) or as instructions (you); null clears it */
                                 system_prompt?: string | null;
+                                /** @description The model to ask (openai); null clears it */
                                 model?: string | null;
+                                /** @description How many earlier answered pairs to send (overrides HISTORY_MAX_TURNS); null clears it */
                                 history_max_turns?: number | null;
                             };
                             active_branch_id: string;
+                            /** @description Where an imported chat originally came from */
                             import_source?: string | null;
                             forked_from: {
                                 chat_id: string;
@@ -2369,6 +2423,10 @@ export interface operations {
                              * @description ISO 8601, UTC
                              */
                             created_at: string;
+                            /**
+                             * Format: date-time
+                             * @description ISO 8601, UTC
+                             */
                             answered_at: string | null;
                             provider: string;
                             model: string | null;
@@ -2528,9 +2586,11 @@ export interface operations {
                             source_id: string | null;
                             title: string | null;
                             status: "imported" | "skipped" | "failed";
+                            /** @description A UUID, lower case */
                             chat_id: string | null;
                             qa_pairs: number;
                             branches: number;
+                            /** @description Why it failed, or why it was skipped (already imported) */
                             error: string | null;
                         }[];
                     };
