@@ -1,11 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_KEY, createTempDir } from './helpers/app.js';
+import { freePort } from './helpers/cli.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { deferred } from './helpers/sse-client.js';
 
@@ -27,16 +27,6 @@ afterAll(async () => {
   await upstream.close();
   temp.cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 interface RunningServer {
   child: ChildProcess;

@@ -48,11 +48,6 @@ export async function createUser(context: StorageContext, io: CliIo, name: strin
 
 export type ImportFormat = 'json' | 'ndjson';
 
-/** NDJSON by extension (.ndjson, .jsonl); anything else is one JSON document. */
-export function formatOf(file: string): ImportFormat {
-  return /\.(ndjson|jsonl)$/i.test(file) ? 'ndjson' : 'json';
-}
-
 async function fileSize(file: string): Promise<number> {
   try {
     const stats = await stat(file);

@@ -1,12 +1,13 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig, type AppConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
-import { unpackEmbeddedFiles, type RuntimeFiles } from '../embedded.js';
 import { DomainError } from '../errors.js';
-import { createStorageServices } from '../plugins/services.js';
-import { createUser, exportUser, formatOf, importFile, migrate, type CliIo, type StorageContext } from './commands.js';
+import type { CliIo, ImportFormat } from './commands.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
-import { serve } from './serve.js';
+
+/**
+ * What opens the configuration and the database, loaded only once a command's arguments are
+ * valid: --help and usage errors answer at once.
+ */
+const runtime = () => import('./runtime.js');
 
 type OptionSpec = { type: 'string' | 'boolean'; short?: string };
 type Values = Record<string, string | boolean | undefined>;
@@ -46,8 +47,12 @@ const COMMANDS: Record<string, Command> = {
     options: {},
     positionals: 0,
     async run() {
+      const { configOrExit, filesOrExit } = await runtime();
       const config = configOrExit();
-      await serve(config, filesOrExit(config));
+      const files = filesOrExit(config);
+      // Loaded here only: the other commands start faster without Fastify and its plugins.
+      const { serve } = await import('./serve.js');
+      await serve(config, files);
       return EXIT.ok;
     },
   },
@@ -57,7 +62,10 @@ const COMMANDS: Record<string, Command> = {
     details: 'Applies pending migrations to DATABASE_URL (serve does it too, at start-up).',
     options: {},
     positionals: 0,
-    run: (_args, io) => withStorage((context) => Promise.resolve(migrate(context, io))),
+    async run(_args, io) {
+      const { withStorage, migrate } = await runtime();
+      return withStorage((context) => Promise.resolve(migrate(context, io)));
+    },
   },
   'create-user': {
     summary: 'create a user and print their API key (shown this once only)',
@@ -65,7 +73,11 @@ const COMMANDS: Record<string, Command> = {
     details: 'Prints one JSON line: {"id", "name", "created_at", "api_key"}. Only the key\'s hash is stored.',
     options: { name: { type: 'string' } },
     positionals: 0,
-    run: ({ values }, io) => withStorage((context) => createUser(context, io, requireString(values, 'name'))),
+    async run({ values }, io) {
+      const name = requireString(values, 'name');
+      const { withStorage, createUser } = await runtime();
+      return withStorage((context) => createUser(context, io, name));
+    },
   },
   import: {
     summary: "import chats from a file: this service's exports or ChatGPT's conversations.json",
@@ -77,13 +89,14 @@ stored whole or not at all; chats imported before are skipped. Prints
 "imported N, skipped N, failed N" on stdout and each failure on stderr.`,
     options: { user: { type: 'string' }, format: { type: 'string' } },
     positionals: 1,
-    run: ({ values, positionals }, io) => {
+    async run({ values, positionals }, io) {
       const file = positionals[0] ?? '';
       const format = values.format === undefined ? formatOf(file) : values.format;
       if (format !== 'json' && format !== 'ndjson') {
         throw new CliError(EXIT.usage, `--format must be json or ndjson, not ${String(format)}`);
       }
       const userId = requireString(values, 'user');
+      const { withStorage, importFile } = await runtime();
       return withStorage((context) => importFile(context, io, { file, userId, format }));
     },
   },
@@ -94,73 +107,25 @@ stored whole or not at all; chats imported before are skipped. Prints
 or to FILE, which appears only once complete. Import reads it back.`,
     options: { user: { type: 'string' }, out: { type: 'string' } },
     positionals: 0,
-    run: ({ values }, io) => {
+    async run({ values }, io) {
       const userId = requireString(values, 'user');
       const out = values.out;
       if (out === '' || typeof out === 'boolean') throw new CliError(EXIT.usage, '--out needs a file name');
+      const { withStorage, exportUser } = await runtime();
       return withStorage((context) => exportUser(context, io, { userId, out }));
     },
   },
 };
 
+/** NDJSON by extension (.ndjson, .jsonl); anything else is one JSON document. */
+function formatOf(file: string): ImportFormat {
+  return /\.(ndjson|jsonl)$/i.test(file) ? 'ndjson' : 'json';
+}
+
 function requireString(values: Values, name: string): string {
   const value = values[name];
   if (typeof value !== 'string' || value.trim() === '') throw new CliError(EXIT.usage, `--${name} is required`);
   return value;
-}
-
-function configOrExit(): AppConfig {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(EXIT.config, error.message);
-    throw error;
-  }
-}
-
-function filesOrExit(config: AppConfig): RuntimeFiles | undefined {
-  try {
-    return unpackEmbeddedFiles(config.cacheDir);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new CliError(
-      EXIT.unavailable,
-      `Cannot unpack the embedded files into CACHE_DIR=${config.cacheDir}: ${reason}`,
-    );
-  }
-}
-
-/**
- * Opens the database (migrating it) and the storage services for one command, and closes
- * it afterwards. No chatbot, no start-up recovery: a server may be running on the same file.
- */
-async function withStorage(run: (context: StorageContext) => Promise<ExitCode>): Promise<ExitCode> {
-  const config = configOrExit();
-  const files = filesOrExit(config);
-  let database;
-  try {
-    database = openDatabase(config.databaseUrl, {
-      migrationsFolder: files?.migrationsFolder,
-      nativeBinding: files?.nativeBinding,
-    });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new CliError(EXIT.unavailable, `Cannot open the database at DATABASE_URL=${config.databaseUrl}: ${reason}`);
-  }
-  // The first SIGINT/SIGTERM stops the command between two chats; a second one kills it.
-  const interrupted = new AbortController();
-  const interrupt = () => interrupted.abort();
-  process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
-  try {
-    const services = createStorageServices(database.db, {
-      adminApiKey: config.adminApiKey,
-      allowSignup: config.allowSignup,
-    });
-    return await run({ databaseUrl: config.databaseUrl, database, services, signal: interrupted.signal });
-  } finally {
-    process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
-    database.close();
-  }
 }
 
 function commandHelp(name: string, command: Command): string {
