@@ -1,4 +1,5 @@
-import { Presets, SingleBar } from 'cli-progress';
+// A CommonJS package: Node sees its named exports only through the default one.
+import cliProgress from 'cli-progress';
 
 export interface Progress {
   update(done: number): void;
@@ -27,14 +28,17 @@ export function createProgress(options: ProgressOptions): Progress {
   const percent = (done: number) => (total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100);
 
   if (stream.isTTY === true) {
-    const bar = new SingleBar(
+    const bar = new cliProgress.SingleBar(
       {
         stream,
         format: `${label} [{bar}] {percentage}% | {value}/{total} ${units} | ETA {eta_formatted}`,
         formatValue: (value, _options, type) => (type === 'value' || type === 'total' ? amount(value) : String(value)),
+        // Before the first estimate (and after a quick finish) the ETA is not a number.
+        formatTime: (seconds, timeOptions, roundTo) =>
+          Number.isFinite(seconds) ? cliProgress.Format.TimeFormat(seconds, timeOptions, roundTo) : '--',
         hideCursor: true,
       },
-      Presets.shades_classic,
+      cliProgress.Presets.shades_classic,
     );
     bar.start(total, 0);
     return { update: (done) => bar.update(done), stop: () => bar.stop() };
