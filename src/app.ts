@@ -5,6 +5,7 @@ import { fastifySSE } from '@fastify/sse';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { ChatbotProvider } from './chatbot/index.js';
 import type { AppConfig } from './config.js';
+import type { RuntimeFiles } from './embedded.js';
 import authPlugin from './plugins/auth.js';
 import chatbotPlugin from './plugins/chatbot.js';
 import databasePlugin from './plugins/database.js';
@@ -20,7 +21,6 @@ import healthRoutes from './routes/health.js';
 import portabilityRoutes from './routes/portability.js';
 import searchRoutes from './routes/search.js';
 import userRoutes from './routes/users.js';
-import type { RuntimeFiles } from './embedded.js';
 import { ErrorResponse } from './schemas/common.js';
 import { createAjv } from './validation.js';
 

@@ -180,7 +180,13 @@ export async function exportUser(
   const { out } = input;
   try {
     if (out === undefined) {
-      await pipeline(counted, io.stdout, { end: false, signal: context.signal });
+      try {
+        await pipeline(counted, io.stdout, { end: false, signal: context.signal });
+      } catch (error) {
+        // A closed pipe (`| head`) or a full disk behind a redirection.
+        if (context.signal.aborted) throw error;
+        throw new CliError(EXIT.file, `Cannot write to stdout: ${reasonOf(error)}`);
+      }
     } else {
       const temporary = `${out}.${process.pid}.partial`;
       try {

@@ -210,16 +210,16 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
       return toMarkdown(chat, await chats.listPath(branch?.headPairId ?? null), branch);
     },
 
-    /**
-     * Every chat of the user as NDJSON lines, most recently updated first, read a page of
-     * chats at a time: memory holds one page and one chat, however many chats there are.
-     */
     /** How many chats `exportAll` will write (for a progress bar). */
     async countChats(actor: Actor, userId: string): Promise<number> {
       await deps.access.assertActsFor(actor, userId);
       return chats.countForUser(userId);
     },
 
+    /**
+     * Every chat of the user as NDJSON lines, most recently updated first, read a page of
+     * chats at a time: memory holds one page and one chat, however many chats there are.
+     */
     async exportAll(actor: Actor, userId: string): Promise<AsyncGenerator<string>> {
       await deps.access.assertActsFor(actor, userId);
       return (async function* lines() {
