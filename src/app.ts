@@ -5,6 +5,7 @@ import { fastifySSE } from '@fastify/sse';
 import Fastify, { type FastifyServerOptions } from 'fastify';
 import type { ChatbotProvider } from './chatbot/index.js';
 import type { AppConfig } from './config.js';
+import type { RuntimeFiles } from './embedded.js';
 import authPlugin from './plugins/auth.js';
 import chatbotPlugin from './plugins/chatbot.js';
 import databasePlugin from './plugins/database.js';
@@ -28,6 +29,8 @@ export interface BuildAppOptions {
   /** Replaces the configured chatbot provider (tests). */
   chatbot?: ChatbotProvider;
   logger?: FastifyServerOptions['logger'];
+  /** Where migrations, the SQLite addon and the explorer's files are (the single executable's copies). */
+  files?: RuntimeFiles | undefined;
 }
 
 /** Largest request body accepted (a question is at most 16,000 characters). */
@@ -87,8 +90,12 @@ export async function buildApp(options: BuildAppOptions) {
   });
   await app.register(metricsPlugin, { token: config.metricsToken });
   await app.register(fastifySSE);
-  await app.register(swaggerPlugin);
-  await app.register(databasePlugin, { location: config.databaseUrl });
+  await app.register(swaggerPlugin, { staticDir: options.files?.swaggerUiDir });
+  await app.register(databasePlugin, {
+    location: config.databaseUrl,
+    migrationsFolder: options.files?.migrationsFolder,
+    nativeBinding: options.files?.nativeBinding,
+  });
   await app.register(chatbotPlugin, {
     config: config.chatbot,
     ...(options.chatbot ? { provider: options.chatbot } : {}),

@@ -1,3 +1,5 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { envSchema } from 'env-schema';
 
@@ -32,6 +34,13 @@ export const ConfigSchema = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 24 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
+  CACHE_DIR: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Where the single executable unpacks its embedded files (migrations, explorer, SQLite addon)',
+    }),
+  ),
+  XDG_CACHE_HOME: Type.Optional(Type.String({ minLength: 1 })),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
     { default: 'info' },
@@ -72,6 +81,8 @@ export interface AppConfig {
   adminApiKey: string | undefined;
   allowSignup: boolean;
   logLevel: string;
+  /** The single executable's cache: its embedded files are unpacked below it, one folder per build. */
+  cacheDir: string;
 }
 
 export class ConfigError extends Error {
@@ -170,5 +181,6 @@ function deriveConfig(raw: RawConfig): AppConfig {
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,
     logLevel: raw.LOG_LEVEL,
+    cacheDir: resolve(raw.CACHE_DIR ?? join(raw.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'chat-history-service')),
   };
 }

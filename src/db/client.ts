@@ -33,17 +33,22 @@ export function defaultMigrationsFolder(): string {
   }
 }
 
+export interface OpenDatabaseOptions {
+  /** Default: `drizzle/sqlite` found above this module. */
+  migrationsFolder?: string;
+  /** The `better_sqlite3.node` addon to load (the single executable's unpacked copy); default: the package's. */
+  nativeBinding?: string;
+  queryLogger?: Logger;
+}
+
 /**
  * Opens (creating if needed) the SQLite database at `location`, sets the pragmas the app
  * relies on and applies pending migrations.
  */
-export function openDatabase(
-  location: string,
-  options: { migrationsFolder?: string; queryLogger?: Logger } = {},
-): OpenedDatabase {
+export function openDatabase(location: string, options: OpenDatabaseOptions = {}): OpenedDatabase {
   const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder();
   if (location !== ':memory:') mkdirSync(dirname(resolve(location)), { recursive: true });
-  const sqlite = new Database(location);
+  const sqlite = new Database(location, { nativeBinding: options.nativeBinding });
   try {
     // WAL lets readers run while a write commits; NORMAL sync is durable across process
     // crashes in WAL mode (only a power loss can drop the last commits).

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin';
-import { openDatabase, type OpenedDatabase } from '../db/client.js';
+import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from '../db/client.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -8,11 +8,14 @@ declare module 'fastify' {
 }
 
 /** Opens and migrates the database for the app's lifetime; closes it (WAL checkpointed) on close. */
-export default fp<{ location: string }>(
+export default fp<{ location: string } & Pick<OpenDatabaseOptions, 'migrationsFolder' | 'nativeBinding'>>(
   async (fastify, options) => {
     let database: OpenedDatabase;
     try {
-      database = openDatabase(options.location);
+      database = openDatabase(options.location, {
+        migrationsFolder: options.migrationsFolder,
+        nativeBinding: options.nativeBinding,
+      });
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       throw new Error(`Cannot open the database at DATABASE_URL=${options.location}: ${reason}`, { cause: error });

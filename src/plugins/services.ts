@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import type { SqliteDb } from '../db/client.js';
 import { createChatRepository } from '../repositories/chats.js';
 import { createIdempotencyRepository } from '../repositories/idempotency.js';
 import { createSearchRepository } from '../repositories/search.js';
@@ -24,21 +25,35 @@ export interface ServicesOptions {
   idempotencyTtlHours: number;
 }
 
-function createServices(fastify: FastifyInstance, options: ServicesOptions) {
-  const { db } = fastify.database;
+/**
+ * The services that need only the database: the HTTP app's, and the command line's
+ * (create-user, import, export), which must not start a chatbot client or recover
+ * unfinished asks under a server that may be running.
+ */
+export function createStorageServices(db: SqliteDb, options: Pick<ServicesOptions, 'adminApiKey' | 'allowSignup'>) {
   const users = createUserRepository(db);
   const chats = createChatRepository(db);
   const access = createAccessService({ users, adminApiKey: options.adminApiKey });
-  // One lock for everything that must not interleave with an ask on the same chat.
-  const chatLock = createKeyedLock();
   return {
     repositories: { users, chats },
     access,
     users: createUserService({ users, allowSignup: options.allowSignup }),
     chats: createChatService({ chats, access }),
+    portability: createPortabilityService({ chats, access }),
+  };
+}
+
+function createServices(fastify: FastifyInstance, options: ServicesOptions) {
+  const { db } = fastify.database;
+  const storage = createStorageServices(db, options);
+  const { chats } = storage.repositories;
+  const { access } = storage;
+  // One lock for everything that must not interleave with an ask on the same chat.
+  const chatLock = createKeyedLock();
+  return {
+    ...storage,
     branches: createBranchService({ chats, access, chatLock }),
     search: createSearchService({ search: createSearchRepository(db), chats, access }),
-    portability: createPortabilityService({ chats, access }),
     idempotency: createIdempotencyService({
       keys: createIdempotencyRepository(db),
       access,

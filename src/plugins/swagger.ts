@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
@@ -20,9 +22,17 @@ function defaultedFieldsOptional(part: unknown): unknown {
   return kept.length === required.length ? part : { ...part, required: kept };
 }
 
+export interface SwaggerOptions {
+  /**
+   * The explorer's static files (a copy of @fastify/swagger-ui's `static` folder), for the
+   * single executable, where the package folder does not exist. Default: the package's own.
+   */
+  staticDir?: string | undefined;
+}
+
 /** The OpenAPI document (built from the route schemas) at /docs/json and an explorer at /docs. */
-export default fp(
-  async (fastify) => {
+export default fp<SwaggerOptions>(
+  async (fastify, options) => {
     await fastify.register(swagger, {
       // Only the document changes: the routes validate with their own schemas.
       transform: ({ schema, url }) => {
@@ -65,7 +75,15 @@ export default fp(
         ],
       },
     });
-    await fastify.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+    const { staticDir } = options;
+    await fastify.register(swaggerUi, {
+      routePrefix: '/docs',
+      uiConfig: { persistAuthorization: true },
+      // swagger-ui reads its logo from its package folder unless given one.
+      ...(staticDir
+        ? { baseDir: staticDir, logo: { type: 'image/svg+xml', content: readFileSync(join(staticDir, 'logo.svg')) } }
+        : {}),
+    });
   },
   { name: 'swagger' },
 );

@@ -425,6 +425,16 @@ export function createChatRepository(db: SqliteDb) {
       return nextPageStatement.all({ userId, limit, updatedAt: cursor.updatedAt.getTime(), id: cursor.id });
     },
 
+    async countForUser(userId: string): Promise<number> {
+      return (
+        db
+          .select({ n: sql<number>`count(*)` })
+          .from(chats)
+          .where(eq(chats.userId, userId))
+          .get()?.n ?? 0
+      );
+    },
+
     async update(
       id: string,
       changes: { title?: string; settings?: ChatSettings },

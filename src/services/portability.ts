@@ -109,17 +109,33 @@ export function toMarkdown(chat: ChatRow, path: QaPairRow[], branch: BranchRow |
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
-function parseNdjson(text: string): { index: number; value: unknown; error?: string }[] {
-  const items: { index: number; value: unknown; error?: string }[] = [];
-  text.split('\n').forEach((line, index) => {
-    if (line.trim() === '') return;
-    try {
-      items.push({ index, value: JSON.parse(line) as unknown });
-    } catch {
-      items.push({ index, value: undefined, error: 'line is not valid JSON' });
-    }
-  });
-  return items;
+/** One chat to import, as found in the file: its position (line or array index) and its JSON. */
+export interface ImportItem {
+  index: number;
+  value: unknown;
+  /** Set when the item could not even be parsed. */
+  error?: string;
+}
+
+/** The item of one NDJSON line (numbered from 0), or undefined for a blank line. */
+export function ndjsonItem(index: number, line: string): ImportItem | undefined {
+  if (line.trim() === '') return undefined;
+  try {
+    return { index, value: JSON.parse(line) as unknown };
+  } catch {
+    return { index, value: undefined, error: 'line is not valid JSON' };
+  }
+}
+
+/** The items of a JSON document: an array holds one per element, anything else is one. */
+export function jsonItems(value: unknown): ImportItem[] {
+  return Array.isArray(value)
+    ? value.map((element: unknown, index) => ({ index, value: element }))
+    : [{ index: 0, value }];
+}
+
+function parseNdjson(text: string): ImportItem[] {
+  return text.split('\n').flatMap((line, index) => ndjsonItem(index, line) ?? []);
 }
 
 export function createPortabilityService(deps: { chats: ChatRepository; access: AccessService }) {
@@ -137,6 +153,52 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
     );
   }
 
+  /** Converts and stores one item; never throws for a bad item, only reports it. */
+  async function importItem(userId: string, item: ImportItem): Promise<ImportItemReport> {
+    const report: ImportItemReport = {
+      index: item.index,
+      sourceId: null,
+      title: null,
+      status: 'failed',
+      chatId: null,
+      pairs: 0,
+      branches: 0,
+      error: item.error ?? null,
+    };
+    if (item.error !== undefined) return report;
+    let imported: ImportedChat;
+    try {
+      if (isChatExport(item.value)) imported = fromChatExport(item.value);
+      else if (isChatGptConversation(item.value)) imported = fromChatGpt(item.value);
+      else throw new ImportError('neither a chat export of this service nor a ChatGPT conversation');
+    } catch (error) {
+      if (!(error instanceof ImportError)) throw error;
+      report.error = error.message;
+      return report;
+    }
+    Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
+    let result: Awaited<ReturnType<ChatRepository['importChat']>>;
+    try {
+      result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
+    } catch (error) {
+      // The chat's transaction rolled back: nothing of it was written. Report it and go on.
+      report.error = `could not be stored: ${error instanceof Error ? error.message : String(error)}`;
+      return report;
+    } finally {
+      // Let other requests (streams, probes) run between two chats of a large import.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (result.status === 'duplicate') {
+      return Object.assign(report, { status: 'skipped', chatId: result.chatId, error: 'already imported' });
+    }
+    return Object.assign(report, {
+      status: 'imported',
+      chatId: result.chat.id,
+      pairs: imported.pairs.length,
+      branches: imported.branches.length,
+    });
+  }
+
   return {
     async exportChat(actor: Actor, userId: string, chatId: string): Promise<ChatExport> {
       return loadExport(await findOwnedChat(deps, actor, userId, chatId));
@@ -146,6 +208,12 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
       const chat = await findOwnedChat(deps, actor, userId, chatId);
       const branch = chat.activeBranchId ? await chats.findBranch(chat.activeBranchId) : undefined;
       return toMarkdown(chat, await chats.listPath(branch?.headPairId ?? null), branch);
+    },
+
+    /** How many chats `exportAll` will write (for a progress bar). */
+    async countChats(actor: Actor, userId: string): Promise<number> {
+      await deps.access.assertActsFor(actor, userId);
+      return chats.countForUser(userId);
     },
 
     /**
@@ -173,10 +241,7 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
      */
     async importChats(actor: Actor, userId: string, payload: ImportPayload): Promise<ImportItemReport[]> {
       await deps.access.assertActsFor(actor, userId);
-      let items: { index: number; value: unknown; error?: string }[];
-      if (payload.kind === 'ndjson') items = parseNdjson(payload.text);
-      else if (Array.isArray(payload.value)) items = payload.value.map((value, index) => ({ index, value }));
-      else items = [{ index: 0, value: payload.value }];
+      const items = payload.kind === 'ndjson' ? parseNdjson(payload.text) : jsonItems(payload.value);
       if (items.length === 0) throw badRequest('INVALID_IMPORT', 'The file holds no chats');
       if (items.length > MAX_IMPORTED_CHATS) {
         throw badRequest('INVALID_IMPORT', `The file holds more than ${MAX_IMPORTED_CHATS} chats: split it`);
@@ -191,55 +256,25 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
           'Nothing in the file is a chat export of this service or a ChatGPT conversation (conversations.json)',
         );
       }
-
       const reports: ImportItemReport[] = [];
-      for (const item of items) {
-        const report: ImportItemReport = {
-          index: item.index,
-          sourceId: null,
-          title: null,
-          status: 'failed',
-          chatId: null,
-          pairs: 0,
-          branches: 0,
-          error: item.error ?? null,
-        };
-        reports.push(report);
-        if (item.error !== undefined) continue;
-        let imported: ImportedChat;
-        try {
-          if (isChatExport(item.value)) imported = fromChatExport(item.value);
-          else if (isChatGptConversation(item.value)) imported = fromChatGpt(item.value);
-          else throw new ImportError('neither a chat export of this service nor a ChatGPT conversation');
-        } catch (error) {
-          if (!(error instanceof ImportError)) throw error;
-          report.error = error.message;
-          continue;
-        }
-        Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
-        let result: Awaited<ReturnType<ChatRepository['importChat']>>;
-        try {
-          result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
-        } catch (error) {
-          // The chat's transaction rolled back: nothing of it was written. Report it and go on.
-          report.error = `could not be stored: ${error instanceof Error ? error.message : String(error)}`;
-          continue;
-        } finally {
-          // Let other requests (streams, probes) run between two chats of a large import.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        if (result.status === 'duplicate') {
-          Object.assign(report, { status: 'skipped', chatId: result.chatId, error: 'already imported' });
-        } else {
-          Object.assign(report, {
-            status: 'imported',
-            chatId: result.chat.id,
-            pairs: imported.pairs.length,
-            branches: imported.branches.length,
-          });
-        }
-      }
+      for (const item of items) reports.push(await importItem(userId, item));
       return reports;
+    },
+
+    /**
+     * Imports items as they come (a file of any size, read by the command line), one chat
+     * at a time, each whole or not at all, yielding each chat's report when it is done.
+     * No count limit: unlike a request, nothing is held in memory but the current chat.
+     */
+    async importEach(
+      actor: Actor,
+      userId: string,
+      items: AsyncIterable<ImportItem> | Iterable<ImportItem>,
+    ): Promise<AsyncGenerator<ImportItemReport>> {
+      await deps.access.assertActsFor(actor, userId);
+      return (async function* reports() {
+        for await (const item of items) yield await importItem(userId, item);
+      })();
     },
   };
 }

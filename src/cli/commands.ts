@@ -1,0 +1,214 @@
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { OpenedDatabase } from '../db/client.js';
+import type { createStorageServices } from '../plugins/services.js';
+import type { Actor } from '../services/access.js';
+import { jsonItems, ndjsonItem, type ImportItem, type ImportItemReport } from '../services/portability.js';
+import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { createProgress } from './progress.js';
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export interface StorageContext {
+  databaseUrl: string;
+  database: OpenedDatabase;
+  services: ReturnType<typeof createStorageServices>;
+  /** Aborted on SIGINT/SIGTERM: import and export stop between two chats. */
+  signal: AbortSignal;
+}
+
+/** Whoever runs the command line can open the database file: they act as the admin. */
+const OPERATOR: Actor = { kind: 'admin' };
+
+const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** The database is opened (and so migrated) before this runs: it only reports. */
+export function migrate(context: StorageContext, io: CliIo): ExitCode {
+  const { n } = context.database.sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as {
+    n: number;
+  };
+  io.stdout.write(`${context.databaseUrl}: schema up to date (${n} migrations applied)\n`);
+  return EXIT.ok;
+}
+
+/** Prints the new user as one JSON line, with the API key: the only time it is ever shown. */
+export async function createUser(context: StorageContext, io: CliIo, name: string): Promise<ExitCode> {
+  const { user, apiKey } = await context.services.users.createUser(OPERATOR, { name });
+  io.stdout.write(
+    `${JSON.stringify({ id: user.id, name: user.name, created_at: user.createdAt.toISOString(), api_key: apiKey })}\n`,
+  );
+  return EXIT.ok;
+}
+
+export type ImportFormat = 'json' | 'ndjson';
+
+async function fileSize(file: string): Promise<number> {
+  try {
+    const stats = await stat(file);
+    if (!stats.isFile()) throw new Error('not a file');
+    return stats.size;
+  } catch (error) {
+    throw new CliError(EXIT.file, `Cannot read ${file}: ${reasonOf(error)}`);
+  }
+}
+
+interface ImportSource {
+  items: AsyncIterable<ImportItem> | Iterable<ImportItem>;
+  total: number;
+  unit: 'bytes' | 'chats';
+  /** How far the import is, in `unit`, after `processed` items. */
+  position(processed: number): number;
+}
+
+/** NDJSON is read a line at a time: memory holds one chat, whatever the file's size. */
+function ndjsonSource(file: string, size: number): ImportSource {
+  // Opened on the first read, once the service has checked the user.
+  let stream: ReadStream | undefined;
+  return {
+    items: (async function* lines() {
+      stream = createReadStream(file);
+      let index = 0;
+      for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+        const item = ndjsonItem(index, line);
+        index += 1;
+        if (item) yield item;
+      }
+    })(),
+    total: size,
+    unit: 'bytes',
+    position: () => stream?.bytesRead ?? 0,
+  };
+}
+
+/** A JSON document (one export, an array of them, ChatGPT's conversations.json) is parsed whole. */
+async function jsonSource(file: string): Promise<ImportSource> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError(EXIT.file, `Cannot read ${file}: ${reasonOf(error)}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new CliError(
+      EXIT.nothingImported,
+      `${file} is not JSON (${reasonOf(error)}); for NDJSON, use --format ndjson`,
+    );
+  }
+  const items = jsonItems(value);
+  return { items, total: items.length, unit: 'chats', position: (processed) => processed };
+}
+
+/**
+ * Imports a file of any size through the same service as POST .../chats/import: NDJSON is
+ * read line by line (progress in bytes), a JSON document is parsed whole (progress in chats).
+ */
+export async function importFile(
+  context: StorageContext,
+  io: CliIo,
+  input: { file: string; userId: string; format: ImportFormat },
+): Promise<ExitCode> {
+  const { file, userId, format } = input;
+  const size = await fileSize(file);
+  const { portability } = context.services;
+
+  const source = format === 'ndjson' ? ndjsonSource(file, size) : await jsonSource(file);
+  const reports = await portability.importEach(OPERATOR, userId, source.items);
+  const bar = createProgress({ stream: io.stderr, label: 'import', total: source.total, unit: source.unit });
+  const counts = { imported: 0, skipped: 0, failed: 0 };
+  const failures: ImportItemReport[] = [];
+  let processed = 0;
+  for await (const report of reports) {
+    counts[report.status] += 1;
+    processed += 1;
+    if (report.status === 'failed') failures.push(report);
+    bar.update(source.position(processed));
+    if (context.signal.aborted) break;
+  }
+  if (!context.signal.aborted) bar.update(source.total);
+  bar.stop();
+
+  const where = (report: ImportItemReport) =>
+    format === 'ndjson' ? `line ${report.index + 1}` : `item ${report.index}`;
+  for (const report of failures) {
+    const title = report.title === null ? '' : ` ${JSON.stringify(report.title)}`;
+    io.stderr.write(`failed: ${where(report)}${title}: ${report.error ?? 'unknown reason'}\n`);
+  }
+  io.stdout.write(`imported ${counts.imported}, skipped ${counts.skipped}, failed ${counts.failed}\n`);
+  if (context.signal.aborted) {
+    io.stderr.write('interrupted: the chats counted above are stored; run the import again to add the rest\n');
+    return EXIT.interrupted;
+  }
+  if (processed === 0) throw new CliError(EXIT.nothingImported, `${file} holds no chats`);
+  if (counts.imported + counts.skipped === 0) return EXIT.nothingImported;
+  return counts.failed > 0 ? EXIT.partialImport : EXIT.ok;
+}
+
+/**
+ * Every chat of the user as NDJSON (the format of GET /v1/users/{id}/export), to stdout or
+ * to `out`. A file is written under a temporary name and renamed when complete, so `out`
+ * never holds half an export.
+ */
+export async function exportUser(
+  context: StorageContext,
+  io: CliIo,
+  input: { userId: string; out: string | undefined },
+): Promise<ExitCode> {
+  const { portability } = context.services;
+  const total = await portability.countChats(OPERATOR, input.userId);
+  const lines = await portability.exportAll(OPERATOR, input.userId);
+  const bar = createProgress({ stream: io.stderr, label: 'export', total, unit: 'chats' });
+  let written = 0;
+  const counted = Readable.from(
+    (async function* count() {
+      for await (const line of lines) {
+        yield line;
+        written += 1;
+        bar.update(written);
+      }
+    })(),
+  );
+
+  const { out } = input;
+  try {
+    if (out === undefined) {
+      try {
+        await pipeline(counted, io.stdout, { end: false, signal: context.signal });
+      } catch (error) {
+        // A closed pipe (`| head`) or a full disk behind a redirection.
+        if (context.signal.aborted) throw error;
+        throw new CliError(EXIT.file, `Cannot write to stdout: ${reasonOf(error)}`);
+      }
+    } else {
+      const temporary = `${out}.${process.pid}.partial`;
+      try {
+        await pipeline(counted, createWriteStream(temporary, { flags: 'wx' }), { signal: context.signal });
+        await rename(temporary, out);
+      } catch (error) {
+        await rm(temporary, { force: true });
+        if (context.signal.aborted) throw error;
+        throw new CliError(EXIT.file, `Cannot write ${out}: ${reasonOf(error)}`);
+      }
+    }
+  } catch (error) {
+    bar.stop();
+    if (context.signal.aborted) {
+      io.stderr.write(
+        `interrupted after ${written} of ${total} chats${out === undefined ? '' : `; ${out} not written`}\n`,
+      );
+      return EXIT.interrupted;
+    }
+    throw error;
+  }
+  bar.stop();
+  io.stderr.write(`exported ${written} chats${out === undefined ? '' : ` to ${out}`}\n`);
+  return EXIT.ok;
+}
