@@ -26,9 +26,10 @@ const chats = createChatRepository(database.db);
 const userService = createUserService({ users: createUserRepository(database.db), allowSignup: true });
 
 // Text from a small vocabulary, varied per pair, so the search index has realistic postings.
-const words =
+const words = (
   'otter heron beaver fox river forest winter summer night morning water stone light shadow wind rain field ' +
-  'mountain valley city road bridge garden market music story history science energy market planet ocean'.split(' ');
+  'mountain valley city road bridge garden market music story history science energy planet ocean'
+).split(' ');
 let seed = 42;
 const random = () => {
   seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
