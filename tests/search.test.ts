@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
+import { RANK_WINDOW } from '../src/repositories/search.js';
 import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 
@@ -299,6 +300,71 @@ describe('GET /v1/users/{user_id}/search', () => {
     expect([200, 400]).toContain(response.statusCode);
     if (response.statusCode === 400)
       expect(response.json()).toMatchObject({ code: expect.stringMatching(/INVALID_QUERY|VALIDATION_ERROR/) });
+  });
+
+  it('ranks a very common word among its newest matches; a specific query still finds older ones', async () => {
+    const carol = await createUser(app, 'Carol');
+    const at = '2026-01-01T00:00:00.000Z';
+    const count = RANK_WINDOW + 50;
+    // The first pair would rank best on its own ("harbour" four times); it is older than the window.
+    const pairs = Array.from({ length: count }, (_, index) => ({
+      id: `p${index}`,
+      parent_id: index === 0 ? null : `p${index - 1}`,
+      question:
+        index === 0
+          ? 'harbour harbour harbour lighthouse'
+          : `A longer note about the harbour and the town, number ${index}`,
+      answer: 'ok',
+      search_results: [],
+      status: 'answered',
+      error: null,
+      created_at: at,
+      answered_at: at,
+      provider: 'you',
+      model: null,
+      upstream_request_id: null,
+      history_turns: 0,
+      latency_ms: null,
+    }));
+    const exported = {
+      format: 'chat-history.chat',
+      version: 1,
+      chat: {
+        id: 'harbour-chat',
+        title: 'Notes',
+        created_at: at,
+        updated_at: at,
+        settings: { system_prompt: null, model: null, history_max_turns: null },
+        active_branch_id: 'main',
+        forked_from: null,
+      },
+      qa_pairs: pairs,
+      branches: [
+        {
+          id: 'main',
+          name: 'main',
+          fork_qa_pair_id: null,
+          head_qa_pair_id: `p${count - 1}`,
+          created_at: at,
+          updated_at: at,
+        },
+      ],
+    };
+    const imported = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${carol.id}/chats/import`,
+      headers: { ...carol.headers, 'content-type': 'application/json' },
+      payload: exported,
+    });
+    expect(imported.statusCode, imported.body).toBe(200);
+
+    const specific = await searchOk(carol, { q: 'harbour lighthouse' });
+    expect(specific.data).toHaveLength(1);
+    expect(specific.data[0]?.snippet).toContain('<mark>lighthouse</mark>');
+    const oldest = specific.data[0]?.qa_pair_id;
+    const common = await searchOk(carol, { q: 'harbour', limit: '50' });
+    expect(common.data).toHaveLength(50);
+    expect(common.data.map((hit) => hit.qa_pair_id)).not.toContain(oldest);
   });
 
   it('treats FTS operators as literal words that must be present', async () => {
