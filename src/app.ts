@@ -88,7 +88,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(metricsPlugin, { token: config.metricsToken });
   await app.register(fastifySSE);
   await app.register(swaggerPlugin);
-  await app.register(databasePlugin, { location: config.databaseUrl });
+  await app.register(databasePlugin, { config: config.database });
   await app.register(chatbotPlugin, {
     config: config.chatbot,
     ...(options.chatbot ? { provider: options.chatbot } : {}),
@@ -99,6 +99,9 @@ export async function buildApp(options: BuildAppOptions) {
     historyMaxTurns: config.historyMaxTurns,
     shutdownGraceMs: config.shutdownGraceMs,
     idempotencyTtlHours: config.idempotencyTtlHours,
+    ...(config.database.engine === 'pg'
+      ? { instances: { heartbeatMs: config.database.heartbeatMs, staleAfterMs: config.database.staleAfterMs } }
+      : {}),
   });
   await app.register(authPlugin);
 

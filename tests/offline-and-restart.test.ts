@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/client.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ask, buildTestApp, createTempDir, createUser, TEST_ADMIN_KEY } from './helpers/app.js';
+import { queryRows } from './helpers/database.js';
 
 const temp = createTempDir();
 afterAll(() => temp.cleanup());
@@ -76,14 +76,11 @@ describe('a file database', () => {
     const ada = await createUser(first);
     const asked = await ask(first, ada, { question: 'will be interrupted' });
     const { chat_id: chatId, qa_pair: pair } = asked.json<{ chat_id: string; qa_pair: PairBody }>();
-    await first.close();
-
     // Simulate a crash between storing the question and storing the answer.
-    const raw = openDatabase(databaseUrl);
-    raw.sqlite
-      .prepare("UPDATE qa_pairs SET status = 'pending', answer = NULL, answered_at = NULL WHERE id = ?")
-      .run(pair.id);
-    raw.close();
+    await queryRows(first, "UPDATE qa_pairs SET status = 'pending', answer = NULL, answered_at = NULL WHERE id = ?", [
+      pair.id,
+    ]);
+    await first.close();
 
     const second = await buildTestApp({ databaseUrl });
     try {

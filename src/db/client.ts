@@ -10,6 +10,7 @@ import * as schema from './schema.js';
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
 export interface OpenedDatabase {
+  engine: 'sqlite';
   db: SqliteDb;
   sqlite: Database.Database;
   /** True when the database answers a trivial query. */
@@ -55,6 +56,7 @@ export function openDatabase(
     migrate(db, { migrationsFolder });
     const pingStatement = sqlite.prepare('SELECT 1 AS ok');
     return {
+      engine: 'sqlite',
       db,
       sqlite,
       ping: () => {

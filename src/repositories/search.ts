@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
+import type { SearchTerm } from '../services/search-query.js';
 
 export interface SearchFilters {
   userId: string;
@@ -43,13 +44,25 @@ const BM25 = sql.raw('bm25(search_index, 4.0, 3.0, 1.0, 0.5, 0.0)');
 const matchedIn = (column: number) =>
   sql.raw(`instr(highlight(search_index, ${column}, char(1), char(2)), char(1)) > 0`);
 
+/** The `scope` token of a user or a chat in the index (ids without dashes). */
+export const scopeToken = (kind: 'u' | 'c', id: string) => `"${kind}${id.replaceAll('-', '')}"`;
+
+/** A term as an FTS5 string: quoted (so never parsed as FTS5 syntax), a prefix with `*`. */
+const ftsTerm = (term: SearchTerm) => `"${term.text.replaceAll('"', '""')}"${term.prefix ? '*' : ''}`;
+
+/** The whole MATCH expression: the user's (and chat's) documents, and the terms in the text columns. */
+export function buildMatchExpression(terms: readonly SearchTerm[], userId: string, chatId?: string): string {
+  const scope = [`scope : ${scopeToken('u', userId)}`, ...(chatId ? [`scope : ${scopeToken('c', chatId)}`] : [])];
+  return `${scope.join(' AND ')} AND {title question answer sources} : (${terms.map(ftsTerm).join(' ')})`;
+}
+
 export class InvalidSearchQuery extends Error {
   override name = 'InvalidSearchQuery';
 }
 
 /**
  * Full-text search over the FTS5 index the migration 0005 maintains. The match expression
- * comes from `buildMatchExpression`, which quotes every user term; a user's documents are
+ * is built by `buildMatchExpression`, which quotes every user term; a user's documents are
  * selected by their scope token inside the index and checked again against search_docs.
  */
 export function createSearchRepository(db: SqliteDb) {
@@ -84,7 +97,8 @@ export function createSearchRepository(db: SqliteDb) {
 
   return {
     /** Ranked matches of `match` among the user's documents. */
-    async search(match: string, input: SearchFilters): Promise<SearchHit[]> {
+    async search(terms: readonly SearchTerm[], input: SearchFilters): Promise<SearchHit[]> {
+      const match = buildMatchExpression(terms, input.userId, input.chatId);
       try {
         // Rank first, then make snippets and highlights for the page only: computed in one
         // query, SQLite would build them for every match before sorting.
