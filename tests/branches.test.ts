@@ -12,7 +12,7 @@ import {
   TEST_ADMIN_KEY,
   type TestUser,
 } from './helpers/app.js';
-import { queryRows } from './helpers/database.js';
+import { onPg, queryRows } from './helpers/database.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 
 let upstream: FakeUpstream;
@@ -228,7 +228,10 @@ describe('asking on branches', () => {
     const questions = ['c1', 'c2', 'c3', 'c4'];
     const results = await Promise.all(questions.map((question) => askOk({ chat_id: chatId, question })));
     const chat = await getChat(chatId);
-    expect(chat.qa_pairs.map((pair) => pair.question)).toEqual(['Q1', 'Q2', 'Q3', ...questions]);
+    // On PostgreSQL the order among asks sent in the same instant is any (see ask.test.ts);
+    // the straight line below still proves that none interleaved.
+    const asked = chat.qa_pairs.map((pair) => pair.question);
+    expect(onPg ? [...asked.slice(0, 3), ...asked.slice(3).sort()] : asked).toEqual(['Q1', 'Q2', 'Q3', ...questions]);
     chat.qa_pairs.forEach((pair, index) =>
       expect(pair.parent_id).toBe(index === 0 ? null : chat.qa_pairs[index - 1]?.id),
     );

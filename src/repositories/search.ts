@@ -1,6 +1,13 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
-import type { SearchTerm } from '../services/search-query.js';
+
+/** One thing to find: a word or a phrase (all must match), optionally as a prefix. */
+export interface SearchTerm {
+  /** A word or a phrase, as typed (never parsed as query syntax by any engine). */
+  text: string;
+  /** A trailing * was typed: the last word may continue. */
+  prefix: boolean;
+}
 
 export interface SearchFilters {
   userId: string;

@@ -1,16 +1,9 @@
 import { badRequest } from '../errors.js';
+import type { SearchTerm } from '../repositories/search.js';
 
 export const SEARCH_QUERY_MAX_LENGTH = 500;
 const MAX_TERMS = 32;
 const HAS_WORD = /[\p{L}\p{N}]/u;
-
-/** One thing to find: a word or a phrase (all must match), optionally as a prefix. */
-export interface SearchTerm {
-  /** A word or a phrase, as typed (never parsed as query syntax by any engine). */
-  text: string;
-  /** A trailing * was typed: the last word may continue. */
-  prefix: boolean;
-}
 
 /**
  * Turns what a user typed into terms that every engine treats as plain text.

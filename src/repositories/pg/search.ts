@@ -1,7 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg-client.js';
-import type { SearchTerm } from '../../services/search-query.js';
-import type { SearchFilters, SearchHit, SearchRepository } from '../search.js';
+import type { SearchFilters, SearchHit, SearchRepository, SearchTerm } from '../search.js';
 
 interface HitRow extends Record<string, unknown> {
   chat_id: string;
