@@ -12,6 +12,11 @@
  *   npm run bench -- [--duration 10] [--warmup 3] [--only ask_10,get_chat] [--search-pairs 100000]
  *                    [--mixed 60] [--scale-pairs 1000000] [--scale-users 10000] (0 skips either)
  *                    [--cpu-prof DIR]   (writes the main server's V8 CPU profile to DIR at the end)
+ *                    [--instances 2]    (two server processes on one database, load split between them)
+ *
+ * DATABASE_URL=postgres://user@host:port/db runs the servers on PostgreSQL: each database
+ * the bench needs is created on that server (and dropped at the end), and the scale run,
+ * which seeds a SQLite file directly, is skipped. Without it, SQLite files in a temp folder.
  *
  * Besides the scenarios: the server is restarted after seeding (cold start on an existing
  * database, timed to its first ready answer); a mixed run samples RSS for growth; and the
@@ -26,6 +31,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import pg from 'pg';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -41,7 +47,41 @@ const CPU_PROFILE_DIR = option('cpu-prof', '');
 const MIXED_SECONDS = Number(option('mixed', '60'));
 const SCALE_PAIRS = Number(option('scale-pairs', '1000000'));
 const SCALE_USERS = Number(option('scale-users', '10000'));
+const INSTANCES = Number(option('instances', '1'));
+if (INSTANCES !== 1 && INSTANCES !== 2) throw new Error('--instances must be 1 or 2');
+const PG_URL = process.env.DATABASE_URL ?? '';
+const ON_PG = /^postgres(ql)?:\/\//i.test(PG_URL);
 const ADMIN_KEY = 'bench-admin-key-0123456789abcdef';
+const pgDatabases: string[] = [];
+
+/** Where a named database of the bench lives: a file in `work`, or a new PostgreSQL database. */
+async function databaseFor(work: string, name: string): Promise<string> {
+  if (!ON_PG) return join(work, name);
+  const database = `bench_${name.replace(/\W/g, '_')}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${database}"`);
+  } finally {
+    await admin.end();
+  }
+  pgDatabases.push(database);
+  const url = new URL(PG_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+async function dropPgDatabases(): Promise<void> {
+  if (pgDatabases.length === 0) return;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    for (const database of pgDatabases.splice(0))
+      await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
 const children: ChildProcess[] = [];
 
 async function freePort(): Promise<number> {
@@ -168,6 +208,19 @@ async function load(baseUrl: string, target: Target, connections: number, second
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+  };
+}
+
+/** The load split evenly over several instances of the server, as a load balancer would. */
+async function loadAll(baseUrls: string[], target: Target, connections: number, seconds: number): Promise<LoadResult> {
+  const share = Math.max(1, Math.round(connections / baseUrls.length));
+  const results = await Promise.all(baseUrls.map((url) => load(url, target, share, seconds)));
+  return {
+    rps: results.reduce((sum, result) => sum + result.rps, 0),
+    p50: Math.max(...results.map((result) => result.p50)),
+    p99: Math.max(...results.map((result) => result.p99)),
+    non2xx: results.reduce((sum, result) => sum + result.non2xx, 0),
+    errors: results.reduce((sum, result) => sum + result.errors, 0),
   };
 }
 
@@ -328,8 +381,12 @@ async function main() {
 
   const upstream = await start('scripts/bench/upstream.ts', { DELAY_MS: '0' }, 'stdout');
   const slowUpstream = await start('scripts/bench/upstream.ts', { DELAY_MS: '200' }, 'stdout');
+  const databases: Record<string, string> = {
+    'bench.db': await databaseFor(work, 'bench.db'),
+    'slow.db': await databaseFor(work, 'slow.db'),
+  };
   const serverEnv = (db: string, upstreamUrl: string) => ({
-    DATABASE_URL: join(work, db),
+    DATABASE_URL: databases[db] ?? join(work, db),
     YOU_API_KEY: 'bench-key',
     YOU_API_URL: `${upstreamUrl}/smart`,
     ADMIN_API_KEY: ADMIN_KEY,
@@ -407,6 +464,9 @@ async function main() {
     coldStartsMs.push(server.startMs);
   }
   rss = rssSampler(server.child.pid ?? 0);
+  // A second instance on the same database, for --instances 2: scenarios split their load.
+  const second =
+    INSTANCES === 2 ? await start('dist/src/server.js', serverEnv('bench.db', upstream.url), 'http') : undefined;
   process.stdout.write(
     `seeding peak RSS ${seedingPeakRssMb.toFixed(0)} MB; cold start on the seeded database: ` +
       `${coldStartsMs.map((ms) => ms.toFixed(0)).join(', ')} ms\n`,
@@ -513,10 +573,11 @@ async function main() {
       ? undefined
       : await start('scripts/bench/floor.ts', floorSpec.env, 'stdout');
     const target = scenario.server ?? { url: server.url, sampler: rss };
+    const urls = scenario.server || !second ? [target.url] : [target.url, second.url];
     for (const connections of scenario.connections ?? [10, 100]) {
-      await load(target.url, scenario.target, connections, WARMUP);
+      await loadAll(urls, scenario.target, connections, WARMUP);
       target.sampler.reset();
-      const ours = await load(target.url, scenario.target, connections, DURATION);
+      const ours = await loadAll(urls, scenario.target, connections, DURATION);
       const peakRssMb = target.sampler.peak();
       let floorResult: LoadResult;
       if (floor) {
@@ -543,7 +604,8 @@ async function main() {
   }
 
   const mixed = MIXED_SECONDS > 0 ? await mixedRun() : undefined;
-  const scale = SCALE_PAIRS > 0 ? await scaleRun() : undefined;
+  // The scale seeder writes a SQLite file directly.
+  const scale = SCALE_PAIRS > 0 && !ON_PG ? await scaleRun() : undefined;
 
   /** Every hot route at once, 10 connections: RSS each second after a 10 s warm-up. */
   async function mixedRun() {
@@ -680,6 +742,8 @@ async function main() {
       {
         machine,
         command: `npm run bench -- ${args.join(' ')}`.trim(),
+        engine: ON_PG ? 'postgresql' : 'sqlite',
+        instances: INSTANCES,
         duration: DURATION,
         seedingPeakRssMb,
         coldStartsMs,
@@ -717,11 +781,17 @@ async function main() {
         `${result.ours.non2xx} | ${result.ours.peakRssMb.toFixed(0)} | small db p99 ${result.smallP99 ?? '-'} ms | ` +
         `x${result.p99Ratio?.toFixed(2) ?? '-'} |\n`,
     );
+  process.stdout.write(
+    `\nEngine: ${ON_PG ? 'PostgreSQL' : 'SQLite'}, ${INSTANCES} instance${INSTANCES === 2 ? 's' : ''}\n`,
+  );
   process.stdout.write(`\n${machine}; ${DURATION} s per run after ${WARMUP} s warm-up; results in ${file}\n`);
   rss.stop();
   slowRss.stop();
   // The CPU profile, if asked for, is written as the server exits.
   await stop(server.child);
+  if (second) await stop(second.child);
+  await stop(slowServer.child);
+  await dropPgDatabases();
   if (CPU_PROFILE_DIR) process.stdout.write(`CPU profile of the server in ${CPU_PROFILE_DIR}\n`);
   rmSync(work, { recursive: true, force: true });
 }

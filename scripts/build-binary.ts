@@ -88,9 +88,12 @@ try {
 
   // 2. The assets, each under its path in the unpacked folder (see src/embedded.ts).
   const assets = new Map<string, string>();
-  const migrations = join(root, 'drizzle', 'sqlite');
-  for (const file of filesBelow(migrations))
-    assets.set(`${EMBEDDED_PATHS.migrationsFolder}/${file}`, join(migrations, file));
+  for (const [folder, under] of [
+    [join(root, 'drizzle', 'sqlite'), EMBEDDED_PATHS.migrationsFolder],
+    [join(root, 'drizzle', 'pg'), EMBEDDED_PATHS.pgMigrationsFolder],
+  ] as const) {
+    for (const file of filesBelow(folder)) assets.set(`${under}/${file}`, join(folder, file));
+  }
   const swaggerUiStatic = join(dirname(require.resolve('@fastify/swagger-ui/package.json')), 'static');
   for (const file of filesBelow(swaggerUiStatic))
     assets.set(`${EMBEDDED_PATHS.swaggerUiDir}/${file}`, join(swaggerUiStatic, file));

@@ -27,6 +27,7 @@ try {
     id: string;
     api_key: string;
   }>();
+  if (app.database.engine !== 'sqlite') throw new Error('this measurement seeds SQLite directly');
   const chats = createChatRepository(app.database.db);
   const answer = 'An answer of a realistic length. '.repeat(20);
   const seedStart = Date.now();

@@ -92,8 +92,9 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(fastifySSE);
   await app.register(swaggerPlugin, { staticDir: options.files?.swaggerUiDir });
   await app.register(databasePlugin, {
-    location: config.databaseUrl,
+    config: config.database,
     migrationsFolder: options.files?.migrationsFolder,
+    pgMigrationsFolder: options.files?.pgMigrationsFolder,
     nativeBinding: options.files?.nativeBinding,
   });
   await app.register(chatbotPlugin, {
@@ -106,6 +107,9 @@ export async function buildApp(options: BuildAppOptions) {
     historyMaxTurns: config.historyMaxTurns,
     shutdownGraceMs: config.shutdownGraceMs,
     idempotencyTtlHours: config.idempotencyTtlHours,
+    ...(config.database.engine === 'pg'
+      ? { instances: { heartbeatMs: config.database.heartbeatMs, staleAfterMs: config.database.staleAfterMs } }
+      : {}),
   });
   await app.register(authPlugin);
 

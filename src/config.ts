@@ -13,8 +13,16 @@ export const ConfigSchema = Type.Object({
   DATABASE_URL: Type.String({
     minLength: 1,
     default: './data/chat.db',
-    description: 'SQLite file path (created with its folder if missing) or :memory:',
+    description:
+      'SQLite file path (created with its folder if missing), :memory:, or postgres://user:pass@host:port/db for PostgreSQL',
   }),
+  DATABASE_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DATABASE_LOCK_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
+  DATABASE_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+  INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
+  INSTANCE_STALE_AFTER_MS: Type.Integer({ minimum: 500, maximum: 3_600_000, default: 30_000 }),
   YOU_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
   YOU_API_URL: Type.String({ minLength: 1, default: 'https://chat-api.you.com/smart' }),
   CHATBOT_PROVIDER: Type.Optional(Type.Union([Type.Literal('you'), Type.Literal('openai'), Type.Literal('offline')])),
@@ -51,10 +59,35 @@ export type RawConfig = Static<typeof ConfigSchema>;
 
 export type ChatbotProviderName = 'you' | 'openai' | 'offline';
 
+/** Where the data lives: a SQLite file (or memory) on this machine, or a PostgreSQL server. */
+export type DatabaseConfig =
+  | { engine: 'sqlite'; location: string }
+  | {
+      engine: 'pg';
+      url: string;
+      /** Connections for queries and short transactions. */
+      poolMax: number;
+      /**
+       * Connections that hold a chat's advisory lock for the whole of an ask, upstream call
+       * included: at most this many asks (on different chats) run at once per instance.
+       */
+      lockPoolMax: number;
+      connectTimeoutMs: number;
+      idleTimeoutMs: number;
+      /** 0: no limit. */
+      statementTimeoutMs: number;
+      /** How often this instance proves it is alive, and sweeps pairs of instances that stopped. */
+      heartbeatMs: number;
+      /** An instance silent this long is taken for dead: its unfinished pairs are failed. */
+      staleAfterMs: number;
+    };
+
 export interface AppConfig {
   port: number;
   host: string;
+  /** DATABASE_URL as given (a path, :memory: or a postgres:// URL). */
   databaseUrl: string;
+  database: DatabaseConfig;
   chatbot: {
     provider: ChatbotProviderName;
     /** Why this provider was chosen, logged at start-up. */
@@ -120,13 +153,42 @@ function requireHttpUrl(name: string, value: string): string {
   return value;
 }
 
-function requireSqliteLocation(value: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+function databaseConfig(raw: RawConfig): DatabaseConfig {
+  const value = raw.DATABASE_URL;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(value)?.[1]?.toLowerCase();
+  if (scheme === undefined) return { engine: 'sqlite', location: value };
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
     throw new ConfigError(
-      `Invalid configuration: DATABASE_URL must be a SQLite file path or :memory: (a URL such as "${value.split(':')[0]}://..." is not supported)`,
+      `Invalid configuration: DATABASE_URL must be a SQLite file path, :memory: or a postgres:// URL (a URL such as "${scheme}://..." is not supported)`,
     );
   }
-  return value;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError('Invalid configuration: DATABASE_URL is not a valid postgres:// URL');
+  }
+  if (url.hostname === '' && !url.searchParams.has('host')) {
+    throw new ConfigError(
+      'Invalid configuration: DATABASE_URL must name the PostgreSQL host (postgres://user:pass@host:port/db)',
+    );
+  }
+  if (raw.INSTANCE_STALE_AFTER_MS < 2 * raw.INSTANCE_HEARTBEAT_MS) {
+    throw new ConfigError(
+      'Invalid configuration: INSTANCE_STALE_AFTER_MS must be at least twice INSTANCE_HEARTBEAT_MS (a live instance would otherwise be taken for dead)',
+    );
+  }
+  return {
+    engine: 'pg',
+    url: value,
+    poolMax: raw.DATABASE_POOL_MAX,
+    lockPoolMax: raw.DATABASE_LOCK_POOL_MAX,
+    connectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
+    idleTimeoutMs: raw.DATABASE_IDLE_TIMEOUT_MS,
+    statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+    heartbeatMs: raw.INSTANCE_HEARTBEAT_MS,
+    staleAfterMs: raw.INSTANCE_STALE_AFTER_MS,
+  };
 }
 
 function deriveConfig(raw: RawConfig): AppConfig {
@@ -155,7 +217,8 @@ function deriveConfig(raw: RawConfig): AppConfig {
   return {
     port: raw.PORT,
     host: raw.HOST,
-    databaseUrl: requireSqliteLocation(raw.DATABASE_URL),
+    databaseUrl: raw.DATABASE_URL,
+    database: databaseConfig(raw),
     chatbot: {
       provider,
       providerReason,

@@ -7,6 +7,8 @@ import { getAsset, isSea } from 'node:sea';
 export interface RuntimeFiles {
   /** `drizzle/sqlite`: the journal and the SQL of every migration. */
   migrationsFolder: string;
+  /** `drizzle/pg`: the same for PostgreSQL. */
+  pgMigrationsFolder: string;
   /** better-sqlite3's compiled addon, loaded through its `nativeBinding` option. */
   nativeBinding: string;
   /** @fastify/swagger-ui's `static` folder. */
@@ -27,6 +29,7 @@ export interface EmbeddedManifest {
 /** The paths, relative to the unpacked folder, that scripts/build-binary.ts embeds them under. */
 export const EMBEDDED_PATHS = {
   migrationsFolder: 'drizzle/sqlite',
+  pgMigrationsFolder: 'drizzle/pg',
   nativeBinding: 'better_sqlite3.node',
   swaggerUiDir: 'swagger-ui',
 } as const satisfies Record<keyof RuntimeFiles, string>;
@@ -79,6 +82,7 @@ export function unpackEmbeddedFiles(cacheRoot: string): RuntimeFiles | undefined
   }
   return {
     migrationsFolder: join(target, EMBEDDED_PATHS.migrationsFolder),
+    pgMigrationsFolder: join(target, EMBEDDED_PATHS.pgMigrationsFolder),
     nativeBinding: join(target, EMBEDDED_PATHS.nativeBinding),
     swaggerUiDir: join(target, EMBEDDED_PATHS.swaggerUiDir),
   };

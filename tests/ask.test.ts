@@ -4,6 +4,7 @@ import type { App } from '../src/app.js';
 import { ask, buildTestApp, createTempDir, createUser, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { deferred } from './helpers/sse-client.js';
+import { onPg } from './helpers/database.js';
 
 let upstream: FakeUpstream;
 let app: App;
@@ -228,8 +229,11 @@ describe('POST /search', () => {
     chat.qa_pairs.forEach((pair, index) => {
       expect(pair.answer).toBe(`seen ${Math.min(index, 3) * 2} messages`);
     });
-    // Arrival order is kept.
-    expect(chat.qa_pairs.slice(1).map((pair) => pair.question)).toEqual(questions);
+    // Arrival order is kept. On PostgreSQL, asks sent in the same instant reach the chat's
+    // queue in the order their authentication queries return, which no client can observe:
+    // there the order is any, and the line above still proves they did not interleave.
+    const asked = chat.qa_pairs.slice(1).map((pair) => pair.question);
+    expect(onPg ? [...asked].sort() : asked).toEqual(questions);
   });
 });
 

@@ -13,6 +13,7 @@ import {
   TEST_YOU_KEY,
   type TestUser,
 } from './helpers/app.js';
+import { queryRows } from './helpers/database.js';
 import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 
 let upstream: FakeUpstream;
@@ -128,7 +129,7 @@ describe('the auth matrix', () => {
       if (route.name === 'GET /v1/users/me' && (credential === 'other user' || credential === 'admin')) continue;
       it(`${route.name} with ${credential} key → ${expected}`, async () => {
         const { method, url, payload } = await route.build();
-        const before = tableCounts(app);
+        const before = await tableCounts(app);
         const response = await app.inject({
           method,
           url,
@@ -140,7 +141,7 @@ describe('the auth matrix', () => {
         } else {
           expect(response.statusCode).toBe(expected);
           expect(response.json()).toMatchObject({ statusCode: expected, code });
-          expect(tableCounts(app)).toEqual(before);
+          expect(await tableCounts(app)).toEqual(before);
         }
       });
     }
@@ -227,12 +228,9 @@ describe('API keys', () => {
     expect(me.json()).toEqual({ id: ada.id, name: 'Ada', created_at: expect.any(String) });
     expect(me.body).not.toContain(ada.apiKey);
 
-    const rows = app.database.sqlite.prepare('SELECT key_hash, prefix FROM api_keys').all() as {
-      key_hash: string;
-      prefix: string;
-    }[];
+    const rows = await queryRows<{ key_hash: string; prefix: string }>(app, 'SELECT key_hash, prefix FROM api_keys');
     expect(rows.length).toBeGreaterThanOrEqual(2);
-    const dump = JSON.stringify(app.database.sqlite.prepare('SELECT * FROM api_keys').all());
+    const dump = JSON.stringify(await queryRows(app, 'SELECT * FROM api_keys'));
     expect(dump).not.toContain(ada.apiKey);
     expect(rows.some((row) => ada.apiKey.startsWith(row.prefix))).toBe(true);
   });
@@ -285,7 +283,7 @@ describe('sign-up', () => {
     const anonymous = await closed.inject({ method: 'POST', url: '/v1/users', payload: { name: 'Eve' } });
     expect(anonymous.statusCode).toBe(403);
     expect(anonymous.json()).toMatchObject({ code: 'SIGNUP_DISABLED' });
-    expect(tableCounts(closed).users).toBe(0);
+    expect((await tableCounts(closed)).users).toBe(0);
 
     const byAdmin = await closed.inject({
       method: 'POST',
@@ -303,7 +301,7 @@ describe('sign-up', () => {
       payload: { name: 'Mallory' },
     });
     expect(byUser.statusCode).toBe(403);
-    expect(tableCounts(closed).users).toBe(1);
+    expect((await tableCounts(closed)).users).toBe(1);
   });
 
   it('rejects a wrong key even where a key is optional', async () => {

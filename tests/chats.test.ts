@@ -110,12 +110,12 @@ describe('chat CRUD', () => {
   it('deletes a chat with its pairs', async () => {
     const first = await ask(app, ada, { question: 'to be deleted' });
     const chatId = first.json<{ chat_id: string }>().chat_id;
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const url = `${chatsUrl(ada)}/${chatId}`;
     const deleted = await app.inject({ method: 'DELETE', url, headers: ada.headers });
     expect(deleted.statusCode).toBe(204);
     expect(deleted.body).toBe('');
-    expect(tableCounts(app)).toMatchObject({ chats: before.chats - 1, qa_pairs: before.qa_pairs - 1 });
+    expect(await tableCounts(app)).toMatchObject({ chats: before.chats - 1, qa_pairs: before.qa_pairs - 1 });
     expect((await app.inject({ method: 'GET', url, headers: ada.headers })).statusCode).toBe(404);
     expect((await app.inject({ method: 'DELETE', url, headers: ada.headers })).statusCode).toBe(404);
   });

@@ -4,20 +4,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatExport } from '../src/schemas/portability.js';
 import { ask, bearer, buildTestApp, createTempDir, createUser } from './helpers/app.js';
 import { runCli } from './helpers/cli.js';
+import { onPg, resolveDatabaseUrl } from './helpers/database.js';
 
 /** The command line as a separate process (src/cli.ts through tsx), each run on its own database. */
 
 const temp = createTempDir();
 afterAll(() => temp.cleanup());
 let databases = 0;
-const newDatabase = () => join(temp.dir, `cli-${(databases += 1)}.db`);
+/** A new database for one run: a file on SQLite, its own database on PostgreSQL (tests/helpers/database.ts). */
+const newDatabase = () => resolveDatabaseUrl(join(temp.dir, `cli-${(databases += 1)}.db`));
 
 /** An NDJSON export of two chats (one of two questions, branched), made through the API. */
 let exportFile: string;
 let exportedLines: ChatExport[];
 
 beforeAll(async () => {
-  const app = await buildTestApp({ databaseUrl: newDatabase() });
+  const app = await buildTestApp({ databaseUrl: await newDatabase() });
   try {
     const user = await createUser(app, 'Source');
     const first = (await ask(app, user, { question: 'What is WAL?' })).json<{ chat_id: string }>();
@@ -67,7 +69,7 @@ async function newUser(databaseUrl: string): Promise<{ id: string; api_key: stri
 
 describe('create-user', () => {
   it('prints a user and a key that works with the API, once, as one JSON line', async () => {
-    const databaseUrl = newDatabase();
+    const databaseUrl = await newDatabase();
     const result = await runCli(['create-user', '--name', 'Grace'], { env: { DATABASE_URL: databaseUrl } });
     expect(result).toMatchObject({ code: 0, stderr: '' });
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
@@ -86,7 +88,7 @@ describe('create-user', () => {
 
   it('works when sign-up is closed to the public (whoever holds the database file is the operator)', async () => {
     const result = await runCli(['create-user', '--name', 'Op'], {
-      env: { DATABASE_URL: newDatabase(), ALLOW_SIGNUP: 'false' },
+      env: { DATABASE_URL: await newDatabase(), ALLOW_SIGNUP: 'false' },
     });
     expect(result.code).toBe(0);
   });
@@ -94,7 +96,7 @@ describe('create-user', () => {
 
 describe('import and export', () => {
   it('round-trips an export through import and export, with progress lines on a pipe', async () => {
-    const databaseUrl = newDatabase();
+    const databaseUrl = await newDatabase();
     const user = await newUser(databaseUrl);
     const env = { DATABASE_URL: databaseUrl };
 
@@ -122,7 +124,7 @@ describe('import and export', () => {
   });
 
   it('imports a JSON array (not NDJSON) by its extension, and a chosen --format', async () => {
-    const databaseUrl = newDatabase();
+    const databaseUrl = await newDatabase();
     const user = await newUser(databaseUrl);
     const arrayFile = join(temp.dir, 'array.json');
     writeFileSync(arrayFile, JSON.stringify(exportedLines));
@@ -139,7 +141,7 @@ describe('import and export', () => {
   });
 
   it('exits 8 when some chats fail, naming each on stderr, and 6 when none could be imported', async () => {
-    const databaseUrl = newDatabase();
+    const databaseUrl = await newDatabase();
     const user = await newUser(databaseUrl);
     const env = { DATABASE_URL: databaseUrl };
     const mixed = join(temp.dir, 'mixed.ndjson');
@@ -167,7 +169,7 @@ describe('import and export', () => {
 
 describe('exit codes', () => {
   it('exits 5 for a missing file, 7 for an unknown user, writing nothing', async () => {
-    const databaseUrl = newDatabase();
+    const databaseUrl = await newDatabase();
     const user = await newUser(databaseUrl);
     const env = { DATABASE_URL: databaseUrl };
     const missing = await runCli(['import', join(temp.dir, 'no-such-file.ndjson'), '--user', user.id], { env });
@@ -193,7 +195,7 @@ describe('exit codes', () => {
   });
 
   it('exits 2 on bad arguments, with the usage on stderr', async () => {
-    const env = { DATABASE_URL: newDatabase() };
+    const env = { DATABASE_URL: await newDatabase() };
     const cases = [
       ['frobnicate'],
       ['import', '--user', 'x'],
@@ -212,7 +214,7 @@ describe('exit codes', () => {
   });
 
   it('exits 3 on invalid configuration, naming the variable, and 4 when the database cannot be opened', async () => {
-    const config = await runCli(['migrate'], { env: { DATABASE_URL: newDatabase(), HISTORY_MAX_TURNS: 'lots' } });
+    const config = await runCli(['migrate'], { env: { DATABASE_URL: await newDatabase(), HISTORY_MAX_TURNS: 'lots' } });
     expect(config.code).toBe(3);
     expect(config.stderr).toContain('HISTORY_MAX_TURNS');
     const database = await runCli(['migrate'], { env: { DATABASE_URL: temp.dir } });
@@ -221,11 +223,11 @@ describe('exit codes', () => {
   });
 
   it('migrates a new database and says so', async () => {
-    const databaseUrl = newDatabase();
+    const databaseUrl = await newDatabase();
     const result = await runCli(['migrate'], { env: { DATABASE_URL: databaseUrl } });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/schema up to date \(\d+ migrations applied\)/);
-    expect(existsSync(databaseUrl)).toBe(true);
+    if (!onPg) expect(existsSync(databaseUrl)).toBe(true);
   });
 });
 

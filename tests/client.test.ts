@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { paths } from '../src/openapi/schema.js';
 import { createTempDir } from './helpers/app.js';
 import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { resolveDatabaseUrl } from './helpers/database.js';
 
 /**
  * The main flows through a client generated from the committed spec (openapi-typescript
@@ -70,7 +71,7 @@ const temp = createTempDir();
 let server: RunningServer;
 beforeAll(async () => {
   server = await startServerProcess({
-    DATABASE_URL: join(temp.dir, 'client.db'),
+    DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'client.db')),
     CHATBOT_PROVIDER: 'offline',
     RATE_LIMIT_MAX: '0',
     LOG_LEVEL: 'warn',

@@ -127,7 +127,8 @@ describe('health and readiness', () => {
     expect(closing.json()).toMatchObject({ code: 'NOT_READY', message: 'The server is shutting down' });
     app.lifecycle.shuttingDown = false;
 
-    app.database.sqlite.close();
+    // Without its database: closed outright (SQLite) or with its pools ended (PostgreSQL).
+    await app.database.close();
     const noDatabase = await app.inject({ method: 'GET', url: '/ready' });
     expect(noDatabase.statusCode).toBe(503);
     expect(noDatabase.json()).toMatchObject({ code: 'NOT_READY', message: 'The database does not respond' });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { queryRows } from './helpers/database.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { deferred, openEventStream } from './helpers/sse-client.js';
 
@@ -42,7 +43,7 @@ describe('Idempotency-Key on POST /search', () => {
     const first = await askWithKey(ada, 'key-repeat-1', { question: 'Only once please' });
     expect(first.statusCode).toBe(200);
     expect(first.headers['idempotent-replayed']).toBeUndefined();
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     // Same body with its fields in another order: still the same request.
     const again = await app.inject({
       method: 'POST',
@@ -54,7 +55,7 @@ describe('Idempotency-Key on POST /search', () => {
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.json()).toEqual(first.json());
     expect(upstream.requests).toHaveLength(1);
-    expect(tableCounts(app)).toEqual(before);
+    expect(await tableCounts(app)).toEqual(before);
   });
 
   it('makes a concurrent repeat wait for the first and share its answer', async () => {
@@ -77,11 +78,11 @@ describe('Idempotency-Key on POST /search', () => {
 
   it('refuses the same key with a different body with 422, writing nothing', async () => {
     await askWithKey(ada, 'key-reused', { question: 'First meaning' });
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const reused = await askWithKey(ada, 'key-reused', { question: 'Another meaning' });
     expect(reused.statusCode).toBe(422);
     expect(reused.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
-    expect(tableCounts(app)).toEqual(before);
+    expect(await tableCounts(app)).toEqual(before);
     expect(upstream.requests).toHaveLength(1);
   });
 
@@ -108,7 +109,12 @@ describe('Idempotency-Key on POST /search', () => {
 
   it('runs again once the key has expired', async () => {
     await askWithKey(ada, 'key-expiring', { question: 'Ask me twice' });
-    app.database.sqlite.prepare("UPDATE idempotency_keys SET expires_at = 0 WHERE key = 'key-expiring'").run();
+    await queryRows(
+      app,
+      "UPDATE idempotency_keys SET expires_at = 0 WHERE key = 'key-expiring'",
+      [],
+      "UPDATE idempotency_keys SET expires_at = to_timestamp(0) WHERE key = 'key-expiring'",
+    );
     const after = await askWithKey(ada, 'key-expiring', { question: 'Ask me twice' });
     expect(after.statusCode).toBe(200);
     expect(after.headers['idempotent-replayed']).toBeUndefined();
@@ -116,25 +122,26 @@ describe('Idempotency-Key on POST /search', () => {
   });
 
   it('answers 409 for a key left running by another process', async () => {
-    app.database.sqlite
-      .prepare(
-        "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, expires_at) VALUES (?, 'key-orphan', ?, 'running', 0, ?)",
-      )
-      .run(ada.id, 'not-the-hash-of-anything-but-checked-after', Date.now() + 60_000);
+    await queryRows(
+      app,
+      "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, expires_at) VALUES (?, 'key-orphan', ?, 'running', 0, ?)",
+      [ada.id, 'not-the-hash-of-anything-but-checked-after', Date.now() + 60_000],
+      "INSERT INTO idempotency_keys (user_id, key, request_hash, state, created_at, expires_at) VALUES (?, 'key-orphan', ?, 'running', to_timestamp(0), to_timestamp(? / 1000.0))",
+    );
     const conflicting = await askWithKey(ada, 'key-orphan', { question: 'whatever' });
     expect(conflicting.statusCode).toBe(422);
-    app.database.sqlite.prepare("DELETE FROM idempotency_keys WHERE key = 'key-orphan'").run();
+    await queryRows(app, "DELETE FROM idempotency_keys WHERE key = 'key-orphan'");
 
     // Same body: the hash matches, but nobody here is running it.
     await askWithKey(ada, 'key-orphan-2', { question: 'orphaned' });
-    app.database.sqlite.prepare("UPDATE idempotency_keys SET state = 'running' WHERE key = 'key-orphan-2'").run();
+    await queryRows(app, "UPDATE idempotency_keys SET state = 'running' WHERE key = 'key-orphan-2'");
     const inProgress = await askWithKey(ada, 'key-orphan-2', { question: 'orphaned' });
     expect(inProgress.statusCode).toBe(409);
     expect(inProgress.json()).toMatchObject({ code: 'IDEMPOTENCY_IN_PROGRESS' });
   });
 
   it.each([['x'.repeat(256)], ['has space'], ['']])('rejects the key %j with 400', async (key) => {
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const response = await app.inject({
       method: 'POST',
       url: '/search',
@@ -142,7 +149,7 @@ describe('Idempotency-Key on POST /search', () => {
       payload: { user_id: ada.id, question: 'q' },
     });
     expect(response.statusCode).toBe(400);
-    expect(tableCounts(app)).toEqual(before);
+    expect(await tableCounts(app)).toEqual(before);
   });
 
   it('completes and records the ask when the client leaves, so its retry gets the answer', async () => {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openDatabase } from '../src/db/client.js';
 import { ConfigError, loadConfig } from '../src/config.js';
 import { ask, buildTestApp, createTempDir, createUser, TEST_ADMIN_KEY } from './helpers/app.js';
+import { queryRows } from './helpers/database.js';
 
 const temp = createTempDir();
 afterAll(() => temp.cleanup());
@@ -76,14 +76,11 @@ describe('a file database', () => {
     const ada = await createUser(first);
     const asked = await ask(first, ada, { question: 'will be interrupted' });
     const { chat_id: chatId, qa_pair: pair } = asked.json<{ chat_id: string; qa_pair: PairBody }>();
-    await first.close();
-
     // Simulate a crash between storing the question and storing the answer.
-    const raw = openDatabase(databaseUrl);
-    raw.sqlite
-      .prepare("UPDATE qa_pairs SET status = 'pending', answer = NULL, answered_at = NULL WHERE id = ?")
-      .run(pair.id);
-    raw.close();
+    await queryRows(first, "UPDATE qa_pairs SET status = 'pending', answer = NULL, answered_at = NULL WHERE id = ?", [
+      pair.id,
+    ]);
+    await first.close();
 
     const second = await buildTestApp({ databaseUrl });
     try {
@@ -135,9 +132,32 @@ describe('configuration', () => {
     [{ YOU_API_URL: 'not a url' }, 'YOU_API_URL'],
     [{ YOU_API_URL: 'ftp://example.com' }, 'YOU_API_URL'],
     [{ ADMIN_API_KEY: 'short' }, 'ADMIN_API_KEY'],
+    [{ DATABASE_URL: 'mysql://db.example/chat' }, 'DATABASE_URL'],
+    [{ DATABASE_URL: 'postgres://' }, 'DATABASE_URL'],
+    [{ DATABASE_POOL_MAX: '0' }, 'DATABASE_POOL_MAX'],
+    [
+      { DATABASE_URL: 'postgres://db/chat', INSTANCE_HEARTBEAT_MS: '5000', INSTANCE_STALE_AFTER_MS: '6000' },
+      'INSTANCE_STALE_AFTER_MS',
+    ],
   ])('rejects %o naming %s', (env, name) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(name);
+  });
+
+  it('picks the engine from DATABASE_URL: a path or :memory: is SQLite, a postgres:// URL PostgreSQL', () => {
+    expect(loadConfig({ DATABASE_URL: '/var/lib/chat/chat.db' }).database).toEqual({
+      engine: 'sqlite',
+      location: '/var/lib/chat/chat.db',
+    });
+    expect(loadConfig({ DATABASE_URL: ':memory:' }).database.engine).toBe('sqlite');
+    expect(
+      loadConfig({ DATABASE_URL: 'postgresql://chat:secret@db.internal:5432/chat', DATABASE_POOL_MAX: '25' }).database,
+    ).toMatchObject({
+      engine: 'pg',
+      url: 'postgresql://chat:secret@db.internal:5432/chat',
+      poolMax: 25,
+      lockPoolMax: 20,
+    });
   });
 
   it('treats empty variables as unset', () => {

@@ -256,14 +256,14 @@ describe('import', () => {
     const url = `/v1/users/${gina.id}/chats/import`;
     const first = await app.inject({ method: 'POST', url, headers: gina.headers, payload: exported });
     expect(first.json<Report>()).toMatchObject({ imported: 1 });
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const second = await app.inject({ method: 'POST', url, headers: gina.headers, payload: exported });
     expect(second.json<Report>()).toMatchObject({
       imported: 0,
       skipped: 1,
       results: [{ status: 'skipped', chat_id: first.json<Report>().results[0]?.chat_id }],
     });
-    expect(tableCounts(app)).toEqual(before);
+    expect(await tableCounts(app)).toEqual(before);
   });
 
   it('imports a ChatGPT export with regenerated answers and an edited question as branches', async () => {
@@ -367,7 +367,7 @@ describe('import', () => {
     const badBranch = structuredClone(good);
     badBranch.chat.id = 'third-source';
     badBranch.chat.active_branch_id = 'nope';
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const response = await app.inject({
       method: 'POST',
       url: `/v1/users/${ivan.id}/chats/import`,
@@ -380,8 +380,8 @@ describe('import', () => {
     expect(report.results.map((result) => result.status)).toEqual(['imported', 'failed', 'failed', 'failed']);
     expect(report.results[1]?.error).toMatch(/unknown parent_id/);
     expect(report.results[2]?.error).toMatch(/active_branch_id/);
-    expect(tableCounts(app).chats).toBe(before.chats + 1);
-    expect(tableCounts(app).qa_pairs).toBe(before.qa_pairs + good.qa_pairs.length);
+    expect((await tableCounts(app)).chats).toBe(before.chats + 1);
+    expect((await tableCounts(app)).qa_pairs).toBe(before.qa_pairs + good.qa_pairs.length);
   });
 
   it('follows ChatGPT answers through tool calls and reasoning to the final text', async () => {
@@ -491,7 +491,7 @@ describe('import', () => {
         u: { id: 'u', parent: null, children: [], message: { author: { role: 'user' }, content: { parts: ['hi'] } } },
       },
     };
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const response = await app.inject({
       method: 'POST',
       url: `/v1/users/${kim.id}/chats/import`,
@@ -513,7 +513,7 @@ describe('import', () => {
     expect(report.results[3]?.error).toMatch(/not on its path/);
     expect(report.results[4]?.error).toMatch(/on no branch/);
     expect(report.results[5]?.error).toMatch(/create_time/);
-    expect(tableCounts(app)).toEqual(before);
+    expect(await tableCounts(app)).toEqual(before);
   });
 
   it('exports and re-imports a chat with a very long answer', async () => {
@@ -562,7 +562,7 @@ describe('import', () => {
     ['NDJSON of garbage', { 'content-type': 'application/x-ndjson' }, 'not json\nstill not\n'],
     ['plain text', { 'content-type': 'text/plain' }, 'hello'],
   ])('rejects %s with a 4xx and leaves the database unchanged', async (_name, headers, payload) => {
-    const before = tableCounts(app);
+    const before = await tableCounts(app);
     const response = await app.inject({
       method: 'POST',
       url: `/v1/users/${ada.id}/chats/import`,
@@ -571,6 +571,6 @@ describe('import', () => {
     });
     expect(response.statusCode).toBeGreaterThanOrEqual(400);
     expect(response.statusCode).toBeLessThan(500);
-    expect(tableCounts(app)).toEqual(before);
+    expect(await tableCounts(app)).toEqual(before);
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { createAjv } from '../src/validation.js';
 import { ask, buildTestApp, createTempDir, createUser, TEST_ADMIN_KEY, type TestUser } from './helpers/app.js';
+import { queryRows } from './helpers/database.js';
 
 /**
  * Hostile-input property test driven by the OpenAPI document: for every operation,
@@ -69,18 +70,23 @@ afterAll(async () => {
 });
 
 /** Everything a request could change, summed up: a rejected request must leave it as it was. */
-function fingerprint(): string {
-  return ['users', 'api_keys', 'chats', 'qa_pairs', 'branches', 'search_docs', 'idempotency_keys']
-    .map(
-      (table) =>
-        JSON.stringify(app.database.sqlite.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all()).length + `:${table}`,
-    )
-    .concat(
-      JSON.stringify(
-        app.database.sqlite.prepare('SELECT id, title, settings, active_branch_id, updated_at FROM chats').all(),
-      ),
-    )
-    .join('|');
+async function fingerprint(): Promise<string> {
+  const parts: string[] = [];
+  for (const table of ['users', 'api_keys', 'chats', 'qa_pairs', 'branches', 'search_docs', 'idempotency_keys']) {
+    const rows = await queryRows(
+      app,
+      `SELECT * FROM ${table} ORDER BY rowid`,
+      [],
+      `SELECT * FROM ${table} ORDER BY ctid`,
+    );
+    parts.push(JSON.stringify(rows).length + `:${table}`);
+  }
+  parts.push(
+    JSON.stringify(
+      await queryRows(app, 'SELECT id, title, settings, active_branch_id, updated_at FROM chats ORDER BY id'),
+    ),
+  );
+  return parts.join('|');
 }
 
 /** Inlines `#/components/schemas/X` references so ajv can compile a response schema on its own. */
@@ -257,7 +263,7 @@ describe('every route under generated hostile input', () => {
                 ).toString()}`
               : '');
           const headers = input.credentials ?? input.user.headers;
-          const before = fingerprint();
+          const before = await fingerprint();
           const response = await app.inject({
             method: method as 'GET',
             url,
@@ -283,7 +289,7 @@ describe('every route under generated hostile input', () => {
             }
             expect(validate(response.json()), `${key}: ${JSON.stringify(validate.errors)}`).toBe(true);
           }
-          if (response.statusCode >= 400) expect(fingerprint(), `${method} ${url} changed data`).toBe(before);
+          if (response.statusCode >= 400) expect(await fingerprint(), `${method} ${url} changed data`).toBe(before);
         }),
         { numRuns: 150, seed: 42, endOnFailure: true },
       );

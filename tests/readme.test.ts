@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTempDir } from './helpers/app.js';
 import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { resolveDatabaseUrl } from './helpers/database.js';
 
 /**
  * The README's curl walkthrough, run as written: its `sh walkthrough` blocks, in order, in
@@ -31,7 +32,7 @@ beforeAll(async () => {
     throw new Error('tests/readme.test.ts runs the README walkthrough with bash and curl: install them');
   }
   server = await startServerProcess({
-    DATABASE_URL: join(temp.dir, 'readme.db'),
+    DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'readme.db')),
     CHATBOT_PROVIDER: 'offline',
     LOG_LEVEL: 'warn',
   });

@@ -249,14 +249,14 @@ describe('bad input', () => {
 
   for (const testCase of cases) {
     it(`answers ${testCase.status} ${testCase.code} to ${testCase.name} and writes nothing`, async () => {
-      const before = tableCounts(app);
+      const before = await tableCounts(app);
       const response = await app.inject(testCase.request());
       expect(response.statusCode).toBe(testCase.status);
       expect(response.headers['content-type']).toMatch(/^application\/json/);
       const body = response.json<Record<string, unknown>>();
       expect(body).toMatchObject({ statusCode: testCase.status, code: testCase.code });
       for (const key of ERROR_KEYS) expect(body).toHaveProperty(key);
-      expect(tableCounts(app)).toEqual(before);
+      expect(await tableCounts(app)).toEqual(before);
     });
   }
 

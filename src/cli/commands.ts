@@ -3,7 +3,7 @@ import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { OpenedDatabase } from '../db/client.js';
+import type { AppDatabase } from '../db/open.js';
 import type { createStorageServices } from '../plugins/services.js';
 import type { Actor } from '../services/access.js';
 import { jsonItems, ndjsonItem, type ImportItem, type ImportItemReport } from '../services/portability.js';
@@ -16,8 +16,9 @@ export interface CliIo {
 }
 
 export interface StorageContext {
-  databaseUrl: string;
-  database: OpenedDatabase;
+  database: AppDatabase;
+  /** The database for messages (a PostgreSQL URL without its password). */
+  where: string;
   services: ReturnType<typeof createStorageServices>;
   /** Aborted on SIGINT/SIGTERM: import and export stop between two chats. */
   signal: AbortSignal;
@@ -29,11 +30,9 @@ const OPERATOR: Actor = { kind: 'admin' };
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 /** The database is opened (and so migrated) before this runs: it only reports. */
-export function migrate(context: StorageContext, io: CliIo): ExitCode {
-  const { n } = context.database.sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as {
-    n: number;
-  };
-  io.stdout.write(`${context.databaseUrl}: schema up to date (${n} migrations applied)\n`);
+export async function migrate(context: StorageContext, io: CliIo): Promise<ExitCode> {
+  const applied = await context.database.appliedMigrations();
+  io.stdout.write(`${context.where}: schema up to date (${applied} migrations applied)\n`);
   return EXIT.ok;
 }
 

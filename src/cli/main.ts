@@ -64,7 +64,7 @@ const COMMANDS: Record<string, Command> = {
     positionals: 0,
     async run(_args, io) {
       const { withStorage, migrate } = await runtime();
-      return withStorage((context) => Promise.resolve(migrate(context, io)));
+      return withStorage((context) => migrate(context, io));
     },
   },
   'create-user': {

@@ -3,9 +3,10 @@
  * storage services. src/cli/main.ts loads it only for a command with valid arguments.
  */
 import { ConfigError, loadConfig, type AppConfig } from '../config.js';
-import { openDatabase } from '../db/client.js';
+import { describeDatabase, openAppDatabase, type AppDatabase } from '../db/open.js';
 import { unpackEmbeddedFiles, type RuntimeFiles } from '../embedded.js';
 import { createStorageServices } from '../plugins/services.js';
+import { createRepositories } from '../repositories/index.js';
 import type { StorageContext } from './commands.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 
@@ -39,28 +40,28 @@ export function filesOrExit(config: AppConfig): RuntimeFiles | undefined {
 export async function withStorage(run: (context: StorageContext) => Promise<ExitCode>): Promise<ExitCode> {
   const config = configOrExit();
   const files = filesOrExit(config);
-  let database;
+  let database: AppDatabase;
   try {
-    database = openDatabase(config.databaseUrl, {
+    database = await openAppDatabase(config.database, {
       migrationsFolder: files?.migrationsFolder,
+      pgMigrationsFolder: files?.pgMigrationsFolder,
       nativeBinding: files?.nativeBinding,
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new CliError(EXIT.unavailable, `Cannot open the database at DATABASE_URL=${config.databaseUrl}: ${reason}`);
+    throw new CliError(EXIT.unavailable, error instanceof Error ? error.message : String(error));
   }
   // The first SIGINT/SIGTERM stops the command between two chats; a second one kills it.
   const interrupted = new AbortController();
   const interrupt = () => interrupted.abort();
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
-    const services = createStorageServices(database.db, {
+    const services = createStorageServices(createRepositories(database), {
       adminApiKey: config.adminApiKey,
       allowSignup: config.allowSignup,
     });
-    return await run({ databaseUrl: config.databaseUrl, database, services, signal: interrupted.signal });
+    return await run({ database, where: describeDatabase(config.database), services, signal: interrupted.signal });
   } finally {
     process.off('SIGINT', interrupt).off('SIGTERM', interrupt);
-    database.close();
+    await database.close();
   }
 }

@@ -10,11 +10,14 @@ import * as schema from './schema.js';
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
 
 export interface OpenedDatabase {
+  engine: 'sqlite';
   db: SqliteDb;
   sqlite: Database.Database;
   /** True when the database answers a trivial query. */
   ping(): boolean;
   close(): void;
+  /** How many migrations the database has had applied. */
+  appliedMigrations(): Promise<number>;
 }
 
 /**
@@ -60,6 +63,7 @@ export function openDatabase(location: string, options: OpenDatabaseOptions = {}
     migrate(db, { migrationsFolder });
     const pingStatement = sqlite.prepare('SELECT 1 AS ok');
     return {
+      engine: 'sqlite',
       db,
       sqlite,
       ping: () => {
@@ -69,6 +73,8 @@ export function openDatabase(location: string, options: OpenDatabaseOptions = {}
           return false;
         }
       },
+      appliedMigrations: async () =>
+        (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n,
       close: () => {
         if (!sqlite.open) return;
         // Fold the WAL back into the main file so a closed database is one self-contained file.

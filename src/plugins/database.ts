@@ -1,26 +1,27 @@
 import fp from 'fastify-plugin';
-import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from '../db/client.js';
+import type { DatabaseConfig } from '../config.js';
+import { openAppDatabase, type AppDatabase, type OpenAppDatabaseOptions } from '../db/open.js';
+
+export type { AppDatabase } from '../db/open.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    database: OpenedDatabase;
+    database: AppDatabase;
   }
 }
 
-/** Opens and migrates the database for the app's lifetime; closes it (WAL checkpointed) on close. */
-export default fp<{ location: string } & Pick<OpenDatabaseOptions, 'migrationsFolder' | 'nativeBinding'>>(
+/**
+ * Opens and migrates the database for the app's lifetime; closes it on close (SQLite: WAL
+ * checkpointed; PostgreSQL: both pools ended, after the services stopped using them).
+ */
+export default fp<{ config: DatabaseConfig } & Omit<OpenAppDatabaseOptions, 'onPoolError'>>(
   async (fastify, options) => {
-    let database: OpenedDatabase;
-    try {
-      database = openDatabase(options.location, {
-        migrationsFolder: options.migrationsFolder,
-        nativeBinding: options.nativeBinding,
-      });
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new Error(`Cannot open the database at DATABASE_URL=${options.location}: ${reason}`, { cause: error });
-    }
-    fastify.decorate('database', database);
+    const { config, ...files } = options;
+    const database = await openAppDatabase(config, {
+      ...files,
+      onPoolError: (err) => fastify.log.warn({ err }, 'a pooled database connection failed'),
+    });
+    fastify.decorate<AppDatabase>('database', database);
     fastify.addHook('onClose', async () => database.close());
   },
   { name: 'database' },

@@ -1,16 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import type { SqliteDb } from '../db/client.js';
-import { createChatRepository } from '../repositories/chats.js';
-import { createIdempotencyRepository } from '../repositories/idempotency.js';
-import { createSearchRepository } from '../repositories/search.js';
-import { createUserRepository } from '../repositories/users.js';
+import { createRepositories, type Repositories } from '../repositories/index.js';
 import { createAccessService } from '../services/access.js';
 import { createBranchService } from '../services/branches.js';
 import { createChatService } from '../services/chats.js';
 import { createConversationService } from '../services/conversation.js';
 import { createIdempotencyService } from '../services/idempotency.js';
-import { createKeyedLock } from '../services/keyed-lock.js';
 import { createPortabilityService } from '../services/portability.js';
 import { createSearchService } from '../services/search.js';
 import { createUserService } from '../services/users.js';
@@ -23,6 +18,8 @@ export interface ServicesOptions {
   shutdownGraceMs: number;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlHours: number;
+  /** Heartbeat and recovery timing of instances sharing a PostgreSQL database. */
+  instances?: { heartbeatMs: number; staleAfterMs: number };
 }
 
 /**
@@ -30,9 +27,11 @@ export interface ServicesOptions {
  * (create-user, import, export), which must not start a chatbot client or recover
  * unfinished asks under a server that may be running.
  */
-export function createStorageServices(db: SqliteDb, options: Pick<ServicesOptions, 'adminApiKey' | 'allowSignup'>) {
-  const users = createUserRepository(db);
-  const chats = createChatRepository(db);
+export function createStorageServices(
+  repositories: Pick<Repositories, 'users' | 'chats'>,
+  options: Pick<ServicesOptions, 'adminApiKey' | 'allowSignup'>,
+) {
+  const { users, chats } = repositories;
   const access = createAccessService({ users, adminApiKey: options.adminApiKey });
   return {
     repositories: { users, chats },
@@ -43,19 +42,17 @@ export function createStorageServices(db: SqliteDb, options: Pick<ServicesOption
   };
 }
 
-function createServices(fastify: FastifyInstance, options: ServicesOptions) {
-  const { db } = fastify.database;
-  const storage = createStorageServices(db, options);
-  const { chats } = storage.repositories;
+function createServices(fastify: FastifyInstance, repositories: Repositories, options: ServicesOptions) {
+  const storage = createStorageServices(repositories, options);
   const { access } = storage;
   // One lock for everything that must not interleave with an ask on the same chat.
-  const chatLock = createKeyedLock();
+  const { chats, chatLock } = repositories;
   return {
     ...storage,
     branches: createBranchService({ chats, access, chatLock }),
-    search: createSearchService({ search: createSearchRepository(db), chats, access }),
+    search: createSearchService({ search: repositories.search, chats, access }),
     idempotency: createIdempotencyService({
-      keys: createIdempotencyRepository(db),
+      keys: repositories.idempotency,
       access,
       ttlMs: options.idempotencyTtlHours * 3_600_000,
     }),
@@ -80,16 +77,40 @@ declare module 'fastify' {
   }
 }
 
+const INTERRUPTED_MESSAGE = 'The server stopped before the answer was stored';
+
 /**
  * Builds repositories and services once and exposes them to route plugins. On start-up it
- * fails the pairs a previous process left unfinished: in one process nothing else can
- * still be answering them.
+ * fails the pairs left unfinished by a stopped process: on SQLite (one process) all of
+ * them; on PostgreSQL only those of instances whose heartbeat expired, which it then also
+ * sweeps for on every heartbeat of its own.
  */
 export default fp<ServicesOptions>(
   async (fastify, options) => {
-    const services = createServices(fastify, options);
+    const repositories = createRepositories(fastify.database, options.instances);
+    const { liveness } = repositories;
+    const services = createServices(fastify, repositories, options);
     fastify.decorate('services', services);
     fastify.decorate('lifecycle', { shuttingDown: false });
+
+    await liveness.beat();
+    const recovered = await liveness.failOrphans('INTERRUPTED', INTERRUPTED_MESSAGE, new Date());
+    if (recovered > 0)
+      fastify.log.warn({ count: recovered }, 'marked pairs left unfinished by a stopped instance as failed');
+
+    let beating: Promise<void> = Promise.resolve();
+    const timer =
+      liveness.heartbeatMs === undefined
+        ? undefined
+        : setInterval(() => {
+            beating = (async () => {
+              await liveness.beat();
+              const failed = await liveness.failOrphans('INTERRUPTED', INTERRUPTED_MESSAGE, new Date());
+              if (failed > 0) fastify.log.warn({ count: failed }, 'marked pairs of a stopped instance as failed');
+            })().catch((err: unknown) => fastify.log.warn({ err }, 'instance heartbeat failed'));
+          }, liveness.heartbeatMs);
+    timer?.unref();
+
     // Before the server stops: let running asks and streams finish within the grace period,
     // then store the rest as failed (INTERRUPTED) with whatever text they had.
     fastify.addHook('preClose', async () => {
@@ -97,14 +118,10 @@ export default fp<ServicesOptions>(
       const running = services.conversation.inFlight;
       if (running > 0) fastify.log.info({ running, graceMs: options.shutdownGraceMs }, 'waiting for running asks');
       await services.conversation.drain(options.shutdownGraceMs);
+      clearInterval(timer);
+      await beating;
+      await liveness.leave().catch((err: unknown) => fastify.log.warn({ err }, 'could not deregister this instance'));
     });
-    const recovered = await services.repositories.chats.failUnfinishedPairs(
-      'INTERRUPTED',
-      'The server stopped before the answer was stored',
-      new Date(),
-    );
-    if (recovered > 0)
-      fastify.log.warn({ count: recovered }, 'marked pairs left unfinished by a previous run as failed');
   },
   { name: 'services', dependencies: ['database', 'chatbot', 'metrics'] },
 );

@@ -1,6 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../db/client.js';
 
+/** One thing to find: a word or a phrase (all must match), optionally as a prefix. */
+export interface SearchTerm {
+  /** A word or a phrase, as typed (never parsed as query syntax by any engine). */
+  text: string;
+  /** A trailing * was typed: the last word may continue. */
+  prefix: boolean;
+}
+
 export interface SearchFilters {
   userId: string;
   chatId?: string;
@@ -51,13 +59,25 @@ const matchedIn = (column: number) =>
  */
 export const RANK_WINDOW = 2000;
 
+/** The `scope` token of a user or a chat in the index (ids without dashes). */
+export const scopeToken = (kind: 'u' | 'c', id: string) => `"${kind}${id.replaceAll('-', '')}"`;
+
+/** A term as an FTS5 string: quoted (so never parsed as FTS5 syntax), a prefix with `*`. */
+const ftsTerm = (term: SearchTerm) => `"${term.text.replaceAll('"', '""')}"${term.prefix ? '*' : ''}`;
+
+/** The whole MATCH expression: the user's (and chat's) documents, and the terms in the text columns. */
+export function buildMatchExpression(terms: readonly SearchTerm[], userId: string, chatId?: string): string {
+  const scope = [`scope : ${scopeToken('u', userId)}`, ...(chatId ? [`scope : ${scopeToken('c', chatId)}`] : [])];
+  return `${scope.join(' AND ')} AND {title question answer sources} : (${terms.map(ftsTerm).join(' ')})`;
+}
+
 export class InvalidSearchQuery extends Error {
   override name = 'InvalidSearchQuery';
 }
 
 /**
  * Full-text search over the FTS5 index the migration 0005 maintains. The match expression
- * comes from `buildMatchExpression`, which quotes every user term; a user's documents are
+ * is built by `buildMatchExpression`, which quotes every user term; a user's documents are
  * selected by their scope token inside the index and checked again against search_docs.
  */
 export function createSearchRepository(db: SqliteDb) {
@@ -92,7 +112,8 @@ export function createSearchRepository(db: SqliteDb) {
 
   return {
     /** Ranked matches of `match` among the user's documents. */
-    async search(match: string, input: SearchFilters): Promise<SearchHit[]> {
+    async search(terms: readonly SearchTerm[], input: SearchFilters): Promise<SearchHit[]> {
+      const match = buildMatchExpression(terms, input.userId, input.chatId);
       try {
         const conditions = sql.join(filters(input), sql` AND `);
         const window = Math.max(RANK_WINDOW, input.offset + input.limit);

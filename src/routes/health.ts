@@ -18,7 +18,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       },
     },
     async (_request, reply) => {
-      if (!fastify.database.ping()) {
+      if (!(await fastify.database.ping())) {
         return reply.code(503).send({
           statusCode: 503,
           code: 'DATABASE_UNAVAILABLE',
@@ -46,7 +46,7 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
       // Migrations ran before the app was built (it does not start otherwise).
       const reason = fastify.lifecycle.shuttingDown
         ? 'The server is shutting down'
-        : fastify.database.ping()
+        : (await fastify.database.ping())
           ? undefined
           : 'The database does not respond';
       if (reason) {

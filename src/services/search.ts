@@ -3,7 +3,7 @@ import type { ChatRepository } from '../repositories/chats.js';
 import { InvalidSearchQuery, type SearchHit, type SearchRepository } from '../repositories/search.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat } from './chats.js';
-import { buildMatchExpression, normalizeDomain, toFtsTerms } from './search-query.js';
+import { normalizeDomain, toSearchTerms } from './search-query.js';
 import { indexTree } from './tree.js';
 
 /** Deeper than this, refine the query instead of paging on. */
@@ -42,7 +42,7 @@ function decodeOffset(cursor: string): number {
 const escapeHtml = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
-/** FTS5 marks matches with \u0001 and \u0002; escape everything else, then make those <mark>. */
+/** Snippets mark matches with \u0001 and \u0002; escape everything else, then make those <mark>. */
 export const snippetToHtml = (snippet: string) =>
   escapeHtml(snippet).replaceAll('\u0001', '<mark>').replaceAll('\u0002', '</mark>');
 
@@ -62,7 +62,7 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
         throw badRequest('INVALID_QUERY', 'Send q (what to search for), source, or both');
       if (input.since && input.until && input.since >= input.until)
         throw badRequest('VALIDATION_ERROR', 'since must be before until');
-      const terms = q === '' ? undefined : toFtsTerms(q);
+      const terms = q === '' ? undefined : toSearchTerms(q);
 
       const offset = input.cursor === undefined ? 0 : decodeOffset(input.cursor);
       const filters = {
@@ -77,7 +77,7 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
       let hits: SearchHit[];
       try {
         hits = terms
-          ? await deps.search.search(buildMatchExpression(terms, userId, input.chatId), filters)
+          ? await deps.search.search(terms, filters)
           : await deps.search.listCiting({ ...filters, domain: domain ?? '' });
       } catch (error) {
         if (error instanceof InvalidSearchQuery) throw badRequest('INVALID_QUERY', 'q could not be searched');

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { buildApp, type App } from '../../src/app.js';
 import type { ChatbotProvider } from '../../src/chatbot/index.js';
 import { loadConfig } from '../../src/config.js';
+import { queryRows, resolveDatabaseUrl } from './database.js';
 
 export const TEST_YOU_KEY = 'test-upstream-key-not-real';
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
@@ -15,6 +16,7 @@ export function createTempDir(): { dir: string; cleanup: () => void } {
 }
 
 export interface TestAppOptions {
+  /** A SQLite path or :memory:; on the PostgreSQL suite, the database standing for it. */
   databaseUrl: string;
   upstreamUrl?: string;
   env?: Record<string, string>;
@@ -24,7 +26,7 @@ export interface TestAppOptions {
 /** Builds the real app on the given database, pointed at a fake upstream, logging nothing. */
 export async function buildTestApp(options: TestAppOptions): Promise<App> {
   const config = loadConfig({
-    DATABASE_URL: options.databaseUrl,
+    DATABASE_URL: await resolveDatabaseUrl(options.databaseUrl),
     LOG_LEVEL: 'silent',
     ADMIN_API_KEY: TEST_ADMIN_KEY,
     // One try per call unless a test is about retries: failure mappings stay exact.
@@ -58,8 +60,17 @@ export async function ask(app: App, user: TestUser, body: Record<string, unknown
 /** Row counts of every table: a rejected request must leave them all unchanged. */
 const TABLES = ['users', 'api_keys', 'chats', 'qa_pairs'] as const;
 
-export function tableCounts(app: App): Record<(typeof TABLES)[number], number> {
-  const count = (table: string) =>
-    (app.database.sqlite.prepare(`SELECT count(*) AS n FROM ${table}`).get() as { n: number }).n;
-  return { users: count('users'), api_keys: count('api_keys'), chats: count('chats'), qa_pairs: count('qa_pairs') };
+export async function tableCounts(app: App): Promise<Record<(typeof TABLES)[number], number>> {
+  const counts = await Promise.all(
+    TABLES.map(async (table) => {
+      const [row] = await queryRows<{ n: number }>(
+        app,
+        `SELECT count(*) AS n FROM ${table}`,
+        [],
+        `SELECT count(*)::int AS n FROM ${table}`,
+      );
+      return [table, row?.n ?? 0] as const;
+    }),
+  );
+  return Object.fromEntries(counts) as Record<(typeof TABLES)[number], number>;
 }

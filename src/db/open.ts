@@ -1,0 +1,50 @@
+import type { DatabaseConfig } from '../config.js';
+import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from './client.js';
+import { openPgDatabase, redactDatabaseUrl, type OpenedPgDatabase } from './pg-client.js';
+
+/** The open database: SQLite on this machine or a PostgreSQL server, told apart by `engine`. */
+export type AppDatabase = OpenedDatabase | OpenedPgDatabase;
+
+export interface OpenAppDatabaseOptions extends Pick<OpenDatabaseOptions, 'migrationsFolder' | 'nativeBinding'> {
+  /** drizzle/pg, when not found next to this module (the single executable unpacks it). */
+  pgMigrationsFolder?: string | undefined;
+  /** A pooled PostgreSQL connection failed while idle; the pool replaces it. */
+  onPoolError?: (error: Error) => void;
+}
+
+/** Where the database is, for messages: a PostgreSQL URL loses its password. */
+export function describeDatabase(config: DatabaseConfig): string {
+  return config.engine === 'pg' ? redactDatabaseUrl(config.url) : config.location;
+}
+
+/**
+ * Opens (creating and migrating as needed) the configured database: the server and the
+ * command line open it the same way. Failures name the database, never its password.
+ */
+export async function openAppDatabase(
+  config: DatabaseConfig,
+  options: OpenAppDatabaseOptions = {},
+): Promise<AppDatabase> {
+  try {
+    if (config.engine === 'pg') {
+      return await openPgDatabase(config.url, {
+        max: config.poolMax,
+        lockMax: config.lockPoolMax,
+        connectTimeoutMs: config.connectTimeoutMs,
+        idleTimeoutMs: config.idleTimeoutMs,
+        statementTimeoutMs: config.statementTimeoutMs,
+        ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}),
+        ...(options.pgMigrationsFolder ? { migrationsFolder: options.pgMigrationsFolder } : {}),
+      });
+    }
+    return openDatabase(config.location, {
+      migrationsFolder: options.migrationsFolder,
+      nativeBinding: options.nativeBinding,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`Cannot open the database at DATABASE_URL=${describeDatabase(config)}: ${reason}`, {
+      cause: error,
+    });
+  }
+}

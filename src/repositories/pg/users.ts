@@ -1,0 +1,38 @@
+import { eq, sql } from 'drizzle-orm';
+import type { PgDb } from '../../db/pg-client.js';
+import { apiKeys, users } from '../../db/pg-schema.js';
+import type { ApiKeyRow, UserRow } from '../../db/schema.js';
+import type { UserRepository } from '../users.js';
+
+/** Users and their API keys on PostgreSQL: the same contract as the SQLite repository. */
+export function createPgUserRepository(db: PgDb): UserRepository {
+  const findByIdStatement = db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare('users_find_by_id');
+  const findByKeyHashStatement = db
+    .select({ user: users })
+    .from(apiKeys)
+    .innerJoin(users, eq(users.id, apiKeys.userId))
+    .where(eq(apiKeys.keyHash, sql.placeholder('keyHash')))
+    .prepare('users_find_by_key_hash');
+
+  return {
+    async createWithKey(user: UserRow, key: ApiKeyRow): Promise<UserRow> {
+      await db.transaction(async (tx) => {
+        await tx.insert(users).values(user);
+        await tx.insert(apiKeys).values(key);
+      });
+      return user;
+    },
+
+    async findById(id: string): Promise<UserRow | undefined> {
+      return (await findByIdStatement.execute({ id }))[0];
+    },
+
+    async findByKeyHash(keyHash: string): Promise<UserRow | undefined> {
+      return (await findByKeyHashStatement.execute({ keyHash }))[0]?.user;
+    },
+  };
+}

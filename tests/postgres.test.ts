@@ -1,0 +1,142 @@
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../src/app.js';
+import { ask, buildTestApp, createUser, type TestUser } from './helpers/app.js';
+import { createPgDatabase, onPg } from './helpers/database.js';
+
+/**
+ * What only PostgreSQL has: a pool that loses and regains its server, and a planner that
+ * must find an index for every hot query (the SQLite counterpart is query-plans.test.ts).
+ */
+
+/** A TCP relay on 127.0.0.1 to the test server, which the test can cut and restore. */
+async function startRelay(target: URL) {
+  const sockets = new Set<Socket>();
+  let server: Server | undefined;
+  let port = 0;
+  const open = async () => {
+    server = createServer((client) => {
+      const upstream = connect(Number(target.port || 5432), target.hostname);
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        socket.on('error', () => undefined);
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    server.listen(port, '127.0.0.1');
+    await once(server, 'listening');
+    const address = server.address();
+    if (typeof address === 'object' && address) port = address.port;
+  };
+  await open();
+  return {
+    url() {
+      const url = new URL(target);
+      url.host = `127.0.0.1:${port}`;
+      return url.toString();
+    },
+    async cut() {
+      for (const socket of sockets) socket.destroy();
+      server?.close();
+      if (server) await once(server, 'close');
+    },
+    restore: open,
+  };
+}
+
+describe.skipIf(!onPg)('PostgreSQL', () => {
+  let app: App;
+  let ada: TestUser;
+  let relay: Awaited<ReturnType<typeof startRelay>>;
+
+  beforeAll(async () => {
+    relay = await startRelay(new URL(await createPgDatabase('pgonly')));
+    app = await buildTestApp({
+      databaseUrl: relay.url(),
+      env: { DATABASE_CONNECT_TIMEOUT_MS: '500', DATABASE_POOL_MAX: '3' },
+    });
+    ada = await createUser(app);
+    for (let index = 0; index < 3; index += 1) {
+      expect((await ask(app, ada, { question: `Where do red foxes live? (${index})` })).statusCode).toBe(200);
+    }
+  });
+  afterAll(async () => {
+    await app?.close();
+    await relay?.cut();
+  });
+
+  it('uses an index for every hot query (sequential scans disabled, so a missing index shows)', async () => {
+    if (app.database.engine !== 'pg') throw new Error('not on PostgreSQL');
+    const client = await app.database.pool.connect();
+    try {
+      await client.query('SET enable_seqscan = off');
+      const { rows } = await client.query<{ id: string; chat_id: string }>('SELECT id, chat_id FROM qa_pairs LIMIT 1');
+      const pair = rows[0];
+      if (!pair) throw new Error('no pair');
+      const queries: Record<string, [string, string]> = {
+        'chats of a user, newest first': [
+          `SELECT * FROM chats WHERE user_id = '${ada.id}' ORDER BY updated_at DESC, id DESC LIMIT 20`,
+          'chats_user_updated_idx',
+        ],
+        'pairs of a chat in order': [
+          `SELECT * FROM qa_pairs WHERE chat_id = '${pair.chat_id}' ORDER BY seq LIMIT 1000`,
+          'qa_pairs_chat_seq_unique',
+        ],
+        'a pair by id (each step of a path walk)': [`SELECT * FROM qa_pairs WHERE id = '${pair.id}'`, 'qa_pairs_pkey'],
+        'branches of a chat': [
+          `SELECT * FROM branches WHERE chat_id = '${pair.chat_id}' ORDER BY created_at, id`,
+          'branches_chat_idx',
+        ],
+        'the user of an API key': [`SELECT * FROM api_keys WHERE key_hash = 'x'`, 'api_keys_key_hash_unique'],
+        'full-text match': [
+          // Without the user filter: on a small table the planner rightly prefers the user index.
+          `SELECT id FROM search_docs WHERE document @@ phraseto_tsquery('chat_search', 'fox')`,
+          'search_docs_document_idx',
+        ],
+        'unfinished pairs (recovery)': [
+          `SELECT id FROM qa_pairs WHERE status IN ('pending', 'streaming')`,
+          'qa_pairs_unfinished_idx',
+        ],
+      };
+      for (const [name, [query, index]] of Object.entries(queries)) {
+        const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${query}`)).rows
+          .map((row) => row['QUERY PLAN'])
+          .join('\n');
+        expect(plan, name).toContain(index);
+        expect(plan, name).not.toMatch(/Seq Scan/);
+      }
+    } finally {
+      await client.query('RESET enable_seqscan');
+      client.release();
+    }
+  });
+
+  it('is not ready while the database is unreachable, and ready again when it returns, without a restart', async () => {
+    expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+    await relay.cut();
+    const down = await app.inject({ method: 'GET', url: '/ready' });
+    expect(down.statusCode).toBe(503);
+    expect(down.json()).toMatchObject({ code: 'NOT_READY', message: 'The database does not respond' });
+    // Requests fail as any 5xx does, without internals.
+    const failed = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats`, headers: ada.headers });
+    expect(failed.statusCode).toBeGreaterThanOrEqual(500);
+    expect(failed.body).not.toMatch(/ECONN|127\.0\.0\.1|postgres/i);
+
+    await relay.restore();
+    expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+    const chats = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats`, headers: ada.headers });
+    expect(chats.statusCode).toBe(200);
+  });
+
+  it('ends both pools when the app closes', async () => {
+    const other = await buildTestApp({ databaseUrl: await createPgDatabase('closing') });
+    if (other.database.engine !== 'pg') throw new Error('not on PostgreSQL');
+    const { pool, lockPool } = other.database;
+    await other.close();
+    expect(pool.ended).toBe(true);
+    expect(lockPool.ended).toBe(true);
+    expect(pool.totalCount + lockPool.totalCount).toBe(0);
+  });
+});
