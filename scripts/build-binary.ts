@@ -113,6 +113,7 @@ try {
     version: packageJson.version,
     hash: hash.digest('hex').slice(0, 16),
     files: [...assets.keys()],
+    sizes: [...assets.values()].map((path) => statSync(path).size),
   };
   const manifestPath = join(work, MANIFEST_ASSET);
   writeFileSync(manifestPath, JSON.stringify(manifest));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { getAsset, isSea } from 'node:sea';
 
@@ -24,6 +24,8 @@ export interface EmbeddedManifest {
   hash: string;
   /** Asset names, which are also their paths below the cache folder. */
   files: string[];
+  /** Each file's size in bytes, in the order of `files`: an unpacked copy is checked against them. */
+  sizes: number[];
 }
 
 /** The paths, relative to the unpacked folder, that scripts/build-binary.ts embeds them under. */
@@ -41,11 +43,33 @@ function readManifest(): EmbeddedManifest {
     parsed === null ||
     !('version' in parsed && typeof parsed.version === 'string') ||
     !('hash' in parsed && typeof parsed.hash === 'string' && /^[0-9a-f]{8,64}$/.test(parsed.hash)) ||
-    !('files' in parsed && Array.isArray(parsed.files) && parsed.files.every((file) => typeof file === 'string'))
+    !('files' in parsed && Array.isArray(parsed.files) && parsed.files.every((file) => typeof file === 'string')) ||
+    !(
+      'sizes' in parsed &&
+      Array.isArray(parsed.sizes) &&
+      parsed.sizes.length === parsed.files.length &&
+      parsed.sizes.every((size) => Number.isInteger(size))
+    )
   ) {
     throw new Error('the embedded manifest is malformed: rebuild the executable');
   }
-  return { version: parsed.version, hash: parsed.hash, files: parsed.files as string[] };
+  return {
+    version: parsed.version,
+    hash: parsed.hash,
+    files: parsed.files as string[],
+    sizes: parsed.sizes as number[],
+  };
+}
+
+/** Every file of the manifest is there with its size: a cleaner or a person may have removed some. */
+function isComplete(target: string, manifest: EmbeddedManifest): boolean {
+  return manifest.files.every((file, index) => {
+    try {
+      return statSync(join(target, file)).size === manifest.sizes[index];
+    } catch {
+      return false;
+    }
+  });
 }
 
 /**
@@ -55,29 +79,41 @@ function readManifest(): EmbeddedManifest {
  *
  * The folder is filled under a temporary name and renamed into place, so it is either
  * absent or complete: two processes starting at once each fill their own, one rename
- * wins and the other's copy is dropped.
+ * wins and the other's copy is dropped. A copy missing a file, or holding one of the wrong
+ * size, is unpacked again.
  */
 export function unpackEmbeddedFiles(cacheRoot: string): RuntimeFiles | undefined {
   if (!isSea()) return undefined;
   const manifest = readManifest();
   const target = join(cacheRoot, `${manifest.version}-${manifest.hash}`);
-  if (!existsSync(target)) {
+  if (!isComplete(target, manifest)) {
     mkdirSync(cacheRoot, { recursive: true });
-    const temporary = join(cacheRoot, `.unpacking-${process.pid}-${randomBytes(6).toString('hex')}`);
+    const suffix = `${process.pid}-${randomBytes(6).toString('hex')}`;
+    const temporary = join(cacheRoot, `.unpacking-${suffix}`);
+    const stale = join(cacheRoot, `.stale-${suffix}`);
     try {
       for (const file of manifest.files) {
         const destination = join(temporary, file);
         mkdirSync(dirname(destination), { recursive: true });
         writeFileSync(destination, new Uint8Array(getAsset(file)));
       }
+      // A damaged copy is moved aside first (rename cannot replace a non-empty folder).
+      if (existsSync(target) && !isComplete(target, manifest)) {
+        try {
+          renameSync(target, stale);
+        } catch {
+          // Another process moved it already.
+        }
+      }
       try {
         renameSync(temporary, target);
       } catch (error) {
         // Another process renamed its complete copy first: use that one.
-        if (!existsSync(target)) throw error;
+        if (!isComplete(target, manifest)) throw error;
       }
     } finally {
       rmSync(temporary, { recursive: true, force: true });
+      rmSync(stale, { recursive: true, force: true });
     }
   }
   return {

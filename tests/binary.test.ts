@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTempDir } from './helpers/app.js';
@@ -149,5 +149,17 @@ describe('the single executable', () => {
     const help = await runCli(['create-user', '--help'], { command: [executable], cwd: dir });
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('Usage: chat-history create-user');
+
+    // A cleaner took the addon and cut a migration short: the next start unpacks again.
+    rmSync(join(unpacked, 'better_sqlite3.node'));
+    writeFileSync(join(unpacked, 'drizzle', 'sqlite', 'meta', '_journal.json'), '{');
+    const repaired = await runCli(['migrate'], {
+      command: [executable],
+      cwd: dir,
+      env: { CACHE_DIR: cache, DATABASE_URL: 'db-5.sqlite' },
+    });
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect(existsSync(join(unpacked, 'better_sqlite3.node'))).toBe(true);
+    expect(readdirSync(cache)).toEqual(folders);
   }, 60_000);
 });

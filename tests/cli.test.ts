@@ -1,8 +1,8 @@
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatExport } from '../src/schemas/portability.js';
-import { ask, bearer, buildTestApp, createTempDir, createUser } from './helpers/app.js';
+import { ask, bearer, buildTestApp, createTempDir, createUser, tableCounts } from './helpers/app.js';
 import { runCli } from './helpers/cli.js';
 import { onPg, resolveDatabaseUrl } from './helpers/database.js';
 
@@ -81,6 +81,28 @@ describe('create-user', () => {
       const me = await app.inject({ method: 'GET', url: '/v1/users/me', headers: bearer(created.api_key) });
       expect(me.statusCode).toBe(200);
       expect(me.json()).toMatchObject({ id: created.id, name: 'Grace' });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('keeps no user when the key cannot be printed (stdout is a full disk): exit 5', async () => {
+    const databaseUrl = await newDatabase();
+    const full = openSync('/dev/full', 'w');
+    try {
+      const result = await runCli(['create-user', '--name', 'Lost'], {
+        env: { DATABASE_URL: databaseUrl },
+        stdoutFd: full,
+      });
+      expect(result.code).toBe(5);
+      expect(result.stderr).toContain('the user was not kept');
+      expect(result.stderr).not.toMatch(/chk_|at .*\.ts:\d+/);
+    } finally {
+      closeSync(full);
+    }
+    const app = await buildTestApp({ databaseUrl });
+    try {
+      expect(await tableCounts(app)).toMatchObject({ users: 0, api_keys: 0 });
     } finally {
       await app.close();
     }
@@ -220,6 +242,30 @@ describe('exit codes', () => {
     const database = await runCli(['migrate'], { env: { DATABASE_URL: temp.dir } });
     expect(database.code).toBe(4);
     expect(database.stderr).toContain('Cannot open the database');
+  });
+
+  it('import and export need an existing database: exit 4, and no database is created', async () => {
+    const missing = join(temp.dir, 'typo', 'chat.db');
+    writeFileSync(join(temp.dir, 'one.ndjson'), `${JSON.stringify(exportedLines[0])}\n`);
+    const imported = await runCli(
+      ['import', join(temp.dir, 'one.ndjson'), '--user', '00000000-0000-4000-8000-000000000000'],
+      {
+        env: { DATABASE_URL: missing },
+      },
+    );
+    const exported = await runCli(['export', '--user', '00000000-0000-4000-8000-000000000000'], {
+      env: { DATABASE_URL: missing },
+    });
+    for (const result of [imported, exported]) {
+      expect(result.code).toBe(4);
+      expect(result.stderr).toContain('needs an existing database');
+    }
+    expect(existsSync(join(temp.dir, 'typo'))).toBe(false);
+    // An unreadable input file is found before the database is even opened.
+    const noFile = await runCli(['import', join(temp.dir, 'nope.ndjson'), '--user', 'x'], {
+      env: { DATABASE_URL: missing },
+    });
+    expect(noFile.code).toBe(5);
   });
 
   it('migrates a new database and says so', async () => {

@@ -29,25 +29,55 @@ const OPERATOR: Actor = { kind: 'admin' };
 
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/**
+ * Writes to stdout and waits until the text is handed over. A closed pipe or a full disk
+ * becomes exit 5 instead of an unhandled 'error' event that kills the process.
+ */
+export async function writeOut(io: CliIo, text: string): Promise<void> {
+  const { stdout } = io;
+  await new Promise<void>((resolve, reject) => {
+    // The stream also emits the failure as 'error', after the callback: this listener takes
+    // it, so it stays attached until then.
+    const onError = (error: Error) => reject(new CliError(EXIT.file, `Cannot write to stdout: ${error.message}`));
+    stdout.once('error', onError);
+    stdout.write(text, (error) => {
+      if (error) return onError(error);
+      stdout.off('error', onError);
+      resolve();
+    });
+  });
+}
+
 /** The database is opened (and so migrated) before this runs: it only reports. */
 export async function migrate(context: StorageContext, io: CliIo): Promise<ExitCode> {
   const applied = await context.database.appliedMigrations();
-  io.stdout.write(`${context.where}: schema up to date (${applied} migrations applied)\n`);
+  await writeOut(io, `${context.where}: schema up to date (${applied} migrations applied)\n`);
   return EXIT.ok;
 }
 
-/** Prints the new user as one JSON line, with the API key: the only time it is ever shown. */
+/**
+ * Prints the new user as one JSON line, with the API key: the only time it is ever shown.
+ * If the line cannot be written, nobody has the key and nothing can issue another: the
+ * user is removed again, and the exit code says the output failed.
+ */
 export async function createUser(context: StorageContext, io: CliIo, name: string): Promise<ExitCode> {
   const { user, apiKey } = await context.services.users.createUser(OPERATOR, { name });
-  io.stdout.write(
-    `${JSON.stringify({ id: user.id, name: user.name, created_at: user.createdAt.toISOString(), api_key: apiKey })}\n`,
-  );
+  try {
+    await writeOut(
+      io,
+      `${JSON.stringify({ id: user.id, name: user.name, created_at: user.createdAt.toISOString(), api_key: apiKey })}\n`,
+    );
+  } catch (error) {
+    await context.services.repositories.users.delete(user.id);
+    throw new CliError(EXIT.file, `${reasonOf(error)}; the user was not kept, since nobody could see its key`);
+  }
   return EXIT.ok;
 }
 
 export type ImportFormat = 'json' | 'ndjson';
 
-async function fileSize(file: string): Promise<number> {
+/** The input file's size; exit 5 when it cannot be read (checked before the database is opened). */
+export async function checkInputFile(file: string): Promise<number> {
   try {
     const stats = await stat(file);
     if (!stats.isFile()) throw new Error('not a file');
@@ -116,7 +146,7 @@ export async function importFile(
   input: { file: string; userId: string; format: ImportFormat },
 ): Promise<ExitCode> {
   const { file, userId, format } = input;
-  const size = await fileSize(file);
+  const size = await checkInputFile(file);
   const { portability } = context.services;
 
   const source = format === 'ndjson' ? ndjsonSource(file, size) : await jsonSource(file);
@@ -141,7 +171,7 @@ export async function importFile(
     const title = report.title === null ? '' : ` ${JSON.stringify(report.title)}`;
     io.stderr.write(`failed: ${where(report)}${title}: ${report.error ?? 'unknown reason'}\n`);
   }
-  io.stdout.write(`imported ${counts.imported}, skipped ${counts.skipped}, failed ${counts.failed}\n`);
+  await writeOut(io, `imported ${counts.imported}, skipped ${counts.skipped}, failed ${counts.failed}\n`);
   if (context.signal.aborted) {
     io.stderr.write('interrupted: the chats counted above are stored; run the import again to add the rest\n');
     return EXIT.interrupted;

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DomainError } from '../errors.js';
-import type { CliIo, ImportFormat } from './commands.js';
+import { writeOut, type CliIo, type ImportFormat } from './commands.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 
 /**
@@ -96,8 +96,9 @@ stored whole or not at all; chats imported before are skipped. Prints
         throw new CliError(EXIT.usage, `--format must be json or ndjson, not ${String(format)}`);
       }
       const userId = requireString(values, 'user');
-      const { withStorage, importFile } = await runtime();
-      return withStorage((context) => importFile(context, io, { file, userId, format }));
+      const { withStorage, importFile, checkInputFile } = await runtime();
+      await checkInputFile(file);
+      return withStorage((context) => importFile(context, io, { file, userId, format }), { createDatabase: false });
     },
   },
   export: {
@@ -112,7 +113,7 @@ or to FILE, which appears only once complete. Import reads it back.`,
       const out = values.out;
       if (out === '' || typeof out === 'boolean') throw new CliError(EXIT.usage, '--out needs a file name');
       const { withStorage, exportUser } = await runtime();
-      return withStorage((context) => exportUser(context, io, { userId, out }));
+      return withStorage((context) => exportUser(context, io, { userId, out }), { createDatabase: false });
     },
   },
 };
@@ -159,8 +160,10 @@ function report(error: unknown, io: CliIo): ExitCode {
 export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   const [first, ...rest] = argv;
   if (first === '--help' || first === '-h' || first === 'help') {
-    io.stdout.write(programHelp());
-    return EXIT.ok;
+    return writeOut(io, programHelp()).then(
+      () => EXIT.ok,
+      (error: unknown) => report(error, io),
+    );
   }
   // Without a command (or starting with an option): serve.
   const name = first === undefined || first.startsWith('-') ? 'serve' : first;
@@ -187,7 +190,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
     }
     const values: Values = parsed.values;
     if (values.help === true) {
-      io.stdout.write(commandHelp(name, command));
+      await writeOut(io, commandHelp(name, command));
       return EXIT.ok;
     }
     if (parsed.positionals.length !== command.positionals) {

@@ -10,7 +10,7 @@ import { createRepositories } from '../repositories/index.js';
 import type { StorageContext } from './commands.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 
-export { createUser, exportUser, importFile, migrate } from './commands.js';
+export { checkInputFile, createUser, exportUser, importFile, migrate } from './commands.js';
 
 export function configOrExit(): AppConfig {
   try {
@@ -37,7 +37,10 @@ export function filesOrExit(config: AppConfig): RuntimeFiles | undefined {
  * Opens the database (migrating it) and the storage services for one command, and closes
  * it afterwards. No chatbot, no start-up recovery: a server may be running on the same file.
  */
-export async function withStorage(run: (context: StorageContext) => Promise<ExitCode>): Promise<ExitCode> {
+export async function withStorage(
+  run: (context: StorageContext) => Promise<ExitCode>,
+  options: { createDatabase: boolean } = { createDatabase: true },
+): Promise<ExitCode> {
   const config = configOrExit();
   const files = filesOrExit(config);
   let database: AppDatabase;
@@ -46,9 +49,13 @@ export async function withStorage(run: (context: StorageContext) => Promise<Exit
       migrationsFolder: files?.migrationsFolder,
       pgMigrationsFolder: files?.pgMigrationsFolder,
       nativeBinding: files?.nativeBinding,
+      mustExist: !options.createDatabase,
     });
   } catch (error) {
-    throw new CliError(EXIT.unavailable, error instanceof Error ? error.message : String(error));
+    const reason = error instanceof Error ? error.message : String(error);
+    // A mistyped DATABASE_URL must not leave a new, empty database behind an import or export.
+    const hint = options.createDatabase ? '' : ' (this command needs an existing database: run migrate or serve first)';
+    throw new CliError(EXIT.unavailable, `${reason}${hint}`);
   }
   // The first SIGINT/SIGTERM stops the command between two chats; a second one kills it.
   const interrupted = new AbortController();

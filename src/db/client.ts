@@ -41,6 +41,8 @@ export interface OpenDatabaseOptions {
   migrationsFolder?: string;
   /** The `better_sqlite3.node` addon to load (the single executable's unpacked copy); default: the package's. */
   nativeBinding?: string;
+  /** Fail rather than create the file (commands that only read or add to existing data). */
+  mustExist?: boolean;
   queryLogger?: Logger;
 }
 
@@ -50,8 +52,11 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(location: string, options: OpenDatabaseOptions = {}): OpenedDatabase {
   const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder();
-  if (location !== ':memory:') mkdirSync(dirname(resolve(location)), { recursive: true });
-  const sqlite = new Database(location, { nativeBinding: options.nativeBinding });
+  if (location !== ':memory:' && !options.mustExist) mkdirSync(dirname(resolve(location)), { recursive: true });
+  const sqlite = new Database(location, {
+    nativeBinding: options.nativeBinding,
+    fileMustExist: options.mustExist ?? false,
+  });
   try {
     // WAL lets readers run while a write commits; NORMAL sync is durable across process
     // crashes in WAL mode (only a power loss can drop the last commits).

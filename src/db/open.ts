@@ -5,7 +5,10 @@ import { openPgDatabase, redactDatabaseUrl, type OpenedPgDatabase } from './pg-c
 /** The open database: SQLite on this machine or a PostgreSQL server, told apart by `engine`. */
 export type AppDatabase = OpenedDatabase | OpenedPgDatabase;
 
-export interface OpenAppDatabaseOptions extends Pick<OpenDatabaseOptions, 'migrationsFolder' | 'nativeBinding'> {
+export interface OpenAppDatabaseOptions extends Pick<
+  OpenDatabaseOptions,
+  'migrationsFolder' | 'nativeBinding' | 'mustExist'
+> {
   /** drizzle/pg, when not found next to this module (the single executable unpacks it). */
   pgMigrationsFolder?: string | undefined;
   /** A pooled PostgreSQL connection failed while idle; the pool replaces it. */
@@ -40,6 +43,7 @@ export async function openAppDatabase(
     return openDatabase(config.location, {
       migrationsFolder: options.migrationsFolder,
       nativeBinding: options.nativeBinding,
+      mustExist: options.mustExist ?? false,
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

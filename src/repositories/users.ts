@@ -28,6 +28,11 @@ export function createUserRepository(db: SqliteDb) {
       return user;
     },
 
+    /** Removes the user and, through the foreign keys' cascade, everything of theirs. */
+    async delete(id: string): Promise<boolean> {
+      return db.delete(users).where(eq(users.id, id)).run().changes > 0;
+    },
+
     async findById(id: string): Promise<UserRow | undefined> {
       return findByIdStatement.get({ id });
     },

@@ -17,19 +17,25 @@ const root = join(import.meta.dirname, '..', '..');
  */
 export async function runCli(
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string; command?: string[] } = {},
+  options: {
+    env?: Record<string, string>;
+    cwd?: string;
+    command?: string[];
+    /** A file descriptor for the child's stdout instead of a pipe (stdout then reads as ''). */
+    stdoutFd?: number;
+  } = {},
 ): Promise<CliResult> {
   const [program, ...leading] = options.command ?? [process.execPath, '--import', 'tsx', join(root, 'src', 'cli.ts')];
   if (program === undefined) throw new Error('no program to run');
   const child = spawn(program, [...leading, ...args], {
     cwd: options.cwd ?? root, // where tsx is installed
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', options.stdoutFd ?? 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   // 'close', not 'exit': by then stdout and stderr are read to their end.
   const [code] = (await once(child, 'close')) as [number | null];
   return { code, stdout, stderr };

@@ -27,6 +27,12 @@ export function createPgUserRepository(db: PgDb): UserRepository {
       return user;
     },
 
+    /** Removes the user and, through the foreign keys' cascade, everything of theirs. */
+    async delete(id: string): Promise<boolean> {
+      const removed = await db.delete(users).where(eq(users.id, id)).returning({ id: users.id });
+      return removed.length > 0;
+    },
+
     async findById(id: string): Promise<UserRow | undefined> {
       return (await findByIdStatement.execute({ id }))[0];
     },
