@@ -21,6 +21,7 @@ export const ConfigSchema = Type.Object({
   DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
   DATABASE_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 3_600_000, default: 30_000 }),
   DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+  DATABASE_LOCK_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 120_000 }),
   INSTANCE_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 5_000 }),
   INSTANCE_STALE_AFTER_MS: Type.Integer({ minimum: 500, maximum: 3_600_000, default: 30_000 }),
   YOU_API_KEY: Type.Optional(Type.String({ minLength: 1 })),
@@ -76,6 +77,8 @@ export type DatabaseConfig =
       idleTimeoutMs: number;
       /** 0: no limit. */
       statementTimeoutMs: number;
+      /** How long an ask waits for its chat's advisory lock (held by an ask elsewhere); 0: no limit. */
+      lockTimeoutMs: number;
       /** How often this instance proves it is alive, and sweeps pairs of instances that stopped. */
       heartbeatMs: number;
       /** An instance silent this long is taken for dead: its unfinished pairs are failed. */
@@ -186,6 +189,7 @@ function databaseConfig(raw: RawConfig): DatabaseConfig {
     connectTimeoutMs: raw.DATABASE_CONNECT_TIMEOUT_MS,
     idleTimeoutMs: raw.DATABASE_IDLE_TIMEOUT_MS,
     statementTimeoutMs: raw.DATABASE_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: raw.DATABASE_LOCK_TIMEOUT_MS,
     heartbeatMs: raw.INSTANCE_HEARTBEAT_MS,
     staleAfterMs: raw.INSTANCE_STALE_AFTER_MS,
   };

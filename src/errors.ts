@@ -50,6 +50,10 @@ export const branchNotFound = () => new DomainError('BRANCH_NOT_FOUND', 404, 'Br
 
 export const conflict = (code: string, message: string) => new DomainError(code, 409, message);
 
+/** The database could not take the work now (no connection free, a chat's lock held too long): retry shortly. */
+export const databaseBusy = (message: string) =>
+  new DomainError('DATABASE_BUSY', 503, message, { retryAfterSeconds: 1 });
+
 export const tooManyBranches = () =>
   new DomainError(
     'TOO_MANY_BRANCHES',

@@ -1,7 +1,15 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
+import {
+  ask,
+  buildTestApp,
+  createTempDir,
+  createUser,
+  tableCounts,
+  TEST_YOU_KEY,
+  type TestUser,
+} from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { deferred } from './helpers/sse-client.js';
 import { onPg } from './helpers/database.js';
@@ -131,6 +139,32 @@ describe('POST /search', () => {
     // Each pair follows the one asked before it, failed or not.
     expect(chat.qa_pairs[1]?.parent_id).toBe(chat.qa_pairs[0]?.id);
     expect(chat.qa_pairs[2]?.parent_id).toBe(chat.qa_pairs[1]?.id);
+  });
+
+  it('refuses NUL in a question and stores NUL from the chatbot as U+FFFD, the same on both engines', async () => {
+    const before = await tableCounts(app);
+    const refused = await ask(app, ada, { question: 'a\u0000b' });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ code: 'VALIDATION_ERROR' });
+    expect(await tableCounts(app)).toEqual(before);
+
+    upstream.enqueue((_request, res) =>
+      sendJson(res, 200, {
+        answer: 'nul\u0000here',
+        search_results: [{ url: 'https://example.org/\u0000', name: 'N\u0000', snippet: 's' }],
+      }),
+    );
+    const answered = await ask(app, ada, { question: 'Anything odd?' });
+    expect(answered.statusCode, answered.body).toBe(200);
+    const pair = answered.json<AskBody>().qa_pair;
+    expect(pair).toMatchObject({ status: 'answered', answer: 'nul\uFFFDhere' });
+    expect(pair.search_results).toEqual([{ url: 'https://example.org/\uFFFD', name: 'N\uFFFD', snippet: 's' }]);
+    const chat = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats/${answered.json<AskBody>().chat_id}`,
+      headers: ada.headers,
+    });
+    expect(chat.json<{ qa_pairs: { answer: string }[] }>().qa_pairs.at(-1)?.answer).toBe('nul\uFFFDhere');
   });
 
   it('stores and returns the answer with its search results', async () => {

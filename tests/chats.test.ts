@@ -232,6 +232,8 @@ describe('listing chats', () => {
       'limit=abc',
       'cursor=not-a-cursor',
       'cursor=' + Buffer.from('1:x').toString('base64url'),
+      // Well formed, but past the year 9999: no engine could compare with it.
+      'cursor=' + Buffer.from('999999999999999:00000000-0000-4000-8000-000000000000').toString('base64url'),
     ]) {
       const response = await app.inject({ method: 'GET', url: `${chatsUrl(ada)}?${query}`, headers: ada.headers });
       expect(response.statusCode, query).toBe(400);

@@ -3,7 +3,10 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { ask, buildTestApp, createUser, type TestUser } from './helpers/app.js';
+import pg from 'pg';
 import { createPgDatabase, onPg } from './helpers/database.js';
+import { sendJson, startFakeUpstream } from './helpers/fake-upstream.js';
+import { deferred } from './helpers/sse-client.js';
 
 /**
  * What only PostgreSQL has: a pool that loses and regains its server, and a planner that
@@ -128,6 +131,45 @@ describe.skipIf(!onPg)('PostgreSQL', () => {
     expect((await app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
     const chats = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats`, headers: ada.headers });
     expect(chats.statusCode).toBe(200);
+  });
+
+  it("survives losing a chat lock's connection in the middle of an ask: the ask is answered and stored", async () => {
+    const upstream = await startFakeUpstream();
+    const databaseUrl = await createPgDatabase('locklost');
+    const other = await buildTestApp({ databaseUrl, upstreamUrl: upstream.url });
+    const admin = new pg.Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      const user = await createUser(other, 'Lock');
+      const reached = deferred();
+      const release = deferred();
+      upstream.enqueue(async (_request, res) => {
+        reached.resolve();
+        await release.promise;
+        sendJson(res, 200, { answer: 'Still here.' });
+      });
+      const pending = ask(other, user, { question: 'Hold the lock, please' });
+      await reached.promise;
+      // The server drops the idle lock connection, as a restart or a failover would.
+      const killed = await admin.query<{ pid: number }>(
+        `SELECT pg_terminate_backend(pid) AS pid FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%pg_advisory_lock%'`,
+      );
+      expect(killed.rowCount).toBe(1);
+      release.resolve();
+      const answered = await pending;
+      expect(answered.statusCode, answered.body).toBe(200);
+      expect(answered.json()).toMatchObject({ qa_pair: { status: 'answered', answer: 'Still here.' } });
+      // The pool replaced the connection: the next ask on the chat takes the lock again.
+      const next = await ask(other, user, {
+        chat_id: answered.json<{ chat_id: string }>().chat_id,
+        question: 'Again?',
+      });
+      expect(next.statusCode, next.body).toBe(200);
+    } finally {
+      await admin.end();
+      await other.close();
+      await upstream.close();
+    }
   });
 
   it('ends both pools when the app closes', async () => {

@@ -367,6 +367,14 @@ describe('GET /v1/users/{user_id}/search', () => {
     expect(common.data.map((hit) => hit.qa_pair_id)).not.toContain(oldest);
   });
 
+  it('refuses dates outside the years 1 to 9999 with a 400 (PostgreSQL has no year 0)', async () => {
+    for (const since of ['0000-01-01T00:00:00Z', '-000001-01-01T00:00:00Z']) {
+      const response = await search(ada, { q: 'fox', since });
+      expect(response.statusCode, since).toBe(400);
+    }
+    expect((await search(ada, { q: 'fox', since: '0001-01-01T00:00:00Z' })).statusCode).toBe(200);
+  });
+
   it('treats FTS operators as literal words that must be present', async () => {
     // "near" is just a word: only the café answer ("near the river") has it, and no fox.
     expect((await searchOk(ada, { q: 'fox NEAR' })).data).toEqual([]);

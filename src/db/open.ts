@@ -36,6 +36,7 @@ export async function openAppDatabase(
         connectTimeoutMs: config.connectTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
         statementTimeoutMs: config.statementTimeoutMs,
+        lockTimeoutMs: config.lockTimeoutMs,
         ...(options.onPoolError ? { onPoolError: options.onPoolError } : {}),
         ...(options.pgMigrationsFolder ? { migrationsFolder: options.pgMigrationsFolder } : {}),
       });

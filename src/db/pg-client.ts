@@ -18,6 +18,8 @@ export interface PgPoolOptions {
   idleTimeoutMs: number;
   /** 0: no limit. */
   statementTimeoutMs: number;
+  /** How long an ask waits for a chat's advisory lock; 0: no limit. */
+  lockTimeoutMs: number;
 }
 
 export interface OpenedPgDatabase {
@@ -59,6 +61,10 @@ export function redactDatabaseUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    // node-postgres also takes the password as a query parameter.
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (name.toLowerCase() === 'password') parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return '(unparsable URL)';
@@ -84,11 +90,20 @@ export async function openPgDatabase(
     connectionTimeoutMillis: options.connectTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs,
     application_name: 'chat-history-service',
+    // Dead peers (a failed-over server, a cut network) are noticed in seconds, not hours.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(options.statementTimeoutMs > 0 ? { statement_timeout: options.statementTimeoutMs } : {}),
   };
   const pool = new pg.Pool({ ...base, max: options.max });
-  // Lock connections idle in pg_advisory_lock while another instance answers: no statement timeout.
-  const lockPool = new pg.Pool({ ...base, max: options.lockMax, statement_timeout: 0 });
+  // Lock connections idle in pg_advisory_lock while another instance answers: no statement
+  // timeout, but a lock wait is bounded (a hung holder must not stall a chat for hours).
+  const lockPool = new pg.Pool({
+    ...base,
+    max: options.lockMax,
+    statement_timeout: 0,
+    ...(options.lockTimeoutMs > 0 ? { lock_timeout: options.lockTimeoutMs } : {}),
+  });
   const onError = options.onPoolError ?? (() => undefined);
   pool.on('error', onError);
   lockPool.on('error', onError);
@@ -118,11 +133,19 @@ export async function openPgDatabase(
       lockPool,
       ping: async () => {
         if (closed) return false;
+        // Bounded here too: a blackholed server never answers, and /ready must not hang.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(false), options.connectTimeoutMs);
+        });
+        const answer = pool.query<{ ok: number }>('SELECT 1 AS ok').then(
+          (result) => result.rows[0]?.ok === 1,
+          () => false,
+        );
         try {
-          const result = await pool.query<{ ok: number }>('SELECT 1 AS ok');
-          return result.rows[0]?.ok === 1;
-        } catch {
-          return false;
+          return await Promise.race([answer, timeout]);
+        } finally {
+          clearTimeout(timer);
         }
       },
       appliedMigrations: async () => {

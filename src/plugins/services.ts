@@ -87,7 +87,10 @@ const INTERRUPTED_MESSAGE = 'The server stopped before the answer was stored';
  */
 export default fp<ServicesOptions>(
   async (fastify, options) => {
-    const repositories = createRepositories(fastify.database, options.instances);
+    const repositories = createRepositories(fastify.database, options.instances, {
+      onLockLost: (chatId, err) =>
+        fastify.log.warn({ err, chatId }, "a chat lock's connection failed during an ask: the lock was released early"),
+    });
     const { liveness } = repositories;
     const services = createServices(fastify, repositories, options);
     fastify.decorate('services', services);

@@ -45,6 +45,7 @@ export interface Repositories {
 export function createRepositories(
   database: AppDatabase,
   options: { heartbeatMs: number; staleAfterMs: number } = { heartbeatMs: 5_000, staleAfterMs: 30_000 },
+  events: { onLockLost?: (chatId: string, error: Error) => void } = {},
 ): Repositories {
   const instanceId = randomUUID();
   if (database.engine === 'sqlite') {
@@ -71,7 +72,7 @@ export function createRepositories(
     chats,
     search: createPgSearchRepository(database.db),
     idempotency: createPgIdempotencyRepository(database.db),
-    chatLock: createPgChatLock(database.lockPool),
+    chatLock: createPgChatLock(database.lockPool, events),
     liveness: {
       instanceId,
       heartbeatMs: options.heartbeatMs,

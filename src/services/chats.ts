@@ -41,10 +41,15 @@ export function encodeChatCursor(chat: Pick<ChatRow, 'updatedAt' | 'id'>): strin
   return Buffer.from(`${chat.updatedAt.getTime()}:${chat.id}`, 'utf8').toString('base64url');
 }
 
+const MAX_CURSOR_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export function decodeChatCursor(cursor: string): ChatCursor {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(decoded);
-  if (!match?.[1] || !match[2]) throw badRequest('INVALID_CURSOR', 'cursor is not one this server returned');
+  // Up to the year 9999: a forged cursor must not reach the database as a date it rejects.
+  if (!match?.[1] || !match[2] || Number(match[1]) > MAX_CURSOR_TIME) {
+    throw badRequest('INVALID_CURSOR', 'cursor is not one this server returned');
+  }
   return { updatedAt: new Date(Number(match[1])), id: match[2] };
 }
 

@@ -19,7 +19,7 @@ import { rethrowTooManyBranches } from './branches.js';
 import { findPairOfChat } from './chats.js';
 import type { KeyedLock } from './keyed-lock.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
-import { QUESTION_MAX_LENGTH, requireText, titleFromQuestion } from './text.js';
+import { QUESTION_MAX_LENGTH, requireText, storable, storableDeep, titleFromQuestion } from './text.js';
 
 export interface AskInput {
   userId: string;
@@ -206,8 +206,8 @@ export function createConversationService(deps: {
       }
       completed = await chats.completePair(pair.id, {
         status: 'answered',
-        answer: reply.answer,
-        searchResults: reply.searchResults.length > 0 ? reply.searchResults : searchResults,
+        answer: storable(reply.answer),
+        searchResults: storableDeep(reply.searchResults.length > 0 ? reply.searchResults : searchResults),
         latencyMs: elapsed(),
         answeredAt: new Date(),
         model: reply.model,
@@ -223,8 +223,8 @@ export function createConversationService(deps: {
           status: 'failed',
           errorCode: failure.code,
           errorMessage: failure.message,
-          partialAnswer: partial === '' ? null : partial,
-          searchResults,
+          partialAnswer: partial === '' ? null : storable(partial),
+          searchResults: storableDeep(searchResults),
           latencyMs: elapsed(),
           answeredAt: new Date(),
           model: settings.model ?? null,

@@ -13,6 +13,7 @@ import {
   isChatGptConversation,
   type ImportedChat,
 } from './import-formats.js';
+import { storableDeep } from './text.js';
 
 /** The most chats one import may hold. */
 export const MAX_IMPORTED_CHATS = 1000;
@@ -179,7 +180,7 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
     Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
     let result: Awaited<ReturnType<ChatRepository['importChat']>>;
     try {
-      result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
+      result = await chats.importChat({ userId, chat: storableDeep(imported), newId: randomUUID });
     } catch (error) {
       // The chat's transaction rolled back: nothing of it was written. Report it and go on.
       report.error = `could not be stored: ${error instanceof Error ? error.message : String(error)}`;

@@ -46,6 +46,15 @@ const escapeHtml = (text: string) =>
 export const snippetToHtml = (snippet: string) =>
   escapeHtml(snippet).replaceAll('\u0001', '<mark>').replaceAll('\u0002', '</mark>');
 
+/** Years 1 to 9999: what both engines store and compare (PostgreSQL has no year 0). */
+function isStorableDate(date: Date): boolean {
+  const time = date.getTime();
+  return Number.isFinite(time) && time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME;
+}
+// Date.UTC maps years 0 to 99 to 1900 onwards, so year 1 is set explicitly.
+const MIN_STORABLE_TIME = new Date(0).setUTCFullYear(1, 0, 1);
+const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export function createSearchService(deps: { search: SearchRepository; chats: ChatRepository; access: AccessService }) {
   return {
     async search(
@@ -60,6 +69,14 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
       if (domain === '') throw badRequest('INVALID_QUERY', 'source must name a site, e.g. example.com');
       if (q === '' && domain === undefined)
         throw badRequest('INVALID_QUERY', 'Send q (what to search for), source, or both');
+      for (const [field, date] of [
+        ['since', input.since],
+        ['until', input.until],
+      ] as const) {
+        if (date && !isStorableDate(date)) {
+          throw badRequest('VALIDATION_ERROR', `${field} must be a date between the years 1 and 9999`);
+        }
+      }
       if (input.since && input.until && input.since >= input.until)
         throw badRequest('VALIDATION_ERROR', 'since must be before until');
       const terms = q === '' ? undefined : toSearchTerms(q);

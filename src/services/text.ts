@@ -14,6 +14,8 @@ const VISIBLE = /[^\s\p{Cf}\p{Z}]/u;
  */
 export function requireText(field: string, value: string, maxLength: number): string {
   const trimmed = value.trim();
+  // PostgreSQL's text cannot hold NUL; on either engine such input is refused the same way.
+  if (trimmed.includes('\u0000')) throw badRequest('VALIDATION_ERROR', `${field} must not contain NUL characters`);
   // Zero-width and other invisible format characters alone are as empty as spaces.
   if (!VISIBLE.test(trimmed)) throw badRequest('VALIDATION_ERROR', `${field} must not be empty or only whitespace`);
   if (trimmed.length > maxLength) {
@@ -29,4 +31,20 @@ export function titleFromQuestion(question: string): string {
   const cut = oneLine.slice(0, DERIVED_TITLE_LENGTH - 1);
   const lastSpace = cut.lastIndexOf(' ');
   return `${lastSpace > DERIVED_TITLE_LENGTH / 2 ? cut.slice(0, lastSpace) : cut}…`;
+}
+
+/**
+ * Text from outside the client's control (the chatbot's answers, imported files) as it is
+ * stored: NUL, which PostgreSQL's text and jsonb cannot hold, becomes U+FFFD on both engines.
+ */
+export function storable(text: string): string {
+  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+}
+
+/** `storable` applied to every string of a JSON-like value (search results, imported chats). */
+export function storableDeep<T>(value: T): T {
+  if (typeof value === 'string') return storable(value) as T;
+  if (Array.isArray(value)) return value.map((item: unknown) => storableDeep(item)) as T;
+  if (value instanceof Date || value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, storableDeep(item)])) as T;
 }

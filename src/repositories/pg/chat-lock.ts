@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { databaseBusy } from '../../errors.js';
 import { createKeyedLock, type KeyedLock } from '../../services/keyed-lock.js';
 
 /** The advisory-lock namespace of chats (the first of the two 32-bit keys). */
@@ -15,20 +16,45 @@ const CHAT_LOCK_CLASS = 0x63686174; // "chat"
  * how many asks (on different chats) one instance runs at once; waiting for a connection
  * is bounded by the pool's connection timeout.
  */
-export function createPgChatLock(lockPool: pg.Pool): KeyedLock {
+export function createPgChatLock(
+  lockPool: pg.Pool,
+  options: { onLockLost?: (key: string, error: Error) => void } = {},
+): KeyedLock {
   const local = createKeyedLock();
   return {
     run<T>(key: string, work: () => Promise<T>): Promise<T> {
       return local.run(key, async () => {
-        const client = await lockPool.connect();
-        // A connection whose lock or unlock failed may still hold the lock: destroy it
-        // (closing the session frees it) rather than return it to the pool.
+        let client: pg.PoolClient;
+        try {
+          client = await lockPool.connect();
+        } catch (error) {
+          // Every lock connection is busy with a running ask: a 503 to retry, not a 500.
+          throw Object.assign(databaseBusy('Too many asks are running on this instance; retry shortly'), {
+            cause: error,
+          });
+        }
+        // The connection idles through the upstream call. pg-pool listens for errors only
+        // on idle pooled clients, so a server restart or a cut network would otherwise be
+        // an unhandled 'error' event that takes the process down. The lock went with the
+        // session: say so, let the work finish, and destroy the connection.
         let healthy = true;
+        const onError = (error: Error) => {
+          healthy = false;
+          options.onLockLost?.(key, error);
+        };
+        client.on('error', onError);
         try {
           try {
             await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [CHAT_LOCK_CLASS, key]);
           } catch (error) {
             healthy = false;
+            // lock_timeout (the lock pool's session setting) ran out: another instance holds
+            // this chat for longer than an ask may take.
+            if (error instanceof Error && 'code' in error && error.code === '55P03') {
+              throw Object.assign(databaseBusy('Another ask on this chat is taking too long; retry shortly'), {
+                cause: error,
+              });
+            }
             throw error;
           }
           try {
@@ -39,6 +65,7 @@ export function createPgChatLock(lockPool: pg.Pool): KeyedLock {
             });
           }
         } finally {
+          client.off('error', onError);
           client.release(!healthy);
         }
       });
