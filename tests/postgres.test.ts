@@ -172,13 +172,14 @@ describe.skipIf(!onPg)('PostgreSQL', () => {
     }
   });
 
-  it('ends both pools when the app closes', async () => {
+  it('ends every pool when the app closes', async () => {
     const other = await buildTestApp({ databaseUrl: await createPgDatabase('closing') });
     if (other.database.engine !== 'pg') throw new Error('not on PostgreSQL');
-    const { pool, lockPool } = other.database;
+    const { pool, lockPool, heartbeatPool } = other.database;
     await other.close();
     expect(pool.ended).toBe(true);
     expect(lockPool.ended).toBe(true);
-    expect(pool.totalCount + lockPool.totalCount).toBe(0);
+    expect(heartbeatPool.ended).toBe(true);
+    expect(pool.totalCount + lockPool.totalCount + heartbeatPool.totalCount).toBe(0);
   });
 });

@@ -33,6 +33,12 @@ export interface OpenedPgDatabase {
    * connections must not starve the queries of `pool`.
    */
   lockPool: pg.Pool;
+  /**
+   * One connection of its own for the instance heartbeat: beats must not queue behind a
+   * busy query pool, or peers would take a loaded instance for a dead one.
+   */
+  heartbeatDb: PgDb;
+  heartbeatPool: pg.Pool;
   /** True when the database answers a trivial query now (a new connection if need be). */
   ping(): Promise<boolean>;
   /** How many migrations the database has had applied. */
@@ -107,13 +113,18 @@ export async function openPgDatabase(
   const onError = options.onPoolError ?? (() => undefined);
   pool.on('error', onError);
   lockPool.on('error', onError);
+  const heartbeatPool = new pg.Pool({ ...base, max: 1 });
+  heartbeatPool.on('error', onError);
   const closeAll = async () => {
-    await Promise.allSettled([pool.end(), lockPool.end()]);
+    await Promise.allSettled([pool.end(), lockPool.end(), heartbeatPool.end()]);
   };
   try {
     const db = drizzle(pool, { schema, ...(options.queryLogger ? { logger: options.queryLogger } : {}) });
     const client = await pool.connect();
     try {
+      // Migrations (an index on a large table) and waiting for another instance's may take
+      // longer than the query connections' statement timeout: none for this session.
+      await client.query('SET statement_timeout = 0');
       await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
       try {
         await migrate(drizzle(client, { schema }), {
@@ -121,6 +132,7 @@ export async function openPgDatabase(
         });
       } finally {
         await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+        await client.query('RESET statement_timeout');
       }
     } finally {
       client.release();
@@ -131,6 +143,8 @@ export async function openPgDatabase(
       db,
       pool,
       lockPool,
+      heartbeatDb: drizzle(heartbeatPool, { schema }),
+      heartbeatPool,
       ping: async () => {
         if (closed) return false;
         // Bounded here too: a blackholed server never answers, and /ready must not hang.

@@ -66,7 +66,7 @@ export function createRepositories(
     };
   }
   const chats = createPgChatRepository(database.db, { instanceId, staleAfterMs: options.staleAfterMs });
-  const instances = createPgInstanceRepository(database.db);
+  const instances = createPgInstanceRepository(database.heartbeatDb);
   return {
     users: createPgUserRepository(database.db),
     chats,

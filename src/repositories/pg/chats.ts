@@ -589,6 +589,11 @@ export function createPgChatRepository(
     async completePair(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
       const answered = outcome.status === 'answered';
       return db.transaction(async (tx) => {
+        // The chat's row first, as deleting the chat takes it (then its pairs, by cascade):
+        // the same order in both keeps the two from deadlocking.
+        const [owner] = await tx.select({ chatId: qaPairs.chatId }).from(qaPairs).where(eq(qaPairs.id, pairId));
+        if (!owner) return undefined;
+        await tx.select({ id: chats.id }).from(chats).where(eq(chats.id, owner.chatId)).for('update');
         const [pair] = await tx
           .update(qaPairs)
           .set({
