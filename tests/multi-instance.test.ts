@@ -209,4 +209,40 @@ describe.skipIf(!onPg)('two instances on one PostgreSQL database', () => {
     const chat = await chatOf(a, user, chatId);
     expect(chat.qa_pairs.map((candidate) => candidate.status)).toEqual(['failed', 'answered']);
   });
+
+  it("never fails a live instance's running ask, however long it runs past the stale time", async () => {
+    // A fresh instance sweeps every 200 ms for pairs of instances silent for 1 s; A's ask
+    // below runs three times that long while A keeps beating.
+    const c = await startInstance();
+    upstream.reset();
+    const hold = deferred();
+    upstream.setHandler(async (_request, res) => {
+      await hold.promise;
+      sendJson(res, 200, { answer: 'slow but alive' });
+    });
+    const asked = post(a, user, { question: 'A long one, on a live instance' });
+    while (upstream.requests.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const chats = (await (
+      await fetch(`${c.base}/v1/users/${user.id}/chats?limit=1`, { headers: user.headers })
+    ).json()) as {
+      data: { id: string }[];
+    };
+    const chatId = chats.data[0]?.id ?? '';
+    // Read through C, the sweeping instance, for three stale periods: still pending throughout.
+    const seen = new Set<string>();
+    const until = Date.now() + 3_000;
+    while (Date.now() < until) {
+      const pair = (await chatOf(c, user, chatId)).qa_pairs.at(-1);
+      seen.add(`${pair?.question}: ${pair?.status}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect([...seen]).toEqual(['A long one, on a live instance: pending']);
+    hold.resolve();
+    const finished = await asked;
+    expect(finished.status).toBe(200);
+    expect((await chatOf(c, user, chatId)).qa_pairs.at(-1)).toMatchObject({
+      status: 'answered',
+      answer: 'slow but alive',
+    });
+  });
 });
