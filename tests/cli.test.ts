@@ -205,6 +205,11 @@ describe('exit codes', () => {
     });
     expect(unknownImport.code).toBe(7);
     expect(unknownImport.stderr).toContain('USER_NOT_FOUND');
+    // The user is checked before the file is parsed: 7 for a broken JSON file too, not 6.
+    const broken = join(temp.dir, 'broken.json');
+    writeFileSync(broken, '{ not json');
+    const unknownBroken = await runCli(['import', broken, '--user', '00000000-0000-4000-8000-000000000000'], { env });
+    expect(unknownBroken.code).toBe(7);
     const unknownExport = await runCli(['export', '--user', 'nobody', '--out', join(temp.dir, 'never.ndjson')], {
       env,
     });

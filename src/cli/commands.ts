@@ -147,7 +147,10 @@ export async function importFile(
 ): Promise<ExitCode> {
   const { file, userId, format } = input;
   const size = await checkInputFile(file);
-  const { portability } = context.services;
+  const { portability, access } = context.services;
+  // The user first, whatever the format: an unknown user is exit 7 even for a file that
+  // would not parse (a JSON document is parsed whole before any chat is read).
+  await access.assertActsFor(OPERATOR, userId);
 
   const source = format === 'ndjson' ? ndjsonSource(file, size) : await jsonSource(file);
   const reports = await portability.importEach(OPERATOR, userId, source.items);
