@@ -7,23 +7,14 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { freePort } from './free-port.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, binary: { type: 'string' } } });
 const binary = resolve(values.binary ?? join(import.meta.dirname, '..', 'dist', 'chat-history'));
 const runs = Number(values.runs ?? 5);
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Milliseconds from spawn to the first 200 of /ready; then SIGTERM, which must exit 0. */
 async function startOnce(dir: string): Promise<number> {
