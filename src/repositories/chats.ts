@@ -99,15 +99,6 @@ function setTo<T>(name: string): T {
   return sql.placeholder(name) as unknown as T;
 }
 
-/** The ids on the path from the first pair to `headPairId` (inclusive), as a subquery. */
-function pathIds(headPairId: string | SQL | ReturnType<typeof sql.placeholder>): SQL {
-  return sql`(WITH RECURSIVE path(id) AS (
-      SELECT ${headPairId}
-      UNION ALL
-      SELECT p.parent_id FROM ${qaPairs} p JOIN path ON p.id = path.id WHERE p.parent_id IS NOT NULL
-    ) SELECT id FROM path)`;
-}
-
 /**
  * The path from `headPairId` back towards the first pair as a table `path(rid, depth)`:
  * the pairs' rowids, depth 0 being the head, at most `maxDepth` of them. Walking by rowid
@@ -652,12 +643,7 @@ export function createChatRepository(db: SqliteDb) {
       newPairId: () => string;
     }): Promise<ChatRow> {
       return db.transaction((tx) => {
-        const path = tx
-          .select()
-          .from(qaPairs)
-          .where(sql`${qaPairs.id} IN ${pathIds(input.pairId)}`)
-          .orderBy(asc(qaPairs.seq))
-          .all();
+        const path = pathStatement.all({ headPairId: input.pairId, limit: Number.MAX_SAFE_INTEGER }).reverse();
         const copies: QaPairRow[] = [];
         let parentId: string | null = null;
         for (const [index, pair] of path.entries()) {

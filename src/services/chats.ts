@@ -4,6 +4,7 @@ import { badRequest, chatNotFound, qaPairNotFound } from '../errors.js';
 import type { ChatCursor, ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { TITLE_MAX_LENGTH, requireText } from './text.js';
+import { isStorableDate } from './dates.js';
 import { indexTree, type TreeIndex } from './tree.js';
 
 export const DEFAULT_CHAT_TITLE = 'New chat';
@@ -41,13 +42,11 @@ export function encodeChatCursor(chat: Pick<ChatRow, 'updatedAt' | 'id'>): strin
   return Buffer.from(`${chat.updatedAt.getTime()}:${chat.id}`, 'utf8').toString('base64url');
 }
 
-const MAX_CURSOR_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
-
 export function decodeChatCursor(cursor: string): ChatCursor {
   const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
   const match = /^(\d{1,15}):([0-9a-f-]{36})$/.exec(decoded);
-  // Up to the year 9999: a forged cursor must not reach the database as a date it rejects.
-  if (!match?.[1] || !match[2] || Number(match[1]) > MAX_CURSOR_TIME) {
+  // A forged cursor must not reach the database as a date it rejects.
+  if (!match?.[1] || !match[2] || !isStorableDate(new Date(Number(match[1])))) {
     throw badRequest('INVALID_CURSOR', 'cursor is not one this server returned');
   }
   return { updatedAt: new Date(Number(match[1])), id: match[2] };

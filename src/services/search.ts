@@ -3,6 +3,7 @@ import type { ChatRepository } from '../repositories/chats.js';
 import { InvalidSearchQuery, type SearchHit, type SearchRepository } from '../repositories/search.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat } from './chats.js';
+import { isStorableDate } from './dates.js';
 import { normalizeDomain, toSearchTerms } from './search-query.js';
 import { indexTree } from './tree.js';
 
@@ -45,15 +46,6 @@ const escapeHtml = (text: string) =>
 /** Snippets mark matches with \u0001 and \u0002; escape everything else, then make those <mark>. */
 export const snippetToHtml = (snippet: string) =>
   escapeHtml(snippet).replaceAll('\u0001', '<mark>').replaceAll('\u0002', '</mark>');
-
-/** Years 1 to 9999: what both engines store and compare (PostgreSQL has no year 0). */
-function isStorableDate(date: Date): boolean {
-  const time = date.getTime();
-  return Number.isFinite(time) && time >= MIN_STORABLE_TIME && time <= MAX_STORABLE_TIME;
-}
-// Date.UTC maps years 0 to 99 to 1900 onwards, so year 1 is set explicitly.
-const MIN_STORABLE_TIME = new Date(0).setUTCFullYear(1, 0, 1);
-const MAX_STORABLE_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 export function createSearchService(deps: { search: SearchRepository; chats: ChatRepository; access: AccessService }) {
   return {
