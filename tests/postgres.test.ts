@@ -49,7 +49,7 @@ async function startRelay(target: URL) {
   };
 }
 
-describe.skipIf(!onPg)('PostgreSQL', () => {
+describe.skipIf(!onPg)('PostgreSQL: index use, readiness, lost lock connections, pools', () => {
   let app: App;
   let ada: TestUser;
   let relay: Awaited<ReturnType<typeof startRelay>>;
