@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 import { deferred } from './helpers/sse-client.js';
+import { queryRows } from './helpers/database.js';
 
 /** Defects found by attacking the service from outside (issue 13), each replayed here. */
 
@@ -82,5 +84,95 @@ describe("another user's requests on a chat do not wait in its queue", () => {
       'slow',
       'next',
     ]);
+  });
+});
+
+describe('a deleted chat stays deleted', () => {
+  const chatUrl = (user: TestUser, chatId: string) => `/v1/users/${user.id}/chats/${chatId}`;
+  const deleteChat = (user: TestUser, chatId: string) =>
+    app.inject({ method: 'DELETE', url: chatUrl(user, chatId), headers: user.headers });
+  const getChat = (user: TestUser, chatId: string) =>
+    app.inject({ method: 'GET', url: chatUrl(user, chatId), headers: user.headers });
+
+  /** Deletes the chat while its first ask is held upstream and four more wait; returns their responses. */
+  async function deleteUnderQueuedAsks(chatId: string, startChat: boolean) {
+    if (startChat) expect((await ask(app, ada, { chat_id: chatId, question: 'existing' })).statusCode).toBe(200);
+    const { held, release } = holdNextAnswer();
+    const asks = Array.from({ length: 5 }, (_, index) =>
+      ask(app, ada, { chat_id: chatId, question: `queued ${index}` }),
+    );
+    await held;
+    expect((await deleteChat(ada, chatId)).statusCode).toBe(204);
+    release();
+    return Promise.all(asks);
+  }
+
+  it.each([
+    ['an existing chat', true],
+    ['a chat the first of the asks creates under an id the client chose', false],
+  ])('ends the asks queued on %s with 404 instead of re-creating it', async (_label, startChat) => {
+    const chatId = randomUUID();
+    const responses = await deleteUnderQueuedAsks(chatId, startChat);
+    // The held one has no chat left to store its answer in; the queued ones find it gone.
+    for (const response of responses) {
+      expect(response.statusCode).toBe(404);
+      expect(response.json()).toMatchObject({ code: 'CHAT_NOT_FOUND' });
+    }
+    expect((await getChat(ada, chatId)).statusCode).toBe(404);
+    const list = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats`, headers: ada.headers });
+    expect(list.json<{ data: { id: string }[] }>().data.map((chat) => chat.id)).not.toContain(chatId);
+  });
+
+  it('does not let asks that joined the queue before a new chat existed create it again after its deletion', async () => {
+    const chatId = randomUUID();
+    const actor = { kind: 'user', userId: ada.id } as const;
+    const { held, release } = holdNextAnswer();
+    // Called in one go, all five look the chat up (not there yet: a new id) before the
+    // first of them creates it; the first then waits at the chatbot, the others behind it.
+    const asks = Array.from({ length: 5 }, (_, index) =>
+      app.services.conversation.ask(actor, { userId: ada.id, chatId, question: `new ${index}` }).then(
+        () => 200,
+        (error: { statusCode?: number }) => error.statusCode,
+      ),
+    );
+    await held;
+    expect((await deleteChat(ada, chatId)).statusCode).toBe(204);
+    release();
+    expect(await Promise.all(asks)).toEqual([404, 404, 404, 404, 404]);
+    expect((await getChat(ada, chatId)).statusCode).toBe(404);
+  });
+
+  it('never reuses a deleted id: a later ask naming it is a 404, for its owner and for anyone else', async () => {
+    const chatId = randomUUID();
+    expect((await ask(app, ada, { chat_id: chatId, question: 'mine' })).statusCode).toBe(200);
+    expect((await deleteChat(ada, chatId)).statusCode).toBe(204);
+    for (const user of [ada, bob]) {
+      const again = await ask(app, user, { chat_id: chatId, question: 'again' });
+      expect(again.statusCode).toBe(404);
+      expect(again.json()).toMatchObject({ code: 'CHAT_NOT_FOUND' });
+      expect((await getChat(user, chatId)).statusCode).toBe(404);
+    }
+    // Nothing reached the chatbot for the refused asks.
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it('keeps only the id and the owner of a deleted chat', async () => {
+    const chatId = randomUUID();
+    expect((await ask(app, ada, { chat_id: chatId, question: 'a secret question' })).statusCode).toBe(200);
+    expect((await deleteChat(ada, chatId)).statusCode).toBe(204);
+    const rows = await queryRows<Record<string, unknown>>(
+      app,
+      'SELECT * FROM deleted_chats WHERE id = ?',
+      [chatId],
+      'SELECT * FROM deleted_chats WHERE id = $1',
+    );
+    expect(rows).toEqual([{ id: chatId, user_id: ada.id }]);
+    const pairs = await queryRows<{ n: number }>(
+      app,
+      'SELECT count(*) AS n FROM qa_pairs WHERE chat_id = ?',
+      [chatId],
+      'SELECT count(*)::int AS n FROM qa_pairs WHERE chat_id = $1',
+    );
+    expect(pairs[0]?.n).toBe(0);
   });
 });

@@ -272,7 +272,8 @@ export function createConversationService(deps: {
 
   /**
    * The chat an ask names: the user's chat, or undefined for a new id the client chose.
-   * Another user's chat and a parent pair that is not in the chat are 404s.
+   * Another user's chat, the id of a deleted chat (never used again) and a parent pair that
+   * is not in the chat are 404s.
    */
   async function askTarget(
     userId: string,
@@ -280,7 +281,7 @@ export function createConversationService(deps: {
     parentId: string | null | undefined,
   ): Promise<ChatRow | undefined> {
     const chat = await chats.findById(chatId);
-    if (chat && chat.userId !== userId) throw chatNotFound();
+    if (chat ? chat.userId !== userId : await chats.wasDeleted(chatId)) throw chatNotFound();
     if (typeof parentId === 'string') {
       if (!chat) throw qaPairNotFound();
       await pairOfChat(chatId, parentId);
