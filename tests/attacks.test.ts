@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
@@ -174,5 +175,85 @@ describe('a deleted chat stays deleted', () => {
       'SELECT count(*)::int AS n FROM qa_pairs WHERE chat_id = $1',
     );
     expect(pairs[0]?.n).toBe(0);
+  });
+});
+
+describe('the rate limit', () => {
+  let limited: App;
+  beforeAll(async () => {
+    limited = await buildTestApp({
+      databaseUrl: join(temp.dir, 'limited.db'),
+      upstreamUrl: upstream.url,
+      env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '600000' },
+    });
+  });
+  afterAll(() => limited.close());
+
+  const me = (authorization: string, remoteAddress = '127.0.0.1') =>
+    limited.inject({ method: 'GET', url: '/v1/users/me', headers: { authorization }, remoteAddress });
+
+  it('counts a key however its header is spelled', async () => {
+    const user = await createUser(limited, 'Spelled');
+    const key = user.apiKey;
+    const statuses: number[] = [];
+    for (let index = 0; index < 6; index += 1) statuses.push((await me(`Bearer ${key}`)).statusCode);
+    expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+    for (const spelling of [`bearer ${key}`, `Bearer  ${key}`, `BEARER ${key}`, `Bearer\t${key}`, `Bearer ${key} `]) {
+      const response = await me(spelling);
+      expect(response.statusCode).toBe(429);
+      expect(response.json()).toMatchObject({ code: 'RATE_LIMITED' });
+    }
+  });
+
+  it('counts failed authentications per client address, so made-up keys reach 429 too', async () => {
+    const user = await createUser(limited, 'Neighbour');
+    const statuses: number[] = [];
+    for (let index = 0; index < 7; index += 1) {
+      statuses.push((await me(`Bearer chk_made-up-${randomUUID()}`, '10.0.0.7')).statusCode);
+    }
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    const refused = await me('Bearer chk_one-more', '10.0.0.7');
+    expect(refused.json()).toMatchObject({ statusCode: 429, code: 'RATE_LIMITED' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // A valid key from that address still works, and other addresses are not affected.
+    expect((await me(`Bearer ${user.apiKey}`, '10.0.0.7')).statusCode).toBe(200);
+    expect((await me('Bearer chk_made-up', '10.0.0.8')).statusCode).toBe(401);
+  });
+});
+
+describe('two Authorization headers', () => {
+  let base: string;
+  beforeAll(async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  });
+
+  /** A real HTTP request: inject cannot send one header twice the way a socket does. */
+  function getMe(authorization: string[]): Promise<{ status: number; body: unknown }> {
+    return new Promise((resolve, reject) => {
+      const request = httpRequest(`${base}/v1/users/me`, { headers: { authorization } }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
+        );
+      });
+      request.on('error', reject);
+      request.end();
+    });
+  }
+
+  it('refuses a request that sends two with 400, whichever comes first', async () => {
+    expect((await getMe([`Bearer ${ada.apiKey}`])).status).toBe(200);
+    for (const pair of [
+      [`Bearer ${ada.apiKey}`, `Bearer ${bob.apiKey}`],
+      [`Bearer ${ada.apiKey}`, 'Bearer chk_made-up'],
+      ['Bearer chk_made-up', `Bearer ${ada.apiKey}`],
+    ]) {
+      const response = await getMe(pair);
+      expect(response.status).toBe(400);
+      expect(response.body).toMatchObject({ statusCode: 400, code: 'DUPLICATE_AUTHORIZATION' });
+    }
   });
 });
