@@ -232,13 +232,15 @@ describe('two Authorization headers', () => {
   /** A real HTTP request: inject cannot send one header twice the way a socket does. */
   function getMe(authorization: string[]): Promise<{ status: number; body: unknown }> {
     return new Promise((resolve, reject) => {
-      const request = httpRequest(`${base}/v1/users/me`, { headers: { authorization } }, (response) => {
+      const request = httpRequest(`${base}/v1/users/me`, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () =>
           resolve({ status: response.statusCode ?? 0, body: JSON.parse(Buffer.concat(chunks).toString('utf8')) }),
         );
       });
+      // An array value goes out as one header line per value.
+      request.setHeader('authorization', authorization);
       request.on('error', reject);
       request.end();
     });
