@@ -221,6 +221,18 @@ export const qaPairSources = pgTable(
   ],
 );
 
+/** The ids of deleted chats, never used again; only the id and its owner (see schema.ts). */
+export const deletedChats = pgTable(
+  'deleted_chats',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+  },
+  (table) => [index('deleted_chats_user_id_idx').on(table.userId)],
+);
+
 export const idempotencyKeys = pgTable(
   'idempotency_keys',
   {
@@ -253,4 +265,5 @@ export type RowTypesMatch = [
   Check<Same<typeof branches.$inferSelect, typeof sqlite.branches.$inferSelect>>,
   Check<Same<typeof idempotencyKeys.$inferSelect, typeof sqlite.idempotencyKeys.$inferSelect>>,
   Check<Same<typeof qaPairSources.$inferSelect, typeof sqlite.qaPairSources.$inferSelect>>,
+  Check<Same<typeof deletedChats.$inferSelect, typeof sqlite.deletedChats.$inferSelect>>,
 ];

@@ -225,6 +225,22 @@ export const qaPairSources = sqliteTable(
 );
 
 /**
+ * The ids of deleted chats, so that no chat is ever created again under one of them (an
+ * ask queued before the deletion would otherwise re-create it). Only the id and its owner
+ * are kept, nothing of the chat's content; they go with the user.
+ */
+export const deletedChats = sqliteTable(
+  'deleted_chats',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+  },
+  (table) => [index('deleted_chats_user_id_idx').on(table.userId)],
+);
+
+/**
  * Idempotency-Key records of POST /search: the first request with a key runs, later ones
  * with the same key and body get its stored response. Expired rows are purged.
  */

@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { unauthorized } from '../errors.js';
 import type { Actor } from '../services/access.js';
@@ -18,6 +18,11 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer\s+(\S+)\s*$/i;
 
+/** The key in an `Authorization: Bearer <key>` header, as authentication reads it (any case, any blanks). */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1];
+}
+
 /** The actor of a request that went through `requireActor`. */
 export function actorOf(request: FastifyRequest): Actor {
   if (!request.actor) throw unauthorized();
@@ -32,20 +37,21 @@ export default fp(
   async (fastify) => {
     fastify.decorateRequest('actor', null);
 
-    async function resolve(request: FastifyRequest, required: boolean): Promise<void> {
+    async function resolve(request: FastifyRequest, reply: FastifyReply, required: boolean): Promise<void> {
       const header = request.headers.authorization;
-      if (header === undefined) {
-        if (required) throw unauthorized();
-        return;
-      }
-      const key = BEARER.exec(header)?.[1];
+      if (header === undefined && !required) return;
+      const key = bearerToken(header);
       const actor = key === undefined ? undefined : await fastify.services.access.authenticate(key);
-      if (!actor) throw unauthorized();
+      if (!actor) {
+        // Failures count per client address: a stream of made-up keys reaches 429 too.
+        await fastify.limitFailedAuthentication(request, reply);
+        throw unauthorized();
+      }
       request.actor = actor;
     }
 
-    fastify.decorate('requireActor', (request: FastifyRequest) => resolve(request, true));
-    fastify.decorate('identifyActor', (request: FastifyRequest) => resolve(request, false));
+    fastify.decorate('requireActor', (request: FastifyRequest, reply: FastifyReply) => resolve(request, reply, true));
+    fastify.decorate('identifyActor', (request: FastifyRequest, reply: FastifyReply) => resolve(request, reply, false));
   },
-  { name: 'auth', dependencies: ['services'] },
+  { name: 'auth', dependencies: ['services', 'security'] },
 );

@@ -4,6 +4,7 @@ import type { ImportedChat } from '../services/import-formats.js';
 import {
   branches,
   chats,
+  deletedChats,
   qaPairs,
   type BranchRow,
   type ChatRow,
@@ -131,6 +132,11 @@ export function createChatRepository(db: SqliteDb) {
     .select()
     .from(chats)
     .where(eq(chats.id, sql.placeholder('id')))
+    .prepare();
+  const wasDeletedStatement = db
+    .select({ id: deletedChats.id })
+    .from(deletedChats)
+    .where(eq(deletedChats.id, sql.placeholder('id')))
     .prepare();
   const findPairStatement = db
     .select()
@@ -439,9 +445,22 @@ export function createChatRepository(db: SqliteDb) {
         .get();
     },
 
-    /** Deletes the chat; its branches and pairs go with it through the foreign keys' cascade. */
+    /**
+     * Deletes the chat; its branches and pairs go with it through the foreign keys' cascade.
+     * Its id (and owner) stays behind in `deleted_chats`, so no chat is ever created under it again.
+     */
     async delete(id: string): Promise<boolean> {
-      return db.delete(chats).where(eq(chats.id, id)).run().changes > 0;
+      return db.transaction((tx) => {
+        const deleted = tx.delete(chats).where(eq(chats.id, id)).returning({ userId: chats.userId }).get();
+        if (!deleted) return false;
+        tx.insert(deletedChats).values({ id, userId: deleted.userId }).onConflictDoNothing().run();
+        return true;
+      });
+    },
+
+    /** Whether a chat with this id existed and was deleted. */
+    async wasDeleted(id: string): Promise<boolean> {
+      return wasDeletedStatement.get({ id }) !== undefined;
     },
 
     async findPair(id: string): Promise<QaPairRow | undefined> {
@@ -685,6 +704,8 @@ export function createChatRepository(db: SqliteDb) {
     async beginAsk(input: BeginAskInput): Promise<BeginAskResult | undefined> {
       return db.transaction(() => {
         if (input.newChat) {
+          // A deleted chat's id is never used again (an ask queued before the deletion ends here).
+          if (wasDeletedStatement.get({ id: input.chatId })) return undefined;
           insertChatWithMainBranch(
             {
               id: input.chatId,

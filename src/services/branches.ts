@@ -150,8 +150,8 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       branchId: string,
       input: { activateBranchId?: string },
     ): Promise<{ deletedPairs: number }> {
-      await deps.access.assertActsFor(actor, userId);
-      return chatLock.run(chatId, async () => {
+      /** Every reason to refuse the deletion; returns the chat. */
+      const check = async (): Promise<ChatRow> => {
         const chat = await ownedChat(actor, userId, chatId);
         await branchOfChat(chat.id, branchId);
         if (input.activateBranchId !== undefined) {
@@ -170,6 +170,13 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
             'This is the active branch: pass activate_branch_id to say which branch becomes active instead',
           );
         }
+        return chat;
+      };
+      // Before the lock, so that a refused request (another user's above all) never waits
+      // behind the chat's asks; again under it, where the chat may have changed meanwhile.
+      await check();
+      return chatLock.run(chatId, async () => {
+        const chat = await check();
         const deletedPairs = await chats.deleteBranch({
           chatId: chat.id,
           branchId,
@@ -203,6 +210,8 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
     ): Promise<ChatRow> {
       await deps.access.assertActsFor(actor, userId);
       const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
+      // Checked before the lock too: a refused request never waits behind the chat's asks.
+      await pairOfChat((await ownedChat(actor, userId, chatId)).id, input.pairId);
       // Under the source chat's lock: no pair on the path is still waiting for its answer.
       return chatLock.run(chatId, async () => {
         const chat = await ownedChat(actor, userId, chatId);

@@ -270,6 +270,25 @@ export function createConversationService(deps: {
     return chat;
   }
 
+  /**
+   * The chat an ask names: the user's chat, or undefined for a new id the client chose.
+   * Another user's chat, the id of a deleted chat (never used again) and a parent pair that
+   * is not in the chat are 404s.
+   */
+  async function askTarget(
+    userId: string,
+    chatId: string,
+    parentId: string | null | undefined,
+  ): Promise<ChatRow | undefined> {
+    const chat = await chats.findById(chatId);
+    if (chat ? chat.userId !== userId : await chats.wasDeleted(chatId)) throw chatNotFound();
+    if (typeof parentId === 'string') {
+      if (!chat) throw qaPairNotFound();
+      await pairOfChat(chatId, parentId);
+    }
+    return chat;
+  }
+
   return {
     /**
      * Asks the chatbot a question in a chat, with the history of the branch it goes on.
@@ -284,14 +303,17 @@ export function createConversationService(deps: {
         throw badRequest('VALIDATION_ERROR', 'parent_id names a pair of an existing chat: send its chat_id too');
       }
       const chatId = input.chatId ?? randomUUID();
+      const target = (): Promise<ChatRow | undefined> =>
+        input.chatId === undefined ? Promise.resolve(undefined) : askTarget(input.userId, chatId, input.parentId);
+      // Every check that can reject runs before the ask joins the chat's queue: another
+      // user's ask on this chat is a 404 at once, never waits behind its owner's asks nor
+      // takes a place in their queue. The checks run again at the ask's turn.
+      const before = await target();
 
       return inChatQueue(chatId, async () => {
-        const existing = input.chatId === undefined ? undefined : await chats.findById(chatId);
-        if (existing && existing.userId !== input.userId) throw chatNotFound();
-        if (typeof input.parentId === 'string') {
-          if (!existing) throw qaPairNotFound();
-          await pairOfChat(chatId, input.parentId);
-        }
+        const existing = await target();
+        // Deleted while this ask waited: it must not create the chat again.
+        if (before && !existing) throw chatNotFound();
         const placement: AskPlacement =
           input.parentId === undefined
             ? { kind: 'active' }
@@ -306,6 +328,8 @@ export function createConversationService(deps: {
      */
     async regenerate(actor: Actor, input: RegenerateInput, options: AskOptions = {}): Promise<AskResult> {
       await access.assertActsFor(actor, input.userId);
+      // Checked before the queue (another user's request never waits in it) and at its turn.
+      await pairOfChat((await ownedChat(input.userId, input.chatId)).id, input.pairId);
       return inChatQueue(input.chatId, async () => {
         const chat = await ownedChat(input.userId, input.chatId);
         const original = await pairOfChat(chat.id, input.pairId);

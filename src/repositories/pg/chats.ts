@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg-client.js';
-import { branches, chats, pendingPairs, qaPairs } from '../../db/pg-schema.js';
+import { branches, chats, deletedChats, pendingPairs, qaPairs } from '../../db/pg-schema.js';
 import type { BranchRow, ChatRow, ChatSettings, QaPairRow } from '../../db/schema.js';
 import type { ImportedChat } from '../../services/import-formats.js';
 import {
@@ -122,6 +122,9 @@ export function createPgChatRepository(
     .limit(p('limit'))
     .prepare('chats_next_page');
 
+  const wasDeleted = async (runner: Runner, id: string) =>
+    (await runner.select({ id: deletedChats.id }).from(deletedChats).where(eq(deletedChats.id, id)))[0];
+
   async function countBranches(tx: Runner, chatId: string): Promise<number> {
     const [row] = await tx
       .select({ n: sql<number>`count(*)::int` })
@@ -224,9 +227,18 @@ export function createPgChatRepository(
       return row;
     },
 
+    /** Deletes the chat (cascading to its branches and pairs) and keeps its id in `deleted_chats`, in one transaction. */
     async delete(id: string): Promise<boolean> {
-      const deleted = await db.delete(chats).where(eq(chats.id, id)).returning({ id: chats.id });
-      return deleted.length > 0;
+      return db.transaction(async (tx) => {
+        const [deleted] = await tx.delete(chats).where(eq(chats.id, id)).returning({ userId: chats.userId });
+        if (!deleted) return false;
+        await tx.insert(deletedChats).values({ id, userId: deleted.userId }).onConflictDoNothing();
+        return true;
+      });
+    },
+
+    async wasDeleted(id: string): Promise<boolean> {
+      return (await wasDeleted(db, id)) !== undefined;
     },
 
     async findPair(id: string): Promise<QaPairRow | undefined> {
@@ -483,6 +495,9 @@ export function createPgChatRepository(
     async beginAsk(input: BeginAskInput): Promise<BeginAskResult | undefined> {
       return db.transaction(async (tx) => {
         if (input.newChat) {
+          // A deleted chat's id is never used again: its tombstone was committed with the
+          // deletion, so an ask that no longer finds the chat finds the tombstone.
+          if (await wasDeleted(tx, input.chatId)) return undefined;
           await insertChatWithMainBranch(
             tx,
             {
