@@ -353,7 +353,8 @@ export function createChatRepository(db: SqliteDb) {
       historyTurns: p('historyTurns'),
       latencyMs: p('latencyMs'),
       createdAt: p('createdAt'),
-      answeredAt: p('answeredAt'),
+      // Raw milliseconds: a placeholder of a timestamp column would call getTime() on null.
+      answeredAt: sql`${p('answeredAt')}`,
     })
     .prepare();
 
@@ -629,7 +630,7 @@ export function createChatRepository(db: SqliteDb) {
             historyTurns: pair.historyTurns,
             latencyMs: pair.latencyMs,
             createdAt: pair.createdAt,
-            answeredAt: pair.answeredAt,
+            answeredAt: pair.answeredAt?.getTime() ?? null,
           });
         }
         for (const branch of imported.branches) {

@@ -28,7 +28,7 @@ export interface SearchHit {
   createdAt: Date;
   /** bm25 (lower is better); null when listing by source without a text query. */
   score: number | null;
-  /** The best passage, with matches between \u0001 and \u0002. */
+  /** The best passage, with matches between MARK_OPEN and MARK_CLOSE. */
   snippet: string;
   matched: { title: boolean; question: boolean; answer: boolean; sources: boolean };
 }
@@ -46,10 +46,22 @@ interface HitRow {
   in_sources: number;
 }
 
+/**
+ * What snippets put around a match: two Unicode noncharacters, which stored text cannot
+ * hold (services/text.ts replaces them on the way in), unlike control characters, which a
+ * question may contain (a stored \u0001<b>x</b>\u0002 used to come out marked).
+ */
+export const MARK_OPEN = '\uFDD0';
+export const MARK_CLOSE = '\uFDD1';
+const MARK_OPEN_SQL = MARK_OPEN.codePointAt(0) ?? 0;
+const MARK_CLOSE_SQL = MARK_CLOSE.codePointAt(0) ?? 0;
+
 /** Columns of `search_index`, in order, and how much a match in each counts (scope: nothing). */
 const BM25 = sql.raw('bm25(search_index, 4.0, 3.0, 1.0, 0.5, 0.0)');
 const matchedIn = (column: number) =>
-  sql.raw(`instr(highlight(search_index, ${column}, char(1), char(2)), char(1)) > 0`);
+  sql.raw(
+    `instr(highlight(search_index, ${column}, char(${MARK_OPEN_SQL}), char(${MARK_CLOSE_SQL})), char(${MARK_OPEN_SQL})) > 0`,
+  );
 
 /**
  * A query is ranked among its newest RANK_WINDOW matches (by when they were written), at
@@ -131,7 +143,7 @@ export function createSearchRepository(db: SqliteDb) {
         // query, SQLite would build them for every match before sorting.
         const rows = db.all<HitRow>(sql`
           SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at, page.score,
-            snippet(search_index, -1, char(1), char(2), '…', 24) AS snippet,
+            snippet(search_index, -1, char(${sql.raw(String(MARK_OPEN_SQL))}), char(${sql.raw(String(MARK_CLOSE_SQL))}), '…', 24) AS snippet,
             ${matchedIn(0)} AS in_title, ${matchedIn(1)} AS in_question,
             ${matchedIn(2)} AS in_answer, ${matchedIn(3)} AS in_sources
           FROM (
@@ -161,7 +173,8 @@ export function createSearchRepository(db: SqliteDb) {
     async listCiting(input: SearchFilters & { domain: string }): Promise<SearchHit[]> {
       const rows = db.all<HitRow>(sql`
         SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at, NULL AS score,
-          substr(p.question, 1, 200) AS snippet, 0 AS in_title, 0 AS in_question, 0 AS in_answer, 1 AS in_sources
+          replace(replace(substr(p.question, 1, 200), char(${sql.raw(String(MARK_OPEN_SQL))}), ''), char(${sql.raw(String(MARK_CLOSE_SQL))}), '') AS snippet,
+          0 AS in_title, 0 AS in_question, 0 AS in_answer, 1 AS in_sources
         FROM search_docs d
         JOIN chats c ON c.id = d.chat_id
         JOIN qa_pairs p ON p.id = d.qa_pair_id

@@ -106,7 +106,7 @@ const portabilityRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         typeof request.body === 'string'
           ? { kind: 'ndjson', text: request.body }
           : { kind: 'json', value: request.body };
-      const results = await portability().importChats(actorOf(request), request.params.user_id, payload);
+      const results = await portability().importChats(actorOf(request), request.params.user_id, payload, request.log);
       const count = (status: string) => results.filter((result) => result.status === status).length;
       return {
         imported: count('imported'),

@@ -1,8 +1,11 @@
+import { Type, type Static } from '@sinclair/typebox';
 import type { ValidateFunction } from 'ajv';
 import type { ChatSettings, QaPairStatus, StoredSearchResult } from '../db/schema.js';
 import {
   CHAT_EXPORT_FORMAT,
   ChatExport,
+  ExportedBranch,
+  ExportedPair,
   IMPORTED_TEXT_MAX_LENGTH,
   MAX_IMPORTED_BRANCHES,
   MAX_IMPORTED_PAIRS,
@@ -10,7 +13,8 @@ import {
 import { createAjv } from '../validation.js';
 import { fromSettingsInput } from '../schemas/chats.js';
 import { applySettings } from './chats.js';
-import { TITLE_MAX_LENGTH } from './text.js';
+import { storable, storableDeep, TITLE_MAX_LENGTH } from './text.js';
+import type { WorkMeter } from './work-meter.js';
 
 /** A chat read from an import file, with its own keys, before it gets ids of ours. */
 export interface ImportedChat {
@@ -61,12 +65,13 @@ export class ImportError extends Error {
 }
 
 /** Orders pairs parents-first and checks that every parent exists and there is no cycle. */
-function orderParentsFirst(pairs: ImportedPair[]): ImportedPair[] {
+async function orderParentsFirst(pairs: ImportedPair[], meter: WorkMeter): Promise<ImportedPair[]> {
   const byKey = new Map<string, ImportedPair>();
   for (const pair of pairs) {
     if (byKey.has(pair.key)) throw new ImportError(`pair id ${pair.key} appears twice`);
     byKey.set(pair.key, pair);
   }
+  await meter.step(pairs.length);
   const ordered: ImportedPair[] = [];
   const state = new Map<string, 'visiting' | 'done'>();
   for (const start of pairs) {
@@ -86,8 +91,30 @@ function orderParentsFirst(pairs: ImportedPair[]): ImportedPair[] {
       state.set(pair.key, 'done');
       ordered.push(pair);
     }
+    // Each pair joins one chain once: linear over the whole file.
+    await meter.step(chain.length + 1);
   }
   return ordered;
+}
+
+/** Deeper than any chat of ours or ChatGPT's conversation needs. */
+export const MAX_IMPORT_DEPTH = 64;
+
+/**
+ * Refuses a value nested deeper than `MAX_IMPORT_DEPTH` before anything walks it (JSON
+ * serialization and copying recurse: 20,000 levels would overflow the stack). Iterative,
+ * one unit per value.
+ */
+export async function assertShallow(value: unknown, meter: WorkMeter): Promise<void> {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > MAX_IMPORT_DEPTH) throw new ImportError(`the chat is nested more than ${MAX_IMPORT_DEPTH} levels deep`);
+    const children: unknown[] = Array.isArray(current) ? current : Object.values(current);
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    await meter.step(children.length + 1);
+  }
 }
 
 /** A timestamp that JavaScript and the database can both hold (ajv accepts e.g. leap seconds). */
@@ -109,54 +136,111 @@ function fromSeconds(value: number | null, fallback: number | null): Date {
 /**
  * Every branch's fork must lie on its own path, and every pair on some branch: otherwise
  * branch deletion (which removes the pairs only one branch uses) would act on a tree the
- * branches do not describe.
+ * branches do not describe. Linear: "is the fork an ancestor of the head" is read from
+ * the order of a depth-first walk (entered before, left after), and covering stops at the
+ * first pair an earlier branch already covered.
  */
-function checkBranchesCoverTree(
+async function checkBranchesCoverTree(
   pairs: readonly ImportedPair[],
   branches: readonly { id: string; head_qa_pair_id: string | null; fork_qa_pair_id: string | null }[],
-): void {
+  meter: WorkMeter,
+): Promise<void> {
   const parentOf = new Map(pairs.map((pair) => [pair.key, pair.parentKey]));
+  const children = new Map<string | null, string[]>();
+  for (const pair of pairs) {
+    const siblings = children.get(pair.parentKey);
+    if (siblings) siblings.push(pair.key);
+    else children.set(pair.parentKey, [pair.key]);
+  }
+  // Entry and exit positions of an iterative depth-first walk (pairs are already a tree).
+  const entered = new Map<string, number>();
+  const left = new Map<string, number>();
+  let clock = 0;
+  const stack: { key: string; exit: boolean }[] = (children.get(null) ?? []).map((key) => ({ key, exit: false }));
+  while (stack.length > 0) {
+    const { key, exit } = stack.pop() as { key: string; exit: boolean };
+    if (exit) {
+      left.set(key, clock++);
+      continue;
+    }
+    entered.set(key, clock++);
+    stack.push({ key, exit: true });
+    for (const child of children.get(key) ?? []) stack.push({ key: child, exit: false });
+    await meter.step();
+  }
+  const isOnPathTo = (ancestor: string, head: string) =>
+    (entered.get(ancestor) ?? Infinity) <= (entered.get(head) ?? -Infinity) &&
+    (left.get(head) ?? Infinity) <= (left.get(ancestor) ?? -Infinity);
   const covered = new Set<string>();
   for (const branch of branches) {
-    const path = new Set<string>();
-    for (let key: string | null | undefined = branch.head_qa_pair_id; key != null; key = parentOf.get(key))
-      path.add(key);
-    if (branch.fork_qa_pair_id !== null && !path.has(branch.fork_qa_pair_id)) {
+    const head = branch.head_qa_pair_id;
+    if (branch.fork_qa_pair_id !== null && (head === null || !isOnPathTo(branch.fork_qa_pair_id, head))) {
       throw new ImportError(`branch ${branch.id} forks at a pair that is not on its path`);
     }
-    for (const key of path) covered.add(key);
+    let walked = 0;
+    for (let key: string | null | undefined = head; key != null && !covered.has(key); key = parentOf.get(key)) {
+      covered.add(key);
+      walked += 1;
+    }
+    await meter.step(walked + 1);
   }
   const stray = pairs.find((pair) => !covered.has(pair.key));
   if (stray) throw new ImportError(`pair ${stray.key} is on no branch`);
 }
 
-let exportValidator: ValidateFunction<ChatExport> | undefined;
+/**
+ * The export without its records: the chat and the bounded arrays. Each pair and branch is
+ * then checked on its own with the API's schemas (so the work can be sliced and an error
+ * names the record).
+ */
+const ExportEnvelope = Type.Object({
+  ...ChatExport.properties,
+  qa_pairs: Type.Array(Type.Unknown(), { maxItems: ChatExport.properties.qa_pairs.maxItems }),
+  branches: Type.Array(Type.Unknown(), {
+    minItems: ChatExport.properties.branches.minItems,
+    maxItems: ChatExport.properties.branches.maxItems,
+  }),
+});
+type ExportEnvelope = Static<typeof ExportEnvelope>;
 
 /** The same validator as request bodies get (ajv with formats), compiled on first use. */
-function validateChatExport(value: unknown): value is ChatExport {
-  exportValidator ??= createAjv({ allErrors: false }).compile<ChatExport>(ChatExport);
-  return exportValidator(value);
-}
-
-/** Reads one chat in our own export format. */
-export function fromChatExport(value: unknown): ImportedChat {
-  if (!validateChatExport(value)) {
-    const first = exportValidator?.errors?.[0];
+function validator<T>(schema: object): (value: unknown, path: string) => T {
+  let compiled: ValidateFunction<T> | undefined;
+  return (value, path) => {
+    compiled ??= createAjv({ allErrors: false }).compile<T>(schema);
+    if (compiled(value)) return value;
+    const first = compiled.errors?.[0];
     throw new ImportError(
-      first ? `${first.instancePath || '/'} ${first.message ?? 'is invalid'}` : 'not a chat export',
+      first ? `${path}${first.instancePath || '/'} ${first.message ?? 'is invalid'}` : 'not a chat export',
     );
-  }
-  const exported = value;
-  const pairs = orderParentsFirst(
-    exported.qa_pairs.map((pair) => {
-      // Nothing will ever finish a pair that was still running when it was exported.
-      const unfinished = pair.status === 'pending' || pair.status === 'streaming';
-      return {
+  };
+}
+const validateEnvelope = validator<ExportEnvelope>(ExportEnvelope);
+const validatePair = validator<Static<typeof ExportedPair>>(ExportedPair);
+const validateBranch = validator<Static<typeof ExportedBranch>>(ExportedBranch);
+
+/** Characters per unit of work when a record's text is checked and copied. */
+const CHARS_PER_UNIT = 2_000;
+
+/** Only the declared fields of a source, whatever else the file put in it. */
+const pickSearchResult = ({ url, name, snippet }: StoredSearchResult): StoredSearchResult => ({ url, name, snippet });
+
+/** Reads one chat in our own export format, checking each record with the API's schemas. */
+export async function fromChatExport(value: unknown, meter: WorkMeter): Promise<ImportedChat> {
+  const envelope = validateEnvelope(value, '');
+  const read: ImportedPair[] = [];
+  for (const [index, raw] of envelope.qa_pairs.entries()) {
+    const pair = validatePair(raw, `/qa_pairs/${index}`);
+    // Nothing will ever finish a pair that was still running when it was exported.
+    const unfinished = pair.status === 'pending' || pair.status === 'streaming';
+    // Field by field: whatever else a record holds is not stored.
+    read.push(
+      storableDeep({
         key: pair.id,
         parentKey: pair.parent_id,
         question: pair.question,
         answer: pair.answer,
-        searchResults: pair.search_results,
+        searchResults: pair.search_results.map(pickSearchResult),
         status: unfinished ? 'failed' : (pair.status as 'answered' | 'failed'),
         errorCode: unfinished ? 'INTERRUPTED' : (pair.error?.code ?? null),
         errorMessage: unfinished
@@ -169,9 +253,18 @@ export function fromChatExport(value: unknown): ImportedChat {
         upstreamRequestId: pair.upstream_request_id,
         historyTurns: pair.history_turns,
         latencyMs: pair.latency_ms,
-      };
-    }),
-  );
+      }),
+    );
+    const chars = pair.question.length + (pair.answer?.length ?? 0);
+    await meter.step(1 + pair.search_results.length + Math.floor(chars / CHARS_PER_UNIT));
+  }
+  const exportedBranches: Static<typeof ExportedBranch>[] = [];
+  for (const [index, raw] of envelope.branches.entries()) {
+    exportedBranches.push(validateBranch(raw, `/branches/${index}`));
+    await meter.step();
+  }
+  const exported = { ...envelope, branches: exportedBranches };
+  const pairs = await orderParentsFirst(read, meter);
   const pairKeys = new Set(pairs.map((pair) => pair.key));
   const branchKeys = new Set<string>();
   const names = new Set<string>();
@@ -196,20 +289,20 @@ export function fromChatExport(value: unknown): ImportedChat {
   } catch (error) {
     throw new ImportError(`settings: ${error instanceof Error ? error.message : String(error)}`);
   }
-  checkBranchesCoverTree(pairs, exported.branches);
+  await checkBranchesCoverTree(pairs, exported.branches, meter);
   return {
     // A chat imported before keeps the source it came from, so a backup restored twice is
     // still recognised.
-    sourceId: exported.chat.import_source ?? `export:${exported.chat.id}`,
+    sourceId: storable(exported.chat.import_source ?? `export:${exported.chat.id}`),
     originalChatId: exported.chat.id,
-    title: exported.chat.title.trim() || 'Imported chat',
+    title: storable(exported.chat.title.trim()) || 'Imported chat',
     createdAt: date(exported.chat.created_at),
     updatedAt: date(exported.chat.updated_at),
-    settings,
+    settings: storableDeep(settings),
     pairs,
     branches: exported.branches.map((branch) => ({
       key: branch.id,
-      name: branch.name?.trim() ?? null,
+      name: branch.name === null ? null : storable(branch.name.trim()),
       forkKey: branch.fork_qa_pair_id,
       headKey: branch.head_qa_pair_id,
       createdAt: date(branch.created_at),
@@ -256,6 +349,7 @@ function messageText(message: Record<string, unknown>): string {
 interface GptAnswer {
   /** The last message of this answer: where the next question hangs. */
   endId: string;
+  /** The messages of this answer that no earlier answer already claimed. */
   nodeIds: string[];
   /** The last assistant text on the way: the final answer after tool calls and reasoning. */
   text: string;
@@ -267,48 +361,74 @@ interface GptAnswer {
  * The answers to a question: every path from it through non-user messages (assistant
  * text, tool calls, reasoning) down to the next question or the end. Each path whose
  * messages hold some assistant text is one answer; several paths are regenerations.
+ *
+ * Linear in the messages under the question: each message is visited once and remembers
+ * only its predecessor; an answer's messages are collected afterwards by walking back from
+ * its end to the first message an earlier answer already claimed.
  */
-function answersTo(
+async function answersTo(
   question: GptNode,
   nodes: Map<string, GptNode>,
   visited: Set<string>,
-): { answers: GptAnswer[]; unanswered: { nodeIds: string[]; nextQuestions: string[] } } {
-  const answers: GptAnswer[] = [];
+  meter: WorkMeter,
+): Promise<{ answers: GptAnswer[]; unanswered: { nodeIds: string[]; nextQuestions: string[] } }> {
+  const ends: { id: string; text: string; createdAt: number | null; nextQuestions: string[] }[] = [];
   /** Paths with no assistant text: where they lead still has to be imported. */
-  const unanswered = { nodeIds: [] as string[], nextQuestions: [] as string[] };
-  const stack: { id: string; path: string[]; text: string; createdAt: number | null }[] = question.children
+  const emptyEnds: { id: string; nextQuestions: string[] }[] = [];
+  const previous = new Map<string, string | null>();
+  const stack: { id: string; from: string | null; text: string; createdAt: number | null }[] = question.children
     .filter((child) => nodes.get(child)?.role !== 'user')
-    .map((child) => ({ id: child, path: [], text: '', createdAt: null }));
+    .map((child) => ({ id: child, from: null, text: '', createdAt: null }));
   while (stack.length > 0) {
-    const { id, path, text, createdAt } = stack.pop() as (typeof stack)[number];
+    const { id, from, text, createdAt } = stack.pop() as (typeof stack)[number];
     const node = nodes.get(id);
     if (!node) continue;
     if (visited.has(id)) throw new ImportError(`message ${id} is reachable twice (the mapping is not a tree)`);
     visited.add(id);
+    previous.set(id, from);
     const hasText = node.role === 'assistant' && node.text !== '';
-    const here = {
-      path: [...path, id],
-      text: hasText ? node.text : text,
-      createdAt: hasText ? node.createdAt : createdAt,
-    };
+    const here = { text: hasText ? node.text : text, createdAt: hasText ? node.createdAt : createdAt };
     const onward = node.children.filter((child) => nodes.get(child)?.role !== 'user');
     const nextQuestions = node.children.filter((child) => nodes.get(child)?.role === 'user');
     if (onward.length === 0 || nextQuestions.length > 0) {
-      if (here.text !== '') {
-        answers.push({ endId: id, nodeIds: here.path, text: here.text, createdAt: here.createdAt, nextQuestions });
-      } else {
-        unanswered.nodeIds.push(...here.path);
-        unanswered.nextQuestions.push(...nextQuestions);
-      }
+      if (here.text !== '') ends.push({ id, ...here, nextQuestions });
+      else emptyEnds.push({ id, nextQuestions });
     }
-    for (const child of onward) stack.push({ id: child, ...here });
+    for (const child of onward) stack.push({ id: child, from: id, ...here });
+    await meter.step(1 + node.children.length);
   }
-  return { answers: answers.reverse(), unanswered };
+  const claimed = new Set<string>();
+  /** The messages from `end` back to the first one already claimed, each claimed once. */
+  const claimBack = async (end: string): Promise<string[]> => {
+    const ids: string[] = [];
+    for (let id: string | null | undefined = end; id != null && !claimed.has(id); id = previous.get(id)) {
+      claimed.add(id);
+      ids.push(id);
+    }
+    await meter.step(ids.length + 1);
+    return ids;
+  };
+  const answers: GptAnswer[] = [];
+  for (const end of ends.reverse()) {
+    answers.push({
+      endId: end.id,
+      nodeIds: await claimBack(end.id),
+      text: end.text,
+      createdAt: end.createdAt,
+      nextQuestions: end.nextQuestions,
+    });
+  }
+  const unanswered = { nodeIds: [] as string[], nextQuestions: [] as string[] };
+  for (const end of emptyEnds) {
+    for (const id of await claimBack(end.id)) unanswered.nodeIds.push(id);
+    for (const next of end.nextQuestions) unanswered.nextQuestions.push(next);
+  }
+  return { answers, unanswered };
 }
 
 export const isChatGptConversation = (value: unknown): boolean => isRecord(value) && isRecord(value.mapping);
 
-export function fromChatGpt(value: unknown): ImportedChat {
+export async function fromChatGpt(value: unknown, meter: WorkMeter): Promise<ImportedChat> {
   if (!isRecord(value) || !isRecord(value.mapping)) throw new ImportError('not a ChatGPT conversation (no mapping)');
   const conversationId =
     typeof value.conversation_id === 'string'
@@ -320,8 +440,10 @@ export function fromChatGpt(value: unknown): ImportedChat {
   const created = typeof value.create_time === 'number' ? value.create_time : null;
   const updated = typeof value.update_time === 'number' ? value.update_time : created;
 
+  const entries = Object.entries(value.mapping);
+  if (entries.length > MAX_IMPORTED_PAIRS * 4) throw new ImportError('the conversation has too many messages');
   const nodes = new Map<string, GptNode>();
-  for (const [key, raw] of Object.entries(value.mapping)) {
+  for (const [key, raw] of entries) {
     if (!isRecord(raw)) throw new ImportError(`mapping entry ${key} is not an object`);
     const message = isRecord(raw.message) ? raw.message : undefined;
     const author = message && isRecord(message.author) ? message.author.role : undefined;
@@ -335,8 +457,8 @@ export function fromChatGpt(value: unknown): ImportedChat {
       text: message ? messageText(message) : '',
       createdAt: message && typeof message.create_time === 'number' ? message.create_time : null,
     });
+    await meter.step();
   }
-  if (nodes.size > MAX_IMPORTED_PAIRS * 4) throw new ImportError('the conversation has too many messages');
 
   const seconds = fromSeconds;
   const pairs: ImportedPair[] = [];
@@ -357,13 +479,14 @@ export function fromChatGpt(value: unknown): ImportedChat {
     visited.add(nodeId);
     const node = nodes.get(nodeId);
     if (!node) continue;
+    await meter.step(1 + node.children.length);
     if (node.role !== 'user' || node.text === '') {
       // System, tool and empty messages pass their place on to their children.
       if (parentPair !== null) pairOfNode.set(node.id, parentPair);
       for (const child of node.children) stack.push({ nodeId: child, parentPair });
       continue;
     }
-    const question = node.text.slice(0, IMPORTED_TEXT_MAX_LENGTH);
+    const question = storable(node.text.slice(0, IMPORTED_TEXT_MAX_LENGTH));
     const askedAt = seconds(node.createdAt, created);
     const basePair = {
       parentKey: parentPair,
@@ -376,7 +499,7 @@ export function fromChatGpt(value: unknown): ImportedChat {
       historyTurns: 0,
       latencyMs: null,
     };
-    const { answers, unanswered } = answersTo(node, nodes, visited);
+    const { answers, unanswered } = await answersTo(node, nodes, visited, meter);
     const userChildren = [
       ...node.children.filter((child) => nodes.get(child)?.role === 'user'),
       ...unanswered.nextQuestions,
@@ -388,7 +511,8 @@ export function fromChatGpt(value: unknown): ImportedChat {
         key,
         answer: null,
         status: 'failed',
-        errorCode: 'NO_ANSWER',
+        // Nothing will ever answer it where it came from: failed, so it can be regenerated.
+        errorCode: 'NOT_ANSWERED',
         errorMessage: 'The imported conversation has no answer to this question',
         answeredAt: null,
       });
@@ -402,7 +526,7 @@ export function fromChatGpt(value: unknown): ImportedChat {
       pairs.push({
         ...basePair,
         key,
-        answer: answer.text.slice(0, IMPORTED_TEXT_MAX_LENGTH),
+        answer: storable(answer.text.slice(0, IMPORTED_TEXT_MAX_LENGTH)),
         status: 'answered',
         errorCode: null,
         errorMessage: null,
@@ -420,17 +544,18 @@ export function fromChatGpt(value: unknown): ImportedChat {
   if (pairs.length > MAX_IMPORTED_PAIRS)
     throw new ImportError(`the conversation has more than ${MAX_IMPORTED_PAIRS} pairs`);
 
-  const ordered = orderParentsFirst(pairs).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
-  const parentFirst = orderParentsFirst(ordered);
+  const ordered = (await orderParentsFirst(pairs, meter)).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  await meter.step(pairs.length);
+  const parentFirst = await orderParentsFirst(ordered, meter);
 
   // Branches: one per leaf pair, plus the pair at current_node if it is not a leaf.
   const hasChildren = new Set(parentFirst.flatMap((pair) => (pair.parentKey === null ? [] : [pair.parentKey])));
   const current = typeof value.current_node === 'string' ? pairOfNode.get(value.current_node) : undefined;
   const activeHead = current ?? parentFirst.at(-1)?.key ?? null;
+  // A Set keeps the first of each (the active head first) in linear time.
   const heads = [
-    activeHead,
-    ...parentFirst.filter((pair) => !hasChildren.has(pair.key)).map((pair) => pair.key),
-  ].filter((key, index, all): key is string => key !== null && all.indexOf(key) === index);
+    ...new Set([activeHead, ...parentFirst.filter((pair) => !hasChildren.has(pair.key)).map((pair) => pair.key)]),
+  ].filter((key): key is string => key !== null);
   if (heads.length > MAX_IMPORTED_BRANCHES)
     throw new ImportError(`the conversation has more than ${MAX_IMPORTED_BRANCHES} branches`);
   const parentOf = new Map(parentFirst.map((pair) => [pair.key, pair.parentKey]));
@@ -460,8 +585,8 @@ export function fromChatGpt(value: unknown): ImportedChat {
   const title =
     typeof value.title === 'string' && value.title.trim() !== '' ? value.title.trim() : 'Imported from ChatGPT';
   return {
-    sourceId: `chatgpt:${conversationId}`,
-    title: title.slice(0, TITLE_MAX_LENGTH),
+    sourceId: storable(`chatgpt:${conversationId}`),
+    title: storable(title.slice(0, TITLE_MAX_LENGTH)),
     createdAt: seconds(created, null),
     updatedAt: seconds(updated, created),
     settings: {},

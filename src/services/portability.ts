@@ -6,6 +6,7 @@ import { CHAT_EXPORT_FORMAT, type ChatExport } from '../schemas/portability.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat } from './chats.js';
 import {
+  assertShallow,
   fromChatExport,
   fromChatGpt,
   ImportError,
@@ -13,13 +14,19 @@ import {
   isChatGptConversation,
   type ImportedChat,
 } from './import-formats.js';
-import { storableDeep } from './text.js';
+import { WorkMeter } from './work-meter.js';
 
 /** The most chats one import may hold. */
 export const MAX_IMPORTED_CHATS = 1000;
 const EXPORT_PAGE_SIZE = 50;
 
 export type ImportPayload = { kind: 'json'; value: unknown } | { kind: 'ndjson'; text: string };
+
+/** Where an import logs what it does not put in its report (the cause of a store failure). */
+export interface ImportLog {
+  error(details: object, message: string): void;
+}
+const silent: ImportLog = { error: () => undefined };
 
 export interface ImportItemReport {
   index: number;
@@ -154,8 +161,16 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
     );
   }
 
-  /** Converts and stores one item; never throws for a bad item, only reports it. */
-  async function importItem(userId: string, item: ImportItem): Promise<ImportItemReport> {
+  /**
+   * Converts and stores one item; never throws for a bad item, only reports it. The
+   * conversion runs in slices (`WorkMeter`), letting other requests run in between.
+   */
+  async function importItem(
+    userId: string,
+    item: ImportItem,
+    log: ImportLog,
+    meter: WorkMeter,
+  ): Promise<ImportItemReport> {
     const report: ImportItemReport = {
       index: item.index,
       sourceId: null,
@@ -169,8 +184,9 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
     if (item.error !== undefined) return report;
     let imported: ImportedChat;
     try {
-      if (isChatExport(item.value)) imported = fromChatExport(item.value);
-      else if (isChatGptConversation(item.value)) imported = fromChatGpt(item.value);
+      await assertShallow(item.value, meter);
+      if (isChatExport(item.value)) imported = await fromChatExport(item.value, meter);
+      else if (isChatGptConversation(item.value)) imported = await fromChatGpt(item.value, meter);
       else throw new ImportError('neither a chat export of this service nor a ChatGPT conversation');
     } catch (error) {
       if (!(error instanceof ImportError)) throw error;
@@ -180,14 +196,18 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
     Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
     let result: Awaited<ReturnType<ChatRepository['importChat']>>;
     try {
-      result = await chats.importChat({ userId, chat: storableDeep(imported), newId: randomUUID });
+      // Start the write on a fresh slice: it is one transaction and cannot be cut.
+      await meter.yield();
+      result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
     } catch (error) {
-      // The chat's transaction rolled back: nothing of it was written. Report it and go on.
-      report.error = `could not be stored: ${error instanceof Error ? error.message : String(error)}`;
+      // The chat's transaction rolled back: nothing of it was written. The report says so in
+      // our words; what went wrong inside is for the log.
+      log.error({ err: error, index: item.index, sourceId: imported.sourceId }, 'an imported chat could not be stored');
+      report.error = 'could not be stored';
       return report;
     } finally {
       // Let other requests (streams, probes) run between two chats of a large import.
-      await new Promise((resolve) => setImmediate(resolve));
+      await meter.yield();
     }
     if (result.status === 'duplicate') {
       return Object.assign(report, { status: 'skipped', chatId: result.chatId, error: 'already imported' });
@@ -240,7 +260,12 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
      * conversations.json. Each chat is written whole in its own transaction or not at all;
      * the report says, chat by chat, what happened.
      */
-    async importChats(actor: Actor, userId: string, payload: ImportPayload): Promise<ImportItemReport[]> {
+    async importChats(
+      actor: Actor,
+      userId: string,
+      payload: ImportPayload,
+      log: ImportLog = silent,
+    ): Promise<ImportItemReport[]> {
       await deps.access.assertActsFor(actor, userId);
       const items = payload.kind === 'ndjson' ? parseNdjson(payload.text) : jsonItems(payload.value);
       if (items.length === 0) throw badRequest('INVALID_IMPORT', 'The file holds no chats');
@@ -258,7 +283,8 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
         );
       }
       const reports: ImportItemReport[] = [];
-      for (const item of items) reports.push(await importItem(userId, item));
+      const meter = new WorkMeter();
+      for (const item of items) reports.push(await importItem(userId, item, log, meter));
       return reports;
     },
 
@@ -271,10 +297,12 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
       actor: Actor,
       userId: string,
       items: AsyncIterable<ImportItem> | Iterable<ImportItem>,
+      log: ImportLog = silent,
     ): Promise<AsyncGenerator<ImportItemReport>> {
       await deps.access.assertActsFor(actor, userId);
       return (async function* reports() {
-        for await (const item of items) yield await importItem(userId, item);
+        const meter = new WorkMeter();
+        for await (const item of items) yield await importItem(userId, item, log, meter);
       })();
     },
   };

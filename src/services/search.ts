@@ -1,6 +1,12 @@
 import { badRequest } from '../errors.js';
 import type { ChatRepository } from '../repositories/chats.js';
-import { InvalidSearchQuery, type SearchHit, type SearchRepository } from '../repositories/search.js';
+import {
+  InvalidSearchQuery,
+  MARK_CLOSE,
+  MARK_OPEN,
+  type SearchHit,
+  type SearchRepository,
+} from '../repositories/search.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat } from './chats.js';
 import { isStorableDate } from './dates.js';
@@ -43,9 +49,25 @@ function decodeOffset(cursor: string): number {
 const escapeHtml = (text: string) =>
   text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
-/** Snippets mark matches with \u0001 and \u0002; escape everything else, then make those <mark>. */
-export const snippetToHtml = (snippet: string) =>
-  escapeHtml(snippet).replaceAll('\u0001', '<mark>').replaceAll('\u0002', '</mark>');
+/**
+ * A snippet as HTML: the text escaped, each match (between MARK_OPEN and MARK_CLOSE) in
+ * <mark>. Always balanced: a close without an open, or an open inside a mark, is dropped,
+ * and a mark still open at the end (a passage cut inside a match) is closed.
+ */
+export function snippetToHtml(snippet: string): string {
+  let html = '';
+  let open = false;
+  for (const part of snippet.split(/([\uFDD0\uFDD1])/)) {
+    if (part === MARK_OPEN) {
+      if (!open) html += '<mark>';
+      open = true;
+    } else if (part === MARK_CLOSE) {
+      if (open) html += '</mark>';
+      open = false;
+    } else html += escapeHtml(part);
+  }
+  return open ? `${html}</mark>` : html;
+}
 
 export function createSearchService(deps: { search: SearchRepository; chats: ChatRepository; access: AccessService }) {
   return {

@@ -21,7 +21,8 @@ export function requireText(field: string, value: string, maxLength: number): st
   if (trimmed.length > maxLength) {
     throw badRequest('VALIDATION_ERROR', `${field} must be at most ${maxLength} characters after trimming`);
   }
-  return trimmed;
+  // Search's match marks can never occur in what a client stored.
+  return trimmed.replace(NONCHARACTERS, '\uFFFD');
 }
 
 /** A chat title taken from its first question: one line, cut at a word where possible. */
@@ -34,11 +35,19 @@ export function titleFromQuestion(question: string): string {
 }
 
 /**
+ * The noncharacters U+FDD0..U+FDEF: never meant for interchange, so stored text has none.
+ * Search marks its matches with two of them (repositories/search.ts).
+ */
+const NONCHARACTERS = /[\uFDD0-\uFDEF]/g;
+
+/**
  * Text from outside the client's control (the chatbot's answers, imported files) as it is
- * stored: NUL, which PostgreSQL's text and jsonb cannot hold, becomes U+FFFD on both engines.
+ * stored: NUL, which PostgreSQL's text and jsonb cannot hold, and the noncharacters search
+ * reserves for its marks become U+FFFD on both engines.
  */
 export function storable(text: string): string {
-  return text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+  const withoutNul = text.includes('\u0000') ? text.replaceAll('\u0000', '\uFFFD') : text;
+  return withoutNul.replace(NONCHARACTERS, '\uFFFD');
 }
 
 /** `storable` applied to every string of a JSON-like value (search results, imported chats). */

@@ -1,6 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg-client.js';
-import { RANK_WINDOW, type SearchFilters, type SearchHit, type SearchRepository, type SearchTerm } from '../search.js';
+import {
+  MARK_CLOSE,
+  MARK_OPEN,
+  RANK_WINDOW,
+  type SearchFilters,
+  type SearchHit,
+  type SearchRepository,
+  type SearchTerm,
+} from '../search.js';
 
 interface HitRow extends Record<string, unknown> {
   chat_id: string;
@@ -17,9 +25,14 @@ interface HitRow extends Record<string, unknown> {
 
 /** ts_rank weights in PostgreSQL's order {D, C, B, A}: sources, answer, question, title (as SQLite's bm25 weights). */
 const WEIGHTS = sql.raw(`'{0.125, 0.25, 0.75, 1.0}'::float4[]`);
+const OPEN = MARK_OPEN.codePointAt(0) ?? 0;
+const CLOSE = MARK_CLOSE.codePointAt(0) ?? 0;
 const HEADLINE_OPTIONS = sql.raw(
-  `'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, ShortWord=0, MaxFragments=1, FragmentDelimiter=…'`,
+  `'StartSel=' || chr(${OPEN}) || ', StopSel=' || chr(${CLOSE}) || ', MaxWords=24, MinWords=8, ShortWord=0, MaxFragments=1, FragmentDelimiter=…'`,
 );
+/** A document without the mark characters, whatever rows written before they were reserved hold. */
+const unmarked = (document: SQL) =>
+  sql`translate(${document}, chr(${sql.raw(String(OPEN))}) || chr(${sql.raw(String(CLOSE))}), '')`;
 
 /**
  * One term as a tsquery. The text is a bound parameter that only `phraseto_tsquery` reads,
@@ -105,13 +118,13 @@ export function createPgSearchRepository(db: PgDb): SearchRepository {
         )
         SELECT chat_id, chat_title, qa_pair_id, created_at, score, in_title, in_question, in_answer, in_sources,
           ts_headline('chat_search',
-            CASE
+            ${unmarked(sql`CASE
               WHEN qa_pair_id IS NULL THEN chat_title
               WHEN in_question THEN question
               WHEN in_answer THEN answer
               WHEN in_sources THEN chat_search_sources(search_results)
               ELSE question
-            END,
+            END`)},
             any_query, ${HEADLINE_OPTIONS}) AS snippet
         FROM hits
         ORDER BY score, id`);
@@ -121,7 +134,7 @@ export function createPgSearchRepository(db: PgDb): SearchRepository {
     async listCiting(input: SearchFilters & { domain: string }): Promise<SearchHit[]> {
       const result = await db.execute<HitRow>(sql`
         SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at, NULL::float8 AS score,
-          substr(p.question, 1, 200) AS snippet, false AS in_title, false AS in_question, false AS in_answer,
+          ${unmarked(sql`substr(p.question, 1, 200)`)} AS snippet, false AS in_title, false AS in_question, false AS in_answer,
           true AS in_sources
         FROM search_docs d
         JOIN chats c ON c.id = d.chat_id
