@@ -463,7 +463,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description 1 to 100 characters after trimming */
+                    /** @description 1 to 100 characters (Unicode code points: an emoji is one) after trimming */
                     name: string;
                 };
             };
@@ -689,7 +689,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description 1 to 200 characters after trimming */
+                    /** @description 1 to 200 characters (Unicode code points: an emoji is one) after trimming */
                     title?: string;
                     /** @description A field set to a value changes it, null clears it, absent leaves it */
                     settings?: {
@@ -1009,7 +1009,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description 1 to 200 characters after trimming */
+                    /** @description 1 to 200 characters (Unicode code points: an emoji is one) after trimming */
                     title?: string;
                     /** @description A field set to a value changes it, null clears it, absent leaves it */
                     settings?: {
@@ -1200,6 +1200,7 @@ export interface operations {
                     user_id: string;
                     /** @description An existing chat of the user, or a new UUID (lower case) chosen by the client; omit to start a new chat */
                     chat_id?: string;
+                    /** @description 1 to 16000 characters (Unicode code points: an emoji is one) after trimming */
                     question: string;
                     /** @description Answer with Server-Sent Events (as does Accept: text/event-stream) */
                     stream?: boolean;
@@ -1480,7 +1481,7 @@ export interface operations {
                 "application/json": {
                     /** @description The pair to fork at: the branch starts as the path up to it */
                     from_qa_pair_id: string;
-                    /** @description 1 to 100 characters after trimming */
+                    /** @description 1 to 100 characters (Unicode code points: an emoji is one) after trimming */
                     name?: string;
                 };
             };
@@ -1769,7 +1770,7 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description 1 to 100 characters after trimming */
+                    /** @description 1 to 100 characters (Unicode code points: an emoji is one) after trimming */
                     name: string;
                 };
             };
@@ -2151,7 +2152,7 @@ export interface operations {
                 "application/json": {
                     /** @description The last pair to copy: the new chat holds the path up to it */
                     qa_pair_id: string;
-                    /** @description 1 to 200 characters after trimming */
+                    /** @description 1 to 200 characters (Unicode code points: an emoji is one) after trimming */
                     title?: string;
                 };
             };

@@ -86,7 +86,11 @@ export const AskBody = Type.Object(
     chat_id: Type.Optional(
       IdWith('An existing chat of the user, or a new UUID (lower case) chosen by the client; omit to start a new chat'),
     ),
-    question: Type.String({ minLength: 1, maxLength: QUESTION_MAX_LENGTH }),
+    question: Type.String({
+      minLength: 1,
+      maxLength: QUESTION_MAX_LENGTH,
+      description: `1 to ${QUESTION_MAX_LENGTH} characters (Unicode code points: an emoji is one) after trimming`,
+    }),
     stream: Type.Optional(
       Type.Boolean({ description: 'Answer with Server-Sent Events (as does Accept: text/event-stream)' }),
     ),

@@ -67,11 +67,12 @@ export const toIsoOrNull = (date: Date | null): string | null => (date ? date.to
 
 /**
  * Text that is trimmed before use: the limit applies after trimming (the service checks
- * it), so the raw value may carry some surrounding whitespace.
+ * it), so the raw value may carry some surrounding whitespace. Lengths count characters
+ * (code points), as ajv's maxLength does and as the services do (characterCount).
  */
 export const TrimmedText = (maxLength: number, description?: string) =>
   Type.String({
     minLength: 1,
     maxLength: maxLength + RAW_TEXT_SLACK,
-    description: `${description ? `${description}; ` : ''}1 to ${maxLength} characters after trimming`,
+    description: `${description ? `${description}; ` : ''}1 to ${maxLength} characters (Unicode code points: an emoji is one) after trimming`,
   });
