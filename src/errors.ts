@@ -28,7 +28,11 @@ export class DomainError extends Error {
 export const badRequest = (code: string, message: string) => new DomainError(code, 400, message);
 
 export const unauthorized = () =>
-  new DomainError('UNAUTHORIZED', 401, 'A valid API key is required: send "Authorization: Bearer <api_key>"');
+  new DomainError(
+    'UNAUTHORIZED',
+    401,
+    'A valid API key is required: send "Authorization: Bearer <api_key>" (an X-API-Key header is not accepted)',
+  );
 
 export const forbidden = (message: string) => new DomainError('FORBIDDEN', 403, message);
 

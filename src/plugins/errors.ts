@@ -1,16 +1,38 @@
 import { STATUS_CODES } from 'node:http';
-import type { FastifyBaseLogger, FastifyError } from 'fastify';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError } from '../errors.js';
 import type { ErrorResponse } from '../schemas/common.js';
 
-/** Stable codes for the errors Fastify itself raises before a handler runs. */
-const FRAMEWORK_CODES: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_REQUEST',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+/** The longest path parameter the router takes (ids are 36-character UUIDs); longer is a 414. */
+export const MAX_PARAM_LENGTH = 100;
+
+/**
+ * Stable codes (and, where Fastify's own message does not say what to do, a message) for
+ * every 4xx Fastify itself can send a client (node_modules/fastify/lib/errors.js): no
+ * FST_ERR_* code ever reaches a client. FST_ERR_VALIDATION is VALIDATION_ERROR (below).
+ */
+const FRAMEWORK_ERRORS: Record<string, { code: string; message?: string }> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: {
+    code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'Unsupported Media Type: send the body as JSON, with the header "Content-Type: application/json"',
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { code: 'BAD_REQUEST' },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: 'PAYLOAD_TOO_LARGE' },
+  FST_ERR_CTP_EMPTY_JSON_BODY: { code: 'INVALID_JSON' },
+  FST_ERR_CTP_INVALID_JSON_BODY: { code: 'INVALID_JSON' },
+  FST_ERR_BAD_URL: {
+    code: 'INVALID_URL',
+    message: 'The URL is not valid: a "%" must start a percent-encoded byte, such as %20 for a space',
+  },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    code: 'URI_TOO_LONG',
+    message: `A path parameter is over ${MAX_PARAM_LENGTH} characters: ids are lower-case UUIDs`,
+  },
+  FST_ERR_NOT_FOUND: { code: 'NOT_FOUND' },
+  FST_ERR_ROUTE_MISSING_CONTENT_TYPE: { code: 'BAD_REQUEST' },
+  FST_ERR_ROUTE_MISSING_CONTENT: { code: 'BAD_REQUEST' },
 };
 
 const CODES_BY_STATUS: Record<number, string> = {
@@ -71,6 +93,15 @@ export function logFailure(log: FastifyBaseLogger, error: unknown, reply: ErrorR
     );
 }
 
+type ValidationIssue = NonNullable<FastifyError['validation']>[number];
+
+/** ajv's message, except where it does not say what to change: an unknown field is named. */
+function issueMessage(issue: ValidationIssue): string {
+  const field: unknown = issue.keyword === 'additionalProperties' ? issue.params.additionalProperty : undefined;
+  if (typeof field === 'string') return `has an unknown field "${field}": remove it (unknown fields are refused)`;
+  return issue.message ?? 'is invalid';
+}
+
 /**
  * The one error shape for anything thrown while handling a request. Domain errors keep
  * their code and message; request validation becomes VALIDATION_ERROR with the rejected
@@ -93,16 +124,70 @@ export function toErrorReply(error: unknown): ErrorReply {
   if (isFastifyError(error) && error.validation) {
     const details = error.validation.map((issue) => ({
       path: `${error.validationContext ?? 'request'}${issue.instancePath}`,
-      message: issue.message ?? 'is invalid',
+      message: issueMessage(issue),
     }));
-    return { body: body(400, 'VALIDATION_ERROR', error.message, { details }), log: 'none' };
+    const message = details.map((detail) => `${detail.path} ${detail.message}`).join(', ');
+    return { body: body(400, 'VALIDATION_ERROR', message, { details }), log: 'none' };
   }
   const status = isFastifyError(error) && error.statusCode !== undefined ? error.statusCode : 500;
   if (status < 500) {
-    const code = (isFastifyError(error) && FRAMEWORK_CODES[error.code]) || CODES_BY_STATUS[status] || 'BAD_REQUEST';
-    return { body: body(status, code, error instanceof Error ? error.message : reason(status)), log: 'none' };
+    const known = isFastifyError(error) ? FRAMEWORK_ERRORS[error.code] : undefined;
+    const code = known?.code ?? CODES_BY_STATUS[status] ?? 'BAD_REQUEST';
+    const message = known?.message ?? (error instanceof Error ? error.message : reason(status));
+    return { body: body(status, code, message), log: 'none' };
   }
   return { body: body(500, 'INTERNAL_ERROR', 'Internal server error'), log: 'error' };
+}
+
+/**
+ * Fastify's `frameworkErrors` option: what the router refuses before any route or hook runs
+ * (a malformed percent-encoding, a path parameter over MAX_PARAM_LENGTH).
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const result = toErrorReply(error);
+  logFailure(request.log, error, result, 'request failed');
+  return reply.code(result.body.statusCode).header('x-request-id', request.id).send(result.body);
+}
+
+/** What the HTTP parser refuses (no request exists yet), by Node's error code. */
+function clientErrorBody(error: Error & { code?: string }): ErrorResponse {
+  switch (error.code) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+    case 'ERR_HTTP_HEADERS_TIMEOUT':
+      return body(408, 'REQUEST_TIMEOUT', 'The request was not received in time');
+    case 'HPE_HEADER_OVERFLOW':
+      return body(431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large: at most 16 KiB together');
+    default: {
+      // llhttp's messages are fixed texts ("Parse Error: Transfer-Encoding can't be present
+      // with Content-Length"): they say what is wrong and carry nothing of the server.
+      const detail = error.code?.startsWith('HPE_') ? error.message.replace(/^Parse Error: /, '') : '';
+      return body(400, 'MALFORMED_REQUEST', `The request is not valid HTTP/1.1${detail ? `: ${detail}` : ''}`);
+    }
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler` option: the HTTP parser's errors, which arrive on the bare
+ * socket. The answer is written by hand, in the one error shape, and the connection closed
+ * (its stream can no longer be trusted to be at a request boundary).
+ */
+export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const payload = clientErrorBody(error);
+  this.log.debug({ code: error.code, status: payload.statusCode }, 'client error');
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const json = JSON.stringify(payload);
+  socket.end(
+    `HTTP/1.1 ${payload.statusCode} ${payload.error}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(json)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      json,
+    () => socket.destroy(),
+  );
 }
 
 /** Every failure, and every unknown route, answered in the one error shape. */

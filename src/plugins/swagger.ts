@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
+import { errorExample } from '../schemas/error-examples.js';
 
 /**
  * A request field with a default may be left out: validation fills the default in before the
@@ -22,6 +23,29 @@ function defaultedFieldsOptional(part: unknown): unknown {
   return kept.length === required.length ? part : { ...part, required: kept };
 }
 
+/**
+ * Each error response (a $ref to ErrorResponse) gets an example body with a code the route
+ * really answers with that status, so the explorer shows `CHAT_NOT_FOUND`, not `"string"`.
+ */
+function withErrorExamples(response: unknown, url: string, method: string): unknown {
+  if (typeof response !== 'object' || response === null) return response;
+  return Object.fromEntries(
+    Object.entries(response).map(([status, schema]: [string, unknown]) => {
+      const isErrorRef =
+        Number(status) >= 400 &&
+        typeof schema === 'object' &&
+        schema !== null &&
+        Reflect.get(schema, '$ref') === 'ErrorResponse';
+      // A $ref loses its siblings on the way into the document: the example goes on the media type.
+      const documented = {
+        description: 'Every error has this shape',
+        content: { 'application/json': { schema, example: errorExample(Number(status), url, method) } },
+      };
+      return [status, isErrorRef ? documented : schema];
+    }),
+  );
+}
+
 export interface SwaggerOptions {
   /**
    * The explorer's static files (a copy of @fastify/swagger-ui's `static` folder), for the
@@ -35,14 +59,17 @@ export default fp<SwaggerOptions>(
   async (fastify, options) => {
     await fastify.register(swagger, {
       // Only the document changes: the routes validate with their own schemas.
-      transform: ({ schema, url }) => {
+      transform: ({ schema, url, route }) => {
         if (!schema) return { schema, url };
         const request = Object.fromEntries(
           (['querystring', 'headers', 'body'] as const)
             .filter((part) => schema[part] !== undefined)
             .map((part) => [part, defaultedFieldsOptional(schema[part])]),
         );
-        return { schema: { ...schema, ...request }, url };
+        const method = Array.isArray(route.method) ? String(route.method[0]) : route.method;
+        const response =
+          schema.response === undefined ? {} : { response: withErrorExamples(schema.response, url, method) };
+        return { schema: { ...schema, ...request, ...response }, url };
       },
       // Shared schemas keep their $id as their name in components (ErrorResponse, not def-0).
       refResolver: {

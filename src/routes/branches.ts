@@ -1,5 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from '@sinclair/typebox';
 import { actorOf } from '../plugins/auth.js';
 import {
   Branch,
@@ -11,6 +10,7 @@ import {
   DeletedBranch,
   ForkChatBody,
   PairParams,
+  RegenerateBody,
   RenameBranchBody,
   SetActiveBranchBody,
   toBranch,
@@ -157,7 +157,7 @@ const branchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         operationId: 'regenerateAnswer',
         summary: "Ask a pair's question again with the same history, as a sibling on a new active branch",
         params: PairParams,
-        body: Type.Object({}, { additionalProperties: false, description: 'No fields: send nothing or {}' }),
+        body: RegenerateBody,
         response: { 200: AskResponse, ...errorResponses(400, 401, 403, 404, 415, 499, 500, 502, 503, 504) },
       },
     },

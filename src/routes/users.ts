@@ -13,8 +13,11 @@ const userRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         operationId: 'createUser',
         summary: 'Create a user and their API key (shown once)',
         description:
-          'Open to anyone while sign-up is allowed (ALLOW_SIGNUP=true, the default); otherwise only with the admin key.',
-        security: [{}, { bearerAuth: [] }],
+          'Open to anyone while sign-up is allowed (ALLOW_SIGNUP=true, the default): no key is needed, so the ' +
+          'explorer shows it unlocked and sends none. With ALLOW_SIGNUP=false only the admin key may create users ' +
+          '(send it as "Authorization: Bearer <admin key>", e.g. with curl).',
+        // No key needed: an empty requirement list is what shows an open lock in swagger-ui.
+        security: [],
         body: CreateUserBody,
         response: { 201: CreatedUser, ...errorResponses(400, 401, 403, 415) },
       },

@@ -3,7 +3,7 @@ import type { QaPairRow } from '../db/schema.js';
 import { BRANCH_NAME_MAX_LENGTH, type BranchSummary, type ChatTree } from '../services/branches.js';
 import { TITLE_MAX_LENGTH } from '../services/text.js';
 import { QaPairStatus } from './chats.js';
-import { Id, IdWith, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
+import { EXAMPLE_IDS, Id, IdWith, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const BranchParams = Type.Object({ user_id: Id, chat_id: Id, branch_id: Id }, { additionalProperties: false });
 export const PairParams = Type.Object({ user_id: Id, chat_id: Id, qa_pair_id: Id }, { additionalProperties: false });
@@ -13,13 +13,21 @@ export const CreateBranchBody = Type.Object(
     from_qa_pair_id: IdWith('The pair to fork at: the branch starts as the path up to it'),
     name: Type.Optional(TrimmedText(BRANCH_NAME_MAX_LENGTH)),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ from_qa_pair_id: EXAMPLE_IDS.qa_pair_id, name: 'shorter answers' }] },
 );
 export const RenameBranchBody = Type.Object(
   { name: TrimmedText(BRANCH_NAME_MAX_LENGTH) },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ name: 'food' }] },
 );
-export const SetActiveBranchBody = Type.Object({ branch_id: Id }, { additionalProperties: false });
+export const SetActiveBranchBody = Type.Object(
+  { branch_id: Id },
+  { additionalProperties: false, examples: [{ branch_id: EXAMPLE_IDS.branch_id }] },
+);
+/** Regenerating takes no fields. */
+export const RegenerateBody = Type.Object(
+  {},
+  { additionalProperties: false, description: 'No fields: send nothing or {}', examples: [{}] },
+);
 export const DeleteBranchQuery = Type.Object(
   {
     activate_branch_id: Type.Optional(IdWith('Required to delete the active branch: the branch that becomes active')),
@@ -31,7 +39,7 @@ export const ForkChatBody = Type.Object(
     qa_pair_id: IdWith('The last pair to copy: the new chat holds the path up to it'),
     title: Type.Optional(TrimmedText(TITLE_MAX_LENGTH)),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, examples: [{ qa_pair_id: EXAMPLE_IDS.qa_pair_id, title: 'Lisbon, the food only' }] },
 );
 
 export const Branch = Type.Object({

@@ -3,7 +3,17 @@ import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../db/s
 import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH, type ChatView, type SettingsChange } from '../services/chats.js';
 import type { TreeIndex } from '../services/tree.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
-import { Id, IdWith, PaginationQuery, Timestamp, toIso, toIsoOrNull, TrimmedText, Nullable } from './common.js';
+import {
+  EXAMPLE_IDS,
+  Id,
+  IdWith,
+  PaginationQuery,
+  Timestamp,
+  toIso,
+  toIsoOrNull,
+  TrimmedText,
+  Nullable,
+} from './common.js';
 
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
 export const ChatParams = Type.Object({ user_id: Id, chat_id: Id }, { additionalProperties: false });
@@ -51,14 +61,22 @@ export const CreateChatBody = Type.Object(
     title: Type.Optional(TrimmedText(TITLE_MAX_LENGTH)),
     settings: Type.Optional(SettingsInput),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    examples: [
+      {
+        title: 'Trip to Lisbon',
+        settings: { system_prompt: 'Answer in three sentences at most.', history_max_turns: 10 },
+      },
+    ],
+  },
 );
 export const UpdateChatBody = Type.Object(
   {
     title: Type.Optional(TrimmedText(TITLE_MAX_LENGTH)),
     settings: Type.Optional(SettingsInput),
   },
-  { additionalProperties: false, minProperties: 1 },
+  { additionalProperties: false, minProperties: 1, examples: [{ title: 'Lisbon in May' }] },
 );
 export const ContextQuery = Type.Object(
   {
@@ -86,7 +104,11 @@ export const AskBody = Type.Object(
     chat_id: Type.Optional(
       IdWith('An existing chat of the user, or a new UUID (lower case) chosen by the client; omit to start a new chat'),
     ),
-    question: Type.String({ minLength: 1, maxLength: QUESTION_MAX_LENGTH }),
+    question: Type.String({
+      minLength: 1,
+      maxLength: QUESTION_MAX_LENGTH,
+      description: `1 to ${QUESTION_MAX_LENGTH} characters (Unicode code points: an emoji is one) after trimming`,
+    }),
     stream: Type.Optional(
       Type.Boolean({ description: 'Answer with Server-Sent Events (as does Accept: text/event-stream)' }),
     ),
@@ -100,7 +122,11 @@ export const AskBody = Type.Object(
       ),
     ),
   },
-  { additionalProperties: false },
+  {
+    additionalProperties: false,
+    description: 'user_id: your id (the id of POST /v1/users); without chat_id a new chat is started',
+    examples: [{ user_id: EXAMPLE_IDS.user_id, question: 'What should I see in Lisbon in two days?' }],
+  },
 );
 
 export const SearchResult = Type.Object({ url: Type.String(), name: Type.String(), snippet: Type.String() });

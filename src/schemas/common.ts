@@ -17,6 +17,18 @@ export function Nullable<T extends TSchema>(schema: T): TUnsafe<Static<T> | null
   return Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
 }
 
+/**
+ * The ids the documented examples use. A request example that names one needs the real id
+ * of yours in its place (the user's from POST /v1/users, a chat's, a pair's, a branch's);
+ * tests/openapi-examples.test.ts runs every example with exactly that substitution.
+ */
+export const EXAMPLE_IDS = {
+  user_id: '0b6f3c52-8d1e-4f7a-9c2b-5e4d3a2f1b0c',
+  chat_id: '6a1d2c3b-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+  qa_pair_id: '9c8b7a6d-5e4f-4321-8fed-cba987654321',
+  branch_id: '2e3f4a5b-6c7d-4e8f-9a0b-1c2d3e4f5a6b',
+} as const;
+
 export const Id = Type.String({ pattern: UUID_PATTERN, description: 'A UUID, lower case' });
 export const IdWith = (description: string) => Type.String({ pattern: UUID_PATTERN, description });
 export const Timestamp = Type.String({ format: 'date-time', description: 'ISO 8601, UTC' });
@@ -67,11 +79,12 @@ export const toIsoOrNull = (date: Date | null): string | null => (date ? date.to
 
 /**
  * Text that is trimmed before use: the limit applies after trimming (the service checks
- * it), so the raw value may carry some surrounding whitespace.
+ * it), so the raw value may carry some surrounding whitespace. Lengths count characters
+ * (code points), as ajv's maxLength does and as the services do (characterCount).
  */
 export const TrimmedText = (maxLength: number, description?: string) =>
   Type.String({
     minLength: 1,
     maxLength: maxLength + RAW_TEXT_SLACK,
-    description: `${description ? `${description}; ` : ''}1 to ${maxLength} characters after trimming`,
+    description: `${description ? `${description}; ` : ''}1 to ${maxLength} characters (Unicode code points: an emoji is one) after trimming`,
   });

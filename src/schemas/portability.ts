@@ -77,6 +77,49 @@ export const ExportQuery = Type.Object(
   { additionalProperties: false },
 );
 
+/** A small export (one chat, one answered pair), as the import's example: it imports as it is. */
+const EXAMPLE_EXPORT: ChatExport = {
+  format: CHAT_EXPORT_FORMAT,
+  version: 1,
+  chat: {
+    id: 'chat-1',
+    title: 'Tapas in Lisbon',
+    created_at: '2025-05-01T09:00:00.000Z',
+    updated_at: '2025-05-01T09:00:05.000Z',
+    settings: {},
+    active_branch_id: 'branch-1',
+    forked_from: null,
+  },
+  qa_pairs: [
+    {
+      id: 'pair-1',
+      parent_id: null,
+      question: 'Where can I eat good tapas in Lisbon?',
+      answer: 'Try the petiscos bars of Alfama and Bairro Alto.',
+      search_results: [],
+      status: 'answered',
+      error: null,
+      created_at: '2025-05-01T09:00:00.000Z',
+      answered_at: '2025-05-01T09:00:05.000Z',
+      provider: 'offline',
+      model: null,
+      upstream_request_id: null,
+      history_turns: 0,
+      latency_ms: 5000,
+    },
+  ],
+  branches: [
+    {
+      id: 'branch-1',
+      name: 'main',
+      fork_qa_pair_id: null,
+      head_qa_pair_id: 'pair-1',
+      created_at: '2025-05-01T09:00:00.000Z',
+      updated_at: '2025-05-01T09:00:05.000Z',
+    },
+  ],
+};
+
 export const ImportBody = Type.Union(
   [
     Type.Object({}, { additionalProperties: true, description: 'One chat exported by this service' }),
@@ -88,7 +131,10 @@ export const ImportBody = Type.Union(
         'NDJSON (Content-Type: application/x-ndjson): one exported chat per line, as GET /v1/users/{user_id}/export streams',
     }),
   ],
-  { description: 'Our chat export, an array or NDJSON of them, or ChatGPT conversations.json' },
+  {
+    description: 'Our chat export, an array or NDJSON of them, or ChatGPT conversations.json',
+    examples: [EXAMPLE_EXPORT],
+  },
 );
 
 export const ImportItemResult = Type.Object({

@@ -3,7 +3,10 @@ import type { UserRow } from '../db/schema.js';
 import { NAME_MAX_LENGTH } from '../services/text.js';
 import { Id, Timestamp, toIso, TrimmedText } from './common.js';
 
-export const CreateUserBody = Type.Object({ name: TrimmedText(NAME_MAX_LENGTH) }, { additionalProperties: false });
+export const CreateUserBody = Type.Object(
+  { name: TrimmedText(NAME_MAX_LENGTH) },
+  { additionalProperties: false, examples: [{ name: 'Ada Lovelace' }] },
+);
 
 export const User = Type.Object({ id: Id, name: Type.String(), created_at: Timestamp });
 export type User = Static<typeof User>;

@@ -9,6 +9,22 @@ export const RAW_TEXT_SLACK = 1000;
 const VISIBLE = /[^\s\p{Cf}\p{Z}]/u;
 
 /**
+ * The length of `text` in characters (Unicode code points), as every limit here counts it:
+ * an emoji is one character, not the two UTF-16 code units of `text.length`. It is what
+ * ajv's maxLength counts too, so the schemas and the services agree.
+ */
+export function characterCount(text: string): number {
+  let count = 0;
+  for (const _ of text) count += 1;
+  return count;
+}
+
+/** The first `max` characters (code points) of `text`: never half of a surrogate pair. */
+export function firstCharacters(text: string, max: number): string {
+  return characterCount(text) <= max ? text : Array.from(text).slice(0, max).join('');
+}
+
+/**
  * Trims `value` and rejects it when nothing is left. Schemas already bound the raw
  * length; this is the rule a schema cannot say clearly ("not only whitespace").
  */
@@ -18,7 +34,7 @@ export function requireText(field: string, value: string, maxLength: number): st
   if (trimmed.includes('\u0000')) throw badRequest('VALIDATION_ERROR', `${field} must not contain NUL characters`);
   // Zero-width and other invisible format characters alone are as empty as spaces.
   if (!VISIBLE.test(trimmed)) throw badRequest('VALIDATION_ERROR', `${field} must not be empty or only whitespace`);
-  if (trimmed.length > maxLength) {
+  if (characterCount(trimmed) > maxLength) {
     throw badRequest('VALIDATION_ERROR', `${field} must be at most ${maxLength} characters after trimming`);
   }
   // Search's match marks can never occur in what a client stored.
@@ -28,8 +44,8 @@ export function requireText(field: string, value: string, maxLength: number): st
 /** A chat title taken from its first question: one line, cut at a word where possible. */
 export function titleFromQuestion(question: string): string {
   const oneLine = question.replace(/\s+/g, ' ').trim();
-  if (oneLine.length <= DERIVED_TITLE_LENGTH) return oneLine;
-  const cut = oneLine.slice(0, DERIVED_TITLE_LENGTH - 1);
+  if (characterCount(oneLine) <= DERIVED_TITLE_LENGTH) return oneLine;
+  const cut = firstCharacters(oneLine, DERIVED_TITLE_LENGTH - 1);
   const lastSpace = cut.lastIndexOf(' ');
   return `${lastSpace > DERIVED_TITLE_LENGTH / 2 ? cut.slice(0, lastSpace) : cut}…`;
 }
