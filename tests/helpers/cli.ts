@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { tsxLoader } from './server.js';
 
 export interface CliResult {
   code: number | null;
@@ -25,7 +26,12 @@ export async function runCli(
     stdoutFd?: number;
   } = {},
 ): Promise<CliResult> {
-  const [program, ...leading] = options.command ?? [process.execPath, '--import', 'tsx', join(root, 'src', 'cli.ts')];
+  const [program, ...leading] = options.command ?? [
+    process.execPath,
+    '--import',
+    tsxLoader,
+    join(root, 'src', 'cli.ts'),
+  ];
   if (program === undefined) throw new Error('no program to run');
   const child = spawn(program, [...leading, ...args], {
     cwd: options.cwd ?? root, // where tsx is installed
