@@ -24,6 +24,8 @@ export async function runCli(
     command?: string[];
     /** A file descriptor for the child's stdout instead of a pipe (stdout then reads as ''). */
     stdoutFd?: number;
+    /** Kills the child when aborted (a bound for a command that might never end). */
+    signal?: AbortSignal;
   } = {},
 ): Promise<CliResult> {
   const [program, ...leading] = options.command ?? [
@@ -37,7 +39,9 @@ export async function runCli(
     cwd: options.cwd ?? root, // where tsx is installed
     env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', options.stdoutFd ?? 'pipe', 'pipe'],
+    ...(options.signal ? { signal: options.signal, killSignal: 'SIGKILL' as const } : {}),
   });
+  child.on('error', () => {}); // an abort is reported as 'error'; 'close' follows
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
