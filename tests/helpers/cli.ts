@@ -24,6 +24,8 @@ export async function runCli(
     command?: string[];
     /** A file descriptor for the child's stdout instead of a pipe (stdout then reads as ''). */
     stdoutFd?: number;
+    /** Closes the reading end of the child's stdout at once, as `| head` does once it has enough. */
+    closeStdout?: boolean;
     /** Kills the child when aborted (a bound for a command that might never end). */
     signal?: AbortSignal;
   } = {},
@@ -42,6 +44,7 @@ export async function runCli(
     ...(options.signal ? { signal: options.signal, killSignal: 'SIGKILL' as const } : {}),
   });
   child.on('error', () => {}); // an abort is reported as 'error'; 'close' follows
+  if (options.closeStdout) child.stdout?.destroy();
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
