@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import type { ErrorObject } from 'ajv';
 import { envSchema } from 'env-schema';
 
 /**
@@ -125,6 +126,60 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** Variables whose value never appears in a message (DATABASE_URL shows without its password). */
+function isSecret(name: string): boolean {
+  return name.endsWith('_API_KEY') || name === 'METRICS_TOKEN';
+}
+
+/** A value for a message: secrets are not shown, a URL loses its password. */
+function shown(name: string, value: string): string {
+  if (isSecret(name)) return 'a value not shown: it is secret';
+  if (name === 'DATABASE_URL') {
+    return JSON.stringify(value.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@'));
+  }
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+}
+
+/** What a variable accepts, read from its schema: "must be one of you, openai, offline". */
+function allowed(schema: TSchema): string {
+  const choices = (schema.anyOf as TSchema[] | undefined)?.map((option) => option.const as unknown);
+  if (choices && choices.every((choice) => typeof choice === 'string')) {
+    return `must be one of ${choices.join(', ')}`;
+  }
+  if (schema.type === 'integer') {
+    const { minimum, maximum } = schema as { minimum?: number; maximum?: number };
+    if (minimum !== undefined && maximum !== undefined) return `must be a whole number from ${minimum} to ${maximum}`;
+    return 'must be a whole number';
+  }
+  if (schema.type === 'boolean') return 'must be true or false';
+  const { minLength, maxLength } = schema as { minLength?: number; maxLength?: number };
+  if (maxLength !== undefined) return `must be ${minLength ?? 0} to ${maxLength} characters long`;
+  if (minLength !== undefined && minLength > 1) return `must be at least ${minLength} characters long`;
+  return 'is not valid';
+}
+
+/**
+ * One line per invalid variable, in the schema's order, naming it, the value given (unless
+ * secret) and what is allowed, instead of the validator's own wording (which repeats
+ * "must be equal to constant" once per allowed value).
+ */
+function describeInvalid(errors: readonly ErrorObject[], env: Record<string, string | undefined>): string {
+  const names = new Set(errors.map((error) => error.instancePath.split('/')[1] ?? ''));
+  const properties = ConfigSchema.properties as Record<string, TSchema>;
+  return Object.keys(properties)
+    .filter((name) => names.has(name))
+    .map((name) => {
+      const value = env[name];
+      const got = value === undefined ? '' : ` (got ${shown(name, value)})`;
+      return `${name} ${allowed(properties[name] as TSchema)}${got}`;
+    })
+    .join('; ');
+}
+
+function hasAjvErrors(error: unknown): error is Error & { errors: ErrorObject[] } {
+  return error instanceof Error && Array.isArray((error as { errors?: unknown }).errors);
+}
+
 /**
  * Validates `env` (by default `process.env`) and derives the typed config.
  * Throws a `ConfigError` whose message names the offending variable.
@@ -134,10 +189,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   let raw: RawConfig;
   try {
-    raw = envSchema<RawConfig>({ schema: ConfigSchema, data, dotenv: false });
+    // env: false, or env-schema merges process.env in by itself, empty values included.
+    raw = envSchema<RawConfig>({ schema: ConfigSchema, data, env: false, dotenv: false });
   } catch (error) {
-    // env-schema's message reads "env/PORT must be <= 65535": name the variable plainly.
-    const message = error instanceof Error ? error.message.replaceAll('env/', '') : String(error);
+    const message = hasAjvErrors(error)
+      ? describeInvalid(error.errors, data)
+      : error instanceof Error
+        ? error.message
+        : String(error);
     throw new ConfigError(`Invalid configuration: ${message}`);
   }
   return deriveConfig(raw);
@@ -148,10 +207,10 @@ function requireHttpUrl(name: string, value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new ConfigError(`Invalid configuration: ${name} must be an absolute http(s) URL`);
+    throw new ConfigError(`Invalid configuration: ${name} must be an absolute http(s) URL (got ${shown(name, value)})`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError(`Invalid configuration: ${name} must be an http(s) URL, not ${url.protocol}`);
+    throw new ConfigError(`Invalid configuration: ${name} must be an http(s) URL (got ${shown(name, value)})`);
   }
   return value;
 }

@@ -61,6 +61,11 @@ function readManifest(): EmbeddedManifest {
   };
 }
 
+/** The executable's version (from package.json at build time); undefined outside it. */
+export function embeddedVersion(): string | undefined {
+  return isSea() ? readManifest().version : undefined;
+}
+
 /** Every file of the manifest is there with its size: a cleaner or a person may have removed some. */
 function isComplete(target: string, manifest: EmbeddedManifest): boolean {
   return manifest.files.every((file, index) => {

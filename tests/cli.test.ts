@@ -126,12 +126,14 @@ describe('import and export', () => {
     expect(imported.code).toBe(0);
     expect(imported.stdout).toBe('imported 2, skipped 0, failed 0\n');
     // Not a terminal: plain lines, the last at 100%.
-    expect(imported.stderr).toMatch(/^import: [\d.]+\/[\d.]+ MiB \(100%\)$/m);
+    // A small file in KiB, not "0.0/0.0 MiB".
+    expect(imported.stderr).toMatch(/^import: [\d.]+\/[\d.]+ KiB \(100%\)$/m);
 
     const out = join(temp.dir, 'round-trip.ndjson');
     const exported = await runCli(['export', '--user', user.id, '--out', out], { env });
     expect(exported.code).toBe(0);
     expect(exported.stderr).toMatch(/^export: 2\/2 chats \(100%\)$/m);
+    expect(exported.stderr).toMatch(/^exported 2 chats to /m);
     expect(exported.stdout).toBe('');
     expect(byTitle(parseNdjson(readFileSync(out, 'utf8')))).toEqual(byTitle(exportedLines));
     // Nothing was left beside it under a temporary name.
@@ -143,6 +145,29 @@ describe('import and export', () => {
     expect(byTitle(parseNdjson(toStdout.stdout))).toEqual(byTitle(exportedLines));
     const again = await runCli(['import', out, '--user', user.id], { env });
     expect(again).toMatchObject({ code: 0, stdout: 'imported 0, skipped 2, failed 0\n' });
+  });
+
+  it('a closed stdout (`export | head`) is a normal end: exit 0, no message', async () => {
+    const databaseUrl = await newDatabase();
+    const user = await newUser(databaseUrl);
+    const env = { DATABASE_URL: databaseUrl };
+    expect((await runCli(['import', exportFile, '--user', user.id], { env })).code).toBe(0);
+    const result = await runCli(['export', '--user', user.id], { env, closeStdout: true });
+    expect(result.stderr).not.toMatch(/EPIPE|Cannot write/);
+    expect(result.code).toBe(0);
+  });
+
+  it('counts one chat in the singular', async () => {
+    const databaseUrl = await newDatabase();
+    const user = await newUser(databaseUrl);
+    const env = { DATABASE_URL: databaseUrl };
+    const one = join(temp.dir, 'single.ndjson');
+    writeFileSync(one, `${JSON.stringify(exportedLines[0])}\n`);
+    expect((await runCli(['import', one, '--user', user.id], { env })).code).toBe(0);
+    const result = await runCli(['export', '--user', user.id, '--out', join(temp.dir, 'single-out.ndjson')], { env });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toMatch(/^export: 1\/1 chat \(100%\)$/m);
+    expect(result.stderr).toMatch(/^exported 1 chat to /m);
   });
 
   it('imports a JSON array (not NDJSON) by its extension, and a chosen --format', async () => {
@@ -238,6 +263,20 @@ describe('exit codes', () => {
       expect(result.stdout).toBe('');
     });
     expect(results[0]?.stderr).toContain('Usage: chat-history');
+    // A missing required option shows the command's usage too.
+    expect(results[5]?.stderr).toBe(
+      '--name is required\nUsage: chat-history create-user --name NAME (--help for more)\n',
+    );
+    const noName = await runCli(['create-user'], { env });
+    expect(noName).toMatchObject({
+      code: 2,
+      stderr: '--name is required\nUsage: chat-history create-user --name NAME (--help for more)\n',
+    });
+    // An unknown option, in plain words (Node's own message ends in an unclosed quote).
+    const unknown = await runCli(['export', '--user', 'x', '--verbose'], { env });
+    expect(unknown.stderr).toBe(
+      'unknown option --verbose\nUsage: chat-history export --user ID [--out FILE] (--help for more)\n',
+    );
   });
 
   it('exits 3 on invalid configuration, naming the variable, and 4 when the database cannot be opened', async () => {
@@ -294,7 +333,18 @@ describe('--help', () => {
     for (const result of results) {
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/^Usage: chat-history /);
-      expect(result.stdout).toContain('Exit codes:');
+      // The exit-code table is the program's, shown once there.
+      expect(result.stdout).not.toContain('Exit codes:\n');
+      expect(result.stdout).toContain('Exit codes: see chat-history --help.');
+    }
+  });
+
+  it('prints the version with --version, -v and version', async () => {
+    const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-v', 'version']) {
+      expect(await runCli([flag])).toEqual({ code: 0, stdout: `chat-history ${version}\n`, stderr: '' });
     }
   });
 });

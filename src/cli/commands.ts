@@ -7,7 +7,7 @@ import type { AppDatabase } from '../db/open.js';
 import type { createStorageServices } from '../plugins/services.js';
 import type { Actor } from '../services/access.js';
 import { jsonItems, ndjsonItem, type ImportItem, type ImportItemReport } from '../services/portability.js';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, PipeClosed, isClosedPipe, type ExitCode } from './exit-codes.js';
 import { createProgress } from './progress.js';
 
 export interface CliIo {
@@ -29,16 +29,23 @@ const OPERATOR: Actor = { kind: 'admin' };
 
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** `n chats`, `1 chat`. */
+export const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
+
 /**
- * Writes to stdout and waits until the text is handed over. A closed pipe or a full disk
- * becomes exit 5 instead of an unhandled 'error' event that kills the process.
+ * Writes to stdout and waits until the text is handed over. A closed pipe (`| head`) is a
+ * normal end (`PipeClosed`, exit 0); a full disk becomes exit 5, instead of an unhandled
+ * 'error' event that kills the process.
  */
 export async function writeOut(io: CliIo, text: string): Promise<void> {
   const { stdout } = io;
   await new Promise<void>((resolve, reject) => {
     // The stream also emits the failure as 'error', after the callback: this listener takes
     // it, so it stays attached until then.
-    const onError = (error: Error) => reject(new CliError(EXIT.file, `Cannot write to stdout: ${error.message}`));
+    const onError = (error: Error) =>
+      reject(
+        isClosedPipe(error) ? new PipeClosed() : new CliError(EXIT.file, `Cannot write to stdout: ${error.message}`),
+      );
     stdout.once('error', onError);
     stdout.write(text, (error) => {
       if (error) return onError(error);
@@ -69,7 +76,8 @@ export async function createUser(context: StorageContext, io: CliIo, name: strin
     );
   } catch (error) {
     await context.services.repositories.users.delete(user.id);
-    throw new CliError(EXIT.file, `${reasonOf(error)}; the user was not kept, since nobody could see its key`);
+    const reason = error instanceof PipeClosed ? 'Cannot write to stdout: the pipe was closed' : reasonOf(error);
+    throw new CliError(EXIT.file, `${reason}; the user was not kept, since nobody could see its key`);
   }
   return EXIT.ok;
 }
@@ -215,8 +223,13 @@ export async function exportUser(
       try {
         await pipeline(counted, io.stdout, { end: false, signal: context.signal });
       } catch (error) {
-        // A closed pipe (`| head`) or a full disk behind a redirection.
         if (context.signal.aborted) throw error;
+        // A closed pipe (`| head`) is a normal end; a full disk behind a redirection is not.
+        if (isClosedPipe(error)) {
+          // Later writes fail the same way: nothing is left to say on stdout.
+          io.stdout.on('error', () => {});
+          throw new PipeClosed();
+        }
         throw new CliError(EXIT.file, `Cannot write to stdout: ${reasonOf(error)}`);
       }
     } else {
@@ -232,6 +245,7 @@ export async function exportUser(
     }
   } catch (error) {
     bar.stop();
+    if (error instanceof PipeClosed) return EXIT.ok;
     if (context.signal.aborted) {
       io.stderr.write(
         `interrupted after ${written} of ${total} chats${out === undefined ? '' : `; ${out} not written`}\n`,
@@ -241,6 +255,6 @@ export async function exportUser(
     throw error;
   }
   bar.stop();
-  io.stderr.write(`exported ${written} chats${out === undefined ? '' : ` to ${out}`}\n`);
+  io.stderr.write(`exported ${plural(written, 'chat')}${out === undefined ? '' : ` to ${out}`}\n`);
   return EXIT.ok;
 }

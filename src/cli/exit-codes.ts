@@ -37,3 +37,18 @@ export class CliError extends Error {
     super(message);
   }
 }
+
+/** The reader of stdout went away (`export | head`): a normal end, exit 0 without a message. */
+export class PipeClosed extends CliError {
+  override name = 'PipeClosed';
+
+  constructor() {
+    super(EXIT.ok, '');
+  }
+}
+
+/** EPIPE and the like: the reader of a pipe closed it. */
+export function isClosedPipe(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED' || code === 'ERR_STREAM_PREMATURE_CLOSE';
+}

@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { embeddedVersion } from '../embedded.js';
 import { DomainError } from '../errors.js';
 import { writeOut, type CliIo, type ImportFormat } from './commands.js';
-import { CliError, EXIT, type ExitCode } from './exit-codes.js';
+import { CliError, EXIT, PipeClosed, type ExitCode } from './exit-codes.js';
 
 /**
  * What opens the configuration and the database, loaded only once a command's arguments are
@@ -131,17 +135,55 @@ function requireString(values: Values, name: string): string {
 
 function commandHelp(name: string, command: Command): string {
   const options = Object.keys(command.options).length > 0 ? '' : '\nNo options besides --help.';
-  return `Usage: ${command.usage}\n\n${name}: ${command.summary}.\n${command.details}${options}\n\n${CONFIG_HELP}\n\n${EXIT_CODES_HELP}\n`;
+  return `Usage: ${command.usage}\n\n${name}: ${command.summary}.\n${command.details}${options}\n\n${CONFIG_HELP}\nExit codes: see ${PROGRAM} --help.\n`;
 }
 
 function programHelp(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((name) => name.length));
   const lines = Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(width)}  ${command.summary}`);
-  return `Usage: ${PROGRAM} [COMMAND] [OPTIONS]\n\nCommands:\n${lines.join('\n')}\n\n${PROGRAM} COMMAND --help tells more about each.\n${CONFIG_HELP}\n\n${EXIT_CODES_HELP}\n`;
+  return `Usage: ${PROGRAM} [COMMAND] [OPTIONS]\n       ${PROGRAM} --version\n\nCommands:\n${lines.join('\n')}\n\n${PROGRAM} COMMAND --help tells more about each.\n${CONFIG_HELP}\n\n${EXIT_CODES_HELP}\n`;
+}
+
+/**
+ * The version: the executable's (recorded when it was built), else package.json's, found
+ * by walking up from this module (src/cli/ through tsx, dist/src/cli/ after a build).
+ */
+function programVersion(): string {
+  const embedded = embeddedVersion();
+  if (embedded !== undefined) return embedded;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    try {
+      const parsed: unknown = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+      if (typeof parsed === 'object' && parsed !== null && 'version' in parsed && typeof parsed.version === 'string') {
+        return parsed.version;
+      }
+    } catch {
+      // No package.json here: look further up.
+    }
+    const parent = dirname(dir);
+    if (parent === dir) return 'unknown';
+    dir = parent;
+  }
+}
+
+/**
+ * parseArgs' own messages, reworded: its "unknown option" text ends in an unclosed quote
+ * and a hint about positionals that helps nobody here.
+ */
+function parseFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const option = /^Unknown option '([^']*)'/.exec(message)?.[1];
+    if (option !== undefined) return `unknown option ${option}`;
+  }
+  return message;
 }
 
 /** Maps a failure to its exit code, writing one line (no stack trace unless it is a bug). */
 function report(error: unknown, io: CliIo): ExitCode {
+  if (error instanceof PipeClosed) return EXIT.ok;
   if (error instanceof CliError) {
     io.stderr.write(`${error.message}\n`);
     return error.exitCode;
@@ -159,6 +201,12 @@ function report(error: unknown, io: CliIo): ExitCode {
 /** Runs one command line (without the program name) and returns its exit code. */
 export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
   const [first, ...rest] = argv;
+  if (first === '--version' || first === '-v' || first === '-V' || first === 'version') {
+    return writeOut(io, `${PROGRAM} ${programVersion()}\n`).then(
+      () => EXIT.ok,
+      (error: unknown) => report(error, io),
+    );
+  }
   if (first === '--help' || first === '-h' || first === 'help') {
     return writeOut(io, programHelp()).then(
       () => EXIT.ok,
@@ -183,10 +231,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
         strict: true,
       });
     } catch (error) {
-      throw new CliError(
-        EXIT.usage,
-        `${error instanceof Error ? error.message : String(error)}\nUsage: ${command.usage} (--help for more)`,
-      );
+      throw new CliError(EXIT.usage, `${parseFailure(error)}\nUsage: ${command.usage} (--help for more)`);
     }
     const values: Values = parsed.values;
     if (values.help === true) {
@@ -200,7 +245,15 @@ export async function runCli(argv: string[], io: CliIo): Promise<ExitCode> {
           `${parsed.positionals.length > 0 ? ` (got: ${parsed.positionals.join(' ')})` : ''}\nUsage: ${command.usage}`,
       );
     }
-    return await command.run({ values, positionals: parsed.positionals }, io);
+    try {
+      return await command.run({ values, positionals: parsed.positionals }, io);
+    } catch (error) {
+      // A usage error found by the command itself (a missing --name) shows the usage too.
+      if (error instanceof CliError && error.exitCode === EXIT.usage && !error.message.includes('Usage:')) {
+        throw new CliError(EXIT.usage, `${error.message}\nUsage: ${command.usage} (--help for more)`);
+      }
+      throw error;
+    }
   } catch (error) {
     return report(error, io);
   }

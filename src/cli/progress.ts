@@ -11,10 +11,25 @@ export interface ProgressOptions {
   stream: NodeJS.WritableStream & { isTTY?: boolean };
   label: string;
   total: number;
-  /** `bytes` are shown in MiB. */
+  /** `bytes` are shown in B, KiB or MiB, whichever fits the total. */
   unit: 'bytes' | 'chats';
   /** The least time between two plain lines when not on a terminal. */
   intervalMs?: number;
+}
+
+const BYTE_UNITS = [
+  ['B', 1],
+  ['KiB', 1024],
+  ['MiB', 1024 * 1024],
+  ['GiB', 1024 * 1024 * 1024],
+] as const;
+
+/** The unit that fits `total` bytes: the largest in which it is at least 1. */
+export function byteUnit(total: number): { name: string; format(value: number): string } {
+  let chosen: (typeof BYTE_UNITS)[number] = BYTE_UNITS[0];
+  for (const unit of BYTE_UNITS) if (total >= unit[1]) chosen = unit;
+  const [name, size] = chosen;
+  return { name, format: (value) => (size === 1 ? String(value) : (value / size).toFixed(1)) };
 }
 
 /**
@@ -23,8 +38,9 @@ export interface ProgressOptions {
  */
 export function createProgress(options: ProgressOptions): Progress {
   const { stream, label, total, unit } = options;
-  const amount = (value: number) => (unit === 'bytes' ? (value / 1024 / 1024).toFixed(1) : String(value));
-  const units = unit === 'bytes' ? 'MiB' : 'chats';
+  const bytes = byteUnit(total);
+  const amount = (value: number) => (unit === 'bytes' ? bytes.format(value) : String(value));
+  const units = unit === 'bytes' ? bytes.name : total === 1 ? 'chat' : 'chats';
   const percent = (done: number) => (total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100);
 
   if (stream.isTTY === true) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -36,6 +36,45 @@ export function defaultMigrationsFolder(): string {
   }
 }
 
+const codeOf = (error: unknown) => (error as NodeJS.ErrnoException | undefined)?.code;
+
+/**
+ * Creates the folder of a SQLite file, level by level, with a message that says what to
+ * fix: "its parent ... is a file", or which folder cannot be created and why. (A
+ * recursive mkdirSync answers a parent that is a file with EEXIST, and loops forever on
+ * /proc/nope.)
+ */
+export function prepareDatabaseFolder(location: string): void {
+  if (location === ':memory:') return;
+  const missing: string[] = [];
+  let existing = dirname(resolve(location));
+  for (;;) {
+    let isFolder: boolean | undefined;
+    try {
+      isFolder = statSync(existing).isDirectory();
+    } catch (error) {
+      const code = codeOf(error);
+      // ENOTDIR: a level further up is a file; walk up to it.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR')
+        throw new Error(`${existing} cannot be read (${code ?? String(error)})`);
+    }
+    if (isFolder === true) break;
+    if (isFolder === false) throw new Error(`its folder cannot be created: ${existing} is a file, not a folder`);
+    const parent = dirname(existing);
+    if (parent === existing) throw new Error(`its folder cannot be created: ${existing} does not exist`);
+    missing.unshift(existing);
+    existing = parent;
+  }
+  for (const level of missing) {
+    try {
+      mkdirSync(level);
+    } catch (error) {
+      if (codeOf(error) === 'EEXIST') continue; // created meanwhile by another process
+      throw new Error(`its folder ${level} cannot be created (${codeOf(error) ?? String(error)})`);
+    }
+  }
+}
+
 export interface OpenDatabaseOptions {
   /** Default: `drizzle/sqlite` found above this module. */
   migrationsFolder?: string;
@@ -52,7 +91,7 @@ export interface OpenDatabaseOptions {
  */
 export function openDatabase(location: string, options: OpenDatabaseOptions = {}): OpenedDatabase {
   const migrationsFolder = options.migrationsFolder ?? defaultMigrationsFolder();
-  if (location !== ':memory:' && !options.mustExist) mkdirSync(dirname(resolve(location)), { recursive: true });
+  if (!options.mustExist) prepareDatabaseFolder(location);
   const sqlite = new Database(location, {
     nativeBinding: options.nativeBinding,
     fileMustExist: options.mustExist ?? false,

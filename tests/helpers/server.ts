@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 /** The real server as a separate process: src/server.ts through tsx, on a free loopback port. */
 
 const root = join(import.meta.dirname, '..', '..');
 const children = new Set<ChildProcess>();
+/** tsx's loader by path, so that a child may run in any working directory. */
+export const tsxLoader = createRequire(import.meta.url).resolve('tsx');
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -28,10 +31,13 @@ export interface RunningServer {
  * Starts the server with `env` (plus PATH, PORT and HOST) and resolves once /ready answers
  * 200; rejects with the server's output if it exits first.
  */
-export async function startServerProcess(env: Record<string, string>): Promise<RunningServer> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  options: { cwd?: string } = {},
+): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'server.ts')], {
-    cwd: root, // where tsx is installed; callers give an absolute database path
+  const child = spawn(process.execPath, ['--import', tsxLoader, join(root, 'src', 'server.ts')], {
+    cwd: options.cwd ?? root, // callers give an absolute database path, or a cwd of their own
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
