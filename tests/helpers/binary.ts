@@ -29,7 +29,12 @@ function buildKey(): string {
     ...filesBelow(join(root, 'src')),
     ...filesBelow(join(root, 'drizzle')),
   ];
-  for (const file of files) hash.update('\0').update(file).update('\0').update(readFileSync(join(root, file)));
+  for (const file of files)
+    hash
+      .update('\0')
+      .update(file)
+      .update('\0')
+      .update(readFileSync(join(root, file)));
   return hash.digest('hex').slice(0, 24);
 }
 
