@@ -4,25 +4,24 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTempDir } from './helpers/app.js';
+import { builtBinary } from './helpers/binary.js';
 import { runCli } from './helpers/cli.js';
 import { freePort } from './helpers/server.js';
 
 /**
- * The single executable, built once by `npm run build:binary`'s script, then copied alone
- * into an empty folder (no node_modules anywhere above it) and used there as a person
- * would: serve, sign up, ask, read, open the docs, stop; then the command line.
+ * The single executable, built by `npm run build:binary`'s script (once per content of the
+ * sources, see helpers/binary.ts), then copied alone into an empty folder (no node_modules
+ * anywhere above it) and used there as a person would: serve, sign up, ask, read, open the
+ * docs, stop; then the command line.
  */
 
-const root = join(import.meta.dirname, '..');
 const temp = createTempDir();
-const binary = join(temp.dir, 'build', 'chat-history');
+/** Shared with tests/container.test.ts: one build per content of the sources. */
+let binary = '';
 afterAll(() => temp.cleanup());
 
 beforeAll(async () => {
-  const built = await runCli(['--out', binary], {
-    command: [process.execPath, '--import', 'tsx', join(root, 'scripts', 'build-binary.ts')],
-  });
-  if (built.code !== 0) throw new Error(`build failed: ${built.stderr}`);
+  binary = await builtBinary();
 }, 180_000);
 
 /** An empty folder holding only a copy of the executable, and a home for its cache. */
