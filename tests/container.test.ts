@@ -8,6 +8,7 @@ import { ConfigSchema, loadConfig } from '../src/config.js';
 import { createTempDir } from './helpers/app.js';
 import { builtBinary } from './helpers/binary.js';
 import { freePort } from './helpers/server.js';
+import { onPg } from './helpers/database.js';
 
 /**
  * The container images, as far as this machine can take them without a Docker engine or
@@ -139,7 +140,8 @@ function cleanCopy(target: string) {
   }
 }
 
-describe('scripts/container/Dockerfile', () => {
+// Nothing here touches the configured database engine: run once, with the SQLite suite.
+describe.skipIf(onPg)('scripts/container/Dockerfile (engine-independent: run with the SQLite suite)', () => {
   const dockerfile = join(containerDir, 'Dockerfile');
 
   it('has a slim, non-root final stage with a volume, a HEALTHCHECK on /health and production packages only', () => {
@@ -259,7 +261,7 @@ describe('scripts/container/Dockerfile', () => {
   }, 900_000);
 });
 
-describe('scripts/container/compose.yaml', () => {
+describe.skipIf(onPg)('scripts/container/compose.yaml (engine-independent: run with the SQLite suite)', () => {
   const compose = parse(readFileSync(join(containerDir, 'compose.yaml'), 'utf8'), { merge: true }) as {
     services: Record<
       string,
@@ -351,7 +353,7 @@ const podman = spawnSync('podman', ['--version'], { encoding: 'utf8' }).status =
 const isRoot = process.getuid?.() === 0;
 const required = process.env.REQUIRE_CONTAINER_TESTS === '1';
 
-describe('scripts/container/Dockerfile.scratch', () => {
+describe.skipIf(onPg)('scripts/container/Dockerfile.scratch (engine-independent: run with the SQLite suite)', () => {
   it.skipIf(!required && (!podman || !isRoot))(
     'builds with podman FROM scratch; its exported filesystem alone runs the service in a chroot as user 65532',
     async () => {
