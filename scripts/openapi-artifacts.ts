@@ -14,6 +14,7 @@ import { convertV2, type CollectionResult } from 'openapi-to-postmanv2';
 import openapiTS, { astToString } from 'openapi-typescript';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
+import { EXAMPLE_IDS } from '../src/schemas/common.js';
 
 export const ROOT = join(import.meta.dirname, '..');
 
@@ -110,7 +111,147 @@ function stabilise(node: Json, key: string, pathVariables: Set<string>): void {
   for (const [name, child] of Object.entries(node)) stabilise(child, `${key}/${name}`, pathVariables);
 }
 
-/** A Postman collection: one folder per tag, the API key in the `bearerToken` collection variable. */
+/** One request of the walkthrough: its query (optional parameters left out unless given) and captures. */
+interface Step {
+  operationId: string;
+  query?: Record<string, string>;
+  /** Collection variables set from the JSON response: variable -> property path. */
+  capture?: Record<string, string>;
+}
+
+/**
+ * The collection's order, a walkthrough that runs as a whole (Postman's runner, newman): each
+ * request uses the key and ids captured from earlier responses, and asserts its status.
+ * Every operation of the document must be in it exactly once (the generation fails otherwise).
+ */
+const WALKTHROUGH: { folder: string; steps: Step[] }[] = [
+  {
+    folder: '1. Sign up',
+    steps: [
+      { operationId: 'createUser', capture: { bearerToken: 'api_key', user_id: 'id' } },
+      { operationId: 'getCurrentUser' },
+    ],
+  },
+  {
+    folder: '2. Create a chat',
+    steps: [
+      { operationId: 'createChat', capture: { chat_id: 'id' } },
+      { operationId: 'listChats' },
+      { operationId: 'updateChat' },
+      { operationId: 'getChatContext' },
+    ],
+  },
+  {
+    folder: '3. Ask',
+    steps: [{ operationId: 'ask', capture: { chat_id: 'chat_id', branch_id: 'branch_id', qa_pair_id: 'qa_pair.id' } }],
+  },
+  {
+    folder: '4. Read',
+    steps: [{ operationId: 'getChat' }, { operationId: 'getChatTree' }, { operationId: 'listBranches' }],
+  },
+  {
+    folder: '5. Branch',
+    steps: [
+      { operationId: 'createBranch', capture: { branch_id: 'id' } },
+      { operationId: 'renameBranch' },
+      { operationId: 'setActiveBranch' },
+      // A sibling on a new active branch: the branch made above can then be deleted.
+      { operationId: 'regenerateAnswer' },
+      { operationId: 'forkChat' },
+      { operationId: 'deleteBranch' },
+    ],
+  },
+  { folder: '6. Search', steps: [{ operationId: 'searchHistory', query: { q: 'Lisbon' } }] },
+  {
+    folder: '7. Export',
+    steps: [{ operationId: 'exportChat', query: { format: 'json' } }, { operationId: 'exportAllChats' }],
+  },
+  { folder: '8. Import', steps: [{ operationId: 'importChats' }] },
+  { folder: '9. Delete', steps: [{ operationId: 'deleteChat' }] },
+  { folder: 'Health', steps: [{ operationId: 'getHealth' }, { operationId: 'getReadiness' }] },
+];
+
+interface DocumentOperation {
+  operationId: string;
+  security?: unknown[];
+  requestBody?: { content?: Record<string, { example?: Json }> };
+  responses: Record<string, unknown>;
+}
+
+/** The document's operations by the key the converted requests are matched on: `GET v1/users/:user_id`. */
+function operationsByRequestKey(document: string): Map<string, DocumentOperation> {
+  const paths = (JSON.parse(document) as { paths: Record<string, Record<string, DocumentOperation>> }).paths;
+  const operations = new Map<string, DocumentOperation>();
+  for (const [path, methods] of Object.entries(paths)) {
+    for (const [method, operation] of Object.entries(methods)) {
+      const segments = path.replace(/^\//, '').replace(/\{(\w+)\}/g, ':$1');
+      operations.set(`${method.toUpperCase()} ${segments}`, operation);
+    }
+  }
+  return operations;
+}
+
+/** An example's ids (EXAMPLE_IDS) as the collection variables that hold the real ones. */
+function withVariables(value: Json): Json {
+  if (typeof value === 'string') {
+    const name = Object.entries(EXAMPLE_IDS).find(([, example]) => example === value)?.[0];
+    return name === undefined ? value : `{{${name}}}`;
+  }
+  if (Array.isArray(value)) return value.map(withVariables);
+  if (isObject(value))
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, withVariables(item)]));
+  return value;
+}
+
+/** The test script: the status the operation answers on success, then the captures. */
+function testScript(step: Step, status: number): Json {
+  const exec = [
+    `pm.test('${step.operationId} answers ${status}', function () {`,
+    `  pm.response.to.have.status(${status});`,
+    '});',
+  ];
+  const captures = Object.entries(step.capture ?? {});
+  if (captures.length > 0) {
+    exec.push('var json = pm.response.json();');
+    for (const [variable, path] of captures) exec.push(`pm.collectionVariables.set('${variable}', json.${path});`);
+  }
+  return [{ listen: 'test', script: { type: 'text/javascript', exec } }];
+}
+
+/** A converted request made runnable in the walkthrough: real example body, chosen query, its test. */
+function walkthroughItem(item: { [key: string]: Json }, step: Step, operation: DocumentOperation): Json {
+  const request = item.request;
+  if (!isObject(request) || !isObject(request.url)) throw new Error(`${step.operationId}: unexpected request shape`);
+  // Optional parameters the converter filled with placeholders (<string>, random ids) are left out.
+  request.url.query = Object.entries(step.query ?? {}).map(([key, value]) => ({ key, value }));
+  if (Array.isArray(request.header)) {
+    request.header = request.header.filter(
+      (header) => isObject(header) && ['Content-Type', 'Accept'].includes(String(header.key)),
+    );
+  }
+  const example = operation.requestBody?.content?.['application/json']?.example;
+  if (operation.requestBody && example === undefined) throw new Error(`${step.operationId}: no body example`);
+  if (example !== undefined) {
+    request.body = {
+      mode: 'raw',
+      raw: JSON.stringify(withVariables(example), null, 2),
+      options: { raw: { language: 'json' } },
+    };
+  }
+  if (Array.isArray(operation.security) && operation.security.length === 0) request.auth = { type: 'noauth' };
+  const status = Math.min(
+    ...Object.keys(operation.responses)
+      .map(Number)
+      .filter((code) => code >= 200 && code < 300),
+  );
+  return { ...item, event: testScript(step, status) };
+}
+
+/**
+ * A Postman collection in walkthrough order (WALKTHROUGH), the API key in the `bearerToken`
+ * collection variable and the ids in `user_id`, `chat_id`, `qa_pair_id`, `branch_id`, each set
+ * by the request that creates it.
+ */
 export async function renderPostmanCollection(document: string): Promise<string> {
   // The converter fakes request and response examples with json-schema-faker, which takes its
   // random source as an option (the converter never sets it): seed it for every conversion.
@@ -130,13 +271,49 @@ export async function renderPostmanCollection(document: string): Promise<string>
   const collection = JSON.parse(JSON.stringify(data)) as Json;
   if (!isObject(collection) || !isObject(collection.info)) throw new Error('unexpected collection shape');
 
+  // The converted requests, by method and path, regrouped in walkthrough order.
+  const operations = operationsByRequestKey(document);
+  const converted = new Map<string, { [key: string]: Json }>();
+  const folders = Array.isArray(collection.item) ? collection.item : [];
+  for (const folder of folders) {
+    for (const item of isObject(folder) && Array.isArray(folder.item) ? folder.item : []) {
+      const request = isObject(item) ? item.request : undefined;
+      const url = isObject(request) ? request.url : undefined;
+      if (!isObject(item) || !isObject(request) || !isObject(url) || !Array.isArray(url.path)) continue;
+      const key = `${String(request.method)} ${url.path.join('/')}`;
+      const operation = operations.get(key);
+      if (!operation) throw new Error(`converted request ${key} matches no operation`);
+      converted.set(operation.operationId, item);
+    }
+  }
+  const placed = new Set<string>();
+  collection.item = WALKTHROUGH.map(({ folder, steps }) => ({
+    name: folder,
+    item: steps.map((step) => {
+      const item = converted.get(step.operationId);
+      const operation = [...operations.values()].find((candidate) => candidate.operationId === step.operationId);
+      if (!item || !operation) throw new Error(`walkthrough step ${step.operationId} is not an operation`);
+      if (placed.has(step.operationId)) throw new Error(`walkthrough step ${step.operationId} appears twice`);
+      placed.add(step.operationId);
+      return walkthroughItem(item, step, operation);
+    }),
+  }));
+  const missing = [...operations.values()].map(({ operationId }) => operationId).filter((id) => !placed.has(id));
+  if (missing.length > 0) throw new Error(`operations missing from the Postman walkthrough: ${missing.join(', ')}`);
+
   const pathVariables = new Set<string>();
-  stabilise(collection.item ?? [], 'item', pathVariables);
+  stabilise(collection.item, 'item', pathVariables);
   collection.info._postman_id = stableId(String(collection.info.name));
   collection.variable = [
     { key: 'baseUrl', value: 'http://127.0.0.1:3000', description: 'Where the service listens (npm start)' },
-    { key: 'bearerToken', value: '', description: 'An API key: the api_key of POST /v1/users, or the admin key' },
-    ...[...pathVariables].sort().map((name) => ({ key: name, value: '', description: `The ${name} of the requests` })),
+    {
+      key: 'bearerToken',
+      value: '',
+      description: 'An API key: set by "1. Sign up" from the api_key of POST /v1/users (or put the admin key here)',
+    },
+    ...[...pathVariables]
+      .sort()
+      .map((name) => ({ key: name, value: '', description: `The ${name} of the requests, set by the walkthrough` })),
   ];
   return `${JSON.stringify(collection, null, 2)}\n`;
 }

@@ -74,13 +74,18 @@ describe('the OpenAPI document', () => {
 });
 
 describe('the Postman collection', () => {
+  interface Request {
+    name: string;
+    event?: { listen: string; script: { exec: string[] } }[];
+    request: { auth?: { type: string } | null; url: { query?: { key: string; value: string }[] } };
+  }
   interface Collection {
     auth: { type: string; bearer: { key: string; value: string }[] };
     variable: { key: string; value: string }[];
-    item: { name: string; item: { name: string; request: { auth?: { type: string } } }[] }[];
+    item: { name: string; item: Request[] }[];
   }
 
-  it('authenticates with the bearer key from a collection variable, one folder per tag', () => {
+  it('authenticates with the bearer key from a collection variable, in walkthrough order', () => {
     const collection = JSON.parse(generated('src/openapi/postman-collection.json')) as Collection;
     expect(collection.auth).toEqual({
       type: 'bearer',
@@ -91,16 +96,35 @@ describe('the Postman collection', () => {
     );
     expect(collection.variable.find(({ key }) => key === 'baseUrl')?.value).toBe('http://127.0.0.1:3000');
     expect(collection.item.map(({ name }) => name)).toEqual([
-      'users',
-      'chats',
-      'ask',
-      'branches',
-      'search',
-      'export',
-      'health',
+      '1. Sign up',
+      '2. Create a chat',
+      '3. Ask',
+      '4. Read',
+      '5. Branch',
+      '6. Search',
+      '7. Export',
+      '8. Import',
+      '9. Delete',
+      'Health',
     ]);
     const document = JSON.parse(generated('src/openapi/openapi.json')) as { paths: Record<string, object> };
     const operations = Object.values(document.paths).reduce((count, methods) => count + Object.keys(methods).length, 0);
     expect(collection.item.flatMap(({ item }) => item)).toHaveLength(operations);
+  });
+
+  it('captures the key and ids, asserts every status, and sends no placeholder values', () => {
+    const text = generated('src/openapi/postman-collection.json');
+    const collection = JSON.parse(text) as Collection;
+    const requests = collection.item.flatMap(({ item }) => item);
+    const scripts = requests.map((request) => (request.event ?? []).flatMap((event) => event.script.exec).join('\n'));
+    for (const [index, script] of scripts.entries())
+      expect(script, requests[index]?.name).toMatch(/pm\.response\.to\.have\.status\(2\d\d\)/);
+    for (const variable of ['bearerToken', 'user_id', 'chat_id', 'qa_pair_id', 'branch_id'])
+      expect(scripts.join('\n')).toContain(`pm.collectionVariables.set('${variable}'`);
+    const query = requests.flatMap((request) => request.request.url.query ?? []);
+    expect(query.filter(({ value }) => /^<.*>$/.test(value))).toEqual([]);
+    expect(query.map(({ key }) => key).sort()).toEqual(['format', 'q']);
+    // Sign-up needs no key: it must not send the (still empty) bearer token.
+    expect(collection.item[0]?.item[0]?.request.auth).toEqual({ type: 'noauth' });
   });
 });
