@@ -1,13 +1,13 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOfflineProvider } from '../src/chatbot/offline.js';
-import { openDatabase } from '../src/db/client.js';
+import { openDatabase } from '../src/db/sqlite/client.js';
 import { createChatRepository } from '../src/repositories/chats.js';
 import { createUserRepository } from '../src/repositories/users.js';
 import { createAccessService, type Actor } from '../src/services/access.js';
 import { createChatService } from '../src/services/chats.js';
 import { createConversationService } from '../src/services/conversation.js';
-import { createKeyedLock } from '../src/services/keyed-lock.js';
+import { createKeyedLock } from '../src/repositories/keyed-lock.js';
 import { createUserService } from '../src/services/users.js';
 import { createTempDir } from './helpers/app.js';
 import { onPg } from './helpers/database.js';

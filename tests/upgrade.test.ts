@@ -1,7 +1,7 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultMigrationsFolder, openDatabase } from '../src/db/client.js';
+import { defaultMigrationsFolder, openDatabase } from '../src/db/sqlite/client.js';
 import { hashApiKey } from '../src/services/access.js';
 import { ask, bearer, buildTestApp, createTempDir } from './helpers/app.js';
 import { onPg } from './helpers/database.js';

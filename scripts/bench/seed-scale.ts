@@ -9,10 +9,10 @@
  * Prints one JSON line: the probe user and its key, the 200-pair chat, the lister and its key.
  */
 import { randomUUID } from 'node:crypto';
-import { openDatabase } from '../../src/db/client.js';
+import { openDatabase } from '../../src/db/sqlite/client.js';
 import { createChatRepository } from '../../src/repositories/chats.js';
 import { createUserRepository } from '../../src/repositories/users.js';
-import type { ImportedChat, ImportedPair } from '../../src/services/import-formats.js';
+import type { ImportedChat, ImportedPair } from '../../src/domain/transfer.js';
 import { createUserService } from '../../src/services/users.js';
 
 const location = process.env.DATABASE_URL ?? '';

@@ -1,3 +1,4 @@
+import { MAX_SEARCH_RESULTS } from '../domain/limits.js';
 /** What every chatbot provider receives and returns. No Fastify or database types here. */
 
 export interface SearchResult {
@@ -80,9 +81,6 @@ export function toMessages(history: readonly ConversationTurn[], question?: stri
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-
-/** More sources than this are not kept (an export holds at most 200 per pair). */
-export const MAX_SEARCH_RESULTS = 100;
 
 /** Reads search results tolerantly: entries without a URL are skipped, missing texts are empty. */
 export function parseSearchResults(value: unknown): SearchResult[] {

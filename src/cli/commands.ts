@@ -3,7 +3,7 @@ import { readFile, rename, rm, stat } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { AppDatabase } from '../db/open.js';
+import type { AppDatabase } from '../db/index.js';
 import type { createStorageServices } from '../plugins/services.js';
 import type { Actor } from '../services/access.js';
 import { jsonItems, ndjsonItem, type ImportItem, type ImportItemReport } from '../services/portability.js';

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { embeddedVersion } from '../embedded.js';
-import { DomainError } from '../errors.js';
+import { DomainError } from '../domain/errors.js';
 import { writeOut, type CliIo, type ImportFormat } from './commands.js';
 import { CliError, EXIT, PipeClosed, type ExitCode } from './exit-codes.js';
 

@@ -3,7 +3,7 @@
  * storage services. src/cli/main.ts loads it only for a command with valid arguments.
  */
 import { ConfigError, loadConfig, type AppConfig } from '../config.js';
-import { describeDatabase, openAppDatabase, type AppDatabase } from '../db/open.js';
+import { describeDatabase, openAppDatabase, type AppDatabase } from '../db/index.js';
 import { unpackEmbeddedFiles, type RuntimeFiles } from '../embedded.js';
 import { createStorageServices } from '../plugins/services.js';
 import { createRepositories } from '../repositories/index.js';

@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import closeWithGrace from 'close-with-grace';
 import { buildApp } from '../app.js';
 import type { AppConfig } from '../config.js';
-import { claimDatabaseFile, DatabaseClaimedError, type DatabaseClaim } from '../db/claim.js';
+import { claimDatabaseFile, DatabaseClaimedError, type DatabaseClaim } from '../db/index.js';
 import type { RuntimeFiles } from '../embedded.js';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -41,7 +41,7 @@ async function checkPort(config: AppConfig): Promise<void> {
   }
 }
 
-/** A SQLite file is claimed for this process (see src/db/claim.ts); memory and PostgreSQL need none. */
+/** A SQLite file is claimed for this process (see src/db/sqlite/claim.ts); memory and PostgreSQL need none. */
 function claim(config: AppConfig, files: RuntimeFiles | undefined): DatabaseClaim | undefined {
   const { database } = config;
   if (database.engine !== 'sqlite' || database.location === ':memory:') return undefined;

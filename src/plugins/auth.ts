@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { unauthorized } from '../errors.js';
+import { unauthorized } from '../domain/errors.js';
 import type { Actor } from '../services/access.js';
 
 declare module 'fastify' {

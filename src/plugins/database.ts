@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin';
 import type { DatabaseConfig } from '../config.js';
-import { openAppDatabase, type AppDatabase, type OpenAppDatabaseOptions } from '../db/open.js';
+import { openAppDatabase, type AppDatabase, type OpenAppDatabaseOptions } from '../db/index.js';
 
-export type { AppDatabase } from '../db/open.js';
+export type { AppDatabase } from '../db/index.js';
 
 declare module 'fastify' {
   interface FastifyInstance {

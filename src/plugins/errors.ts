@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { DomainError } from '../errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { ErrorResponse } from '../schemas/common.js';
 
 /** The longest path parameter the router takes (ids are 36-character UUIDs); longer is a 414. */

@@ -2,7 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fastifyMetricsModule from 'fastify-metrics';
 import fp from 'fastify-plugin';
 import client from 'prom-client';
-import { DomainError } from '../errors.js';
+import { DomainError } from '../domain/errors.js';
 import { keysMatch } from '../services/access.js';
 import type { Telemetry } from '../services/telemetry.js';
 

@@ -4,7 +4,7 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { DomainError, badRequest } from '../errors.js';
+import { DomainError, badRequest } from '../domain/errors.js';
 import { bearerToken } from './auth.js';
 
 declare module 'fastify' {

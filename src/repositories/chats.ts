@@ -1,17 +1,8 @@
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type Placeholder, type SQL } from 'drizzle-orm';
-import type { SqliteDb } from '../db/client.js';
-import type { ImportedChat } from '../services/import-formats.js';
-import {
-  branches,
-  chats,
-  deletedChats,
-  qaPairs,
-  type BranchRow,
-  type ChatRow,
-  type ChatSettings,
-  type QaPairRow,
-  type StoredSearchResult,
-} from '../db/schema.js';
+import type { SqliteDb } from '../db/sqlite/client.js';
+import type { ImportedChat } from '../domain/transfer.js';
+import { branches, chats, deletedChats, qaPairs } from '../db/sqlite/schema.js';
+import type { BranchRow, ChatRow, ChatSettings, QaPairRow, StoredSearchResult } from '../domain/types.js';
 
 export interface ChatCursor {
   updatedAt: Date;

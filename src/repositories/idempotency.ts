@@ -1,6 +1,7 @@
 import { and, eq, lt } from 'drizzle-orm';
-import type { SqliteDb } from '../db/client.js';
-import { idempotencyKeys, type IdempotencyRow } from '../db/schema.js';
+import type { SqliteDb } from '../db/sqlite/client.js';
+import { idempotencyKeys } from '../db/sqlite/schema.js';
+import type { IdempotencyRow } from '../domain/types.js';
 
 export type ClaimResult =
   /** The key is ours: run the request, then `complete` (or `release`) it. */

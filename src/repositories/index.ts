@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { AppDatabase } from '../db/open.js';
-import { createKeyedLock, type KeyedLock } from '../services/keyed-lock.js';
+import type { AppDatabase } from '../db/index.js';
+import { createKeyedLock, type KeyedLock } from './keyed-lock.js';
 import { createChatRepository, type ChatRepository } from './chats.js';
 import { createIdempotencyRepository, type IdempotencyRepository } from './idempotency.js';
 import { createPgChatLock } from './pg/chat-lock.js';

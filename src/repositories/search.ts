@@ -1,37 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { SqliteDb } from '../db/client.js';
-
-/** One thing to find: a word or a phrase (all must match), optionally as a prefix. */
-export interface SearchTerm {
-  /** A word or a phrase, as typed (never parsed as query syntax by any engine). */
-  text: string;
-  /** A trailing * was typed: the last word may continue. */
-  prefix: boolean;
-}
-
-export interface SearchFilters {
-  userId: string;
-  chatId?: string;
-  since?: Date;
-  until?: Date;
-  /** Only pairs that cited this host or a subdomain of it (normalised: lower case, no "www."). */
-  domain?: string;
-  limit: number;
-  offset: number;
-}
-
-export interface SearchHit {
-  chatId: string;
-  chatTitle: string;
-  /** Null when the chat's title matched. */
-  qaPairId: string | null;
-  createdAt: Date;
-  /** bm25 (lower is better); null when listing by source without a text query. */
-  score: number | null;
-  /** The best passage, with matches between MARK_OPEN and MARK_CLOSE. */
-  snippet: string;
-  matched: { title: boolean; question: boolean; answer: boolean; sources: boolean };
-}
+import type { SqliteDb } from '../db/sqlite/client.js';
+import { MARK_CLOSE, MARK_OPEN, type SearchFilters, type SearchHit, type SearchTerm } from '../domain/search.js';
 
 interface HitRow {
   chat_id: string;
@@ -46,13 +15,6 @@ interface HitRow {
   in_sources: number;
 }
 
-/**
- * What snippets put around a match: two Unicode noncharacters, which stored text cannot
- * hold (services/text.ts replaces them on the way in), unlike control characters, which a
- * question may contain (a stored \u0001<b>x</b>\u0002 used to come out marked).
- */
-export const MARK_OPEN = '\uFDD0';
-export const MARK_CLOSE = '\uFDD1';
 const MARK_OPEN_SQL = MARK_OPEN.codePointAt(0) ?? 0;
 const MARK_CLOSE_SQL = MARK_CLOSE.codePointAt(0) ?? 0;
 

@@ -1,6 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
-import type { SqliteDb } from '../db/client.js';
-import { apiKeys, users, type ApiKeyRow, type UserRow } from '../db/schema.js';
+import type { SqliteDb } from '../db/sqlite/client.js';
+import { apiKeys, users } from '../db/sqlite/schema.js';
+import type { ApiKeyRow, UserRow } from '../domain/types.js';
 
 /**
  * Users and their API keys. Methods are async so a PostgreSQL implementation can take

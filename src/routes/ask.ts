@@ -7,7 +7,7 @@ import { AskBody, AskResponse, toQaPair } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
 import type { AskResult, StreamObserver } from '../services/conversation.js';
 import type { RecordedResponse } from '../services/idempotency.js';
-import { DomainError } from '../errors.js';
+import { DomainError } from '../domain/errors.js';
 import type { ErrorResponse } from '../schemas/common.js';
 import { clientDisconnectSignal } from './client-signal.js';
 

@@ -1,7 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { QaPairRow } from '../db/schema.js';
-import { BRANCH_NAME_MAX_LENGTH, type BranchSummary, type ChatTree } from '../services/branches.js';
-import { TITLE_MAX_LENGTH } from '../services/text.js';
+import type { QaPairRow } from '../domain/types.js';
+import { BRANCH_NAME_MAX_LENGTH } from '../domain/limits.js';
+import type { BranchSummary, ChatTree } from '../domain/views.js';
+import { TITLE_MAX_LENGTH } from '../domain/limits.js';
 import { QaPairStatus } from './chats.js';
 import { EXAMPLE_IDS, Id, IdWith, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 

@@ -1,8 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../db/schema.js';
-import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH, type ChatView, type SettingsChange } from '../services/chats.js';
-import type { TreeIndex } from '../services/tree.js';
-import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../services/text.js';
+import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../domain/types.js';
+import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH } from '../domain/limits.js';
+import type { ChatView } from '../domain/views.js';
+import type { SettingsChange } from '../domain/settings.js';
+import type { TreeIndex } from '../domain/tree.js';
+import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../domain/limits.js';
 import {
   EXAMPLE_IDS,
   Id,

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
-import { RAW_TEXT_SLACK } from '../services/text.js';
+import { RAW_TEXT_SLACK } from '../domain/limits.js';
 
 /**
  * A UUID in its canonical lower-case form. Stricter than the `uuid` format (which also

@@ -9,7 +9,7 @@ import {
   unauthorized,
   userNotFound,
   type DomainError,
-} from '../errors.js';
+} from '../domain/errors.js';
 import type { ErrorResponse } from './common.js';
 
 /**

@@ -1,18 +1,18 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { BRANCH_NAME_MAX_LENGTH } from '../services/branches.js';
-import { TITLE_MAX_LENGTH } from '../services/text.js';
+import { BRANCH_NAME_MAX_LENGTH } from '../domain/limits.js';
+import { TITLE_MAX_LENGTH } from '../domain/limits.js';
 import { QaPairStatus, SearchResult, SettingsInput } from './chats.js';
 import { Id, Timestamp, Nullable } from './common.js';
+import {
+  IMPORTED_ANSWER_MAX_LENGTH,
+  IMPORTED_TEXT_MAX_LENGTH,
+  MAX_EXPORTED_SEARCH_RESULTS,
+  MAX_IMPORTED_BRANCHES,
+  MAX_IMPORTED_PAIRS,
+} from '../domain/limits.js';
 
 /** Ids inside an export only tie its parts together; an import gives everything new ids. */
 const ExportId = Type.String({ minLength: 1, maxLength: 200 });
-
-export const IMPORTED_TEXT_MAX_LENGTH = 200_000;
-/** As large as any answer the service itself stores (the upstream body cap), so every export re-imports. */
-export const IMPORTED_ANSWER_MAX_LENGTH = 5_000_000;
-export const MAX_EXPORTED_SEARCH_RESULTS = 200;
-export const MAX_IMPORTED_PAIRS = 10_000;
-export const MAX_IMPORTED_BRANCHES = 1_000;
 
 export const ExportedPair = Type.Object({
   id: ExportId,

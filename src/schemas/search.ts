@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { SEARCH_QUERY_MAX_LENGTH } from '../services/search-query.js';
-import type { SearchResultItem } from '../services/search.js';
+import { SEARCH_QUERY_MAX_LENGTH } from '../domain/limits.js';
+import type { SearchResultItem } from '../domain/views.js';
 import { Id, IdWith, Nullable, Page, Timestamp, toIso } from './common.js';
 
 export const SearchQuery = Type.Object(

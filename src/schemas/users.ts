@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { UserRow } from '../db/schema.js';
-import { NAME_MAX_LENGTH } from '../services/text.js';
+import type { UserRow } from '../domain/types.js';
+import { NAME_MAX_LENGTH } from '../domain/limits.js';
 import { Id, Timestamp, toIso, TrimmedText } from './common.js';
 
 export const CreateUserBody = Type.Object(

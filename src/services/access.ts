@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { forbidden, userNotFound } from '../errors.js';
+import { forbidden, userNotFound } from '../domain/errors.js';
 import type { UserRepository } from '../repositories/users.js';
 
 /** Who is calling: a user through their own key, or a trusted backend through the admin key. */

@@ -1,31 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
-import { badRequest, branchNotFound, conflict, tooManyBranches } from '../errors.js';
-import { TooManyBranches, type ChatRepository, type TreeNode } from '../repositories/chats.js';
+import type { BranchRow, ChatRow, TreeNode } from '../domain/types.js';
+import type { BranchSummary, ChatTree } from '../domain/views.js';
+import { badRequest, branchNotFound, conflict, tooManyBranches } from '../domain/errors.js';
+import { TooManyBranches, type ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat, findPairOfChat } from './chats.js';
-import type { KeyedLock } from './keyed-lock.js';
-import { TITLE_MAX_LENGTH, requireText } from './text.js';
-import { indexTree, type TreeIndex } from './tree.js';
-
-export const BRANCH_NAME_MAX_LENGTH = 100;
-/** The most pairs the tree route returns; larger trees are cut (in asking order) and flagged. */
-export const MAX_TREE_NODES = 5000;
-
-export interface BranchSummary {
-  branch: BranchRow;
-  /** Pairs on the branch, from the first question to its head. */
-  length: number;
-  lastQuestion: string | null;
-  active: boolean;
-}
-
-export interface ChatTree {
-  chat: ChatRow;
-  nodes: QaPairRow[];
-  branches: BranchSummary[];
-  truncated: boolean;
-}
+import type { KeyedLock } from '../repositories/keyed-lock.js';
+import { TITLE_MAX_LENGTH } from '../domain/limits.js';
+import { requireText } from '../domain/text.js';
+import { indexTree, type TreeIndex } from '../domain/tree.js';
+import { BRANCH_NAME_MAX_LENGTH, MAX_TREE_NODES } from '../domain/limits.js';
 
 /** The repository's TooManyBranches as the client-facing 409. */
 export async function rethrowTooManyBranches<T>(work: () => Promise<T>): Promise<T> {

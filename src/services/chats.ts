@@ -1,36 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { BranchRow, ChatRow, ChatSettings, QaPairRow } from '../db/schema.js';
-import { badRequest, chatNotFound, qaPairNotFound } from '../errors.js';
-import type { ChatCursor, ChatRepository } from '../repositories/chats.js';
+import type { ChatCursor, ChatRow, QaPairRow } from '../domain/types.js';
+import { badRequest, chatNotFound, qaPairNotFound } from '../domain/errors.js';
+import type { ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
-import { TITLE_MAX_LENGTH, requireText } from './text.js';
-import { isStorableDate } from './dates.js';
-import { indexTree, type TreeIndex } from './tree.js';
-
-export const DEFAULT_CHAT_TITLE = 'New chat';
-export const SYSTEM_PROMPT_MAX_LENGTH = 8000;
-export const MODEL_MAX_LENGTH = 200;
-
-/** A change to a chat's settings: a value sets a field, null clears it, absent leaves it. */
-export interface SettingsChange {
-  systemPrompt?: string | null;
-  model?: string | null;
-  historyMaxTurns?: number | null;
-}
-
-/** Applies `change` to `current`; text settings are trimmed and may not be blank. */
-export function applySettings(current: ChatSettings, change: SettingsChange): ChatSettings {
-  const next: ChatSettings = { ...current };
-  if (change.systemPrompt === null) delete next.systemPrompt;
-  else if (change.systemPrompt !== undefined) {
-    next.systemPrompt = requireText('settings.system_prompt', change.systemPrompt, SYSTEM_PROMPT_MAX_LENGTH);
-  }
-  if (change.model === null) delete next.model;
-  else if (change.model !== undefined) next.model = requireText('settings.model', change.model, MODEL_MAX_LENGTH);
-  if (change.historyMaxTurns === null) delete next.historyMaxTurns;
-  else if (change.historyMaxTurns !== undefined) next.historyMaxTurns = change.historyMaxTurns;
-  return next;
-}
+import { requireText } from '../domain/text.js';
+import { isStorableDate } from '../domain/dates.js';
+import { indexTree } from '../domain/tree.js';
+import type { ChatView } from '../domain/views.js';
+import { DEFAULT_CHAT_TITLE, MAX_PAIRS_IN_VIEW, TITLE_MAX_LENGTH } from '../domain/limits.js';
+import { applySettings, type SettingsChange } from '../domain/settings.js';
 
 export interface ChatPage {
   chats: ChatRow[];
@@ -50,19 +28,6 @@ export function decodeChatCursor(cursor: string): ChatCursor {
     throw badRequest('INVALID_CURSOR', 'cursor is not one this server returned');
   }
   return { updatedAt: new Date(Number(match[1])), id: match[2] };
-}
-
-/** GET of a chat returns at most this many pairs: the latest of its active branch. */
-export const MAX_PAIRS_IN_VIEW = 1000;
-
-/** A chat as GET shows it: the pairs of its active branch, and the tree around them. */
-export interface ChatView {
-  chat: ChatRow;
-  pairs: QaPairRow[];
-  /** Pairs of the active branch before the first one returned (0 unless over MAX_PAIRS_IN_VIEW). */
-  earlierPairs: number;
-  branches: BranchRow[];
-  tree: TreeIndex;
 }
 
 /** The chat if it belongs to `userId`; a chat of anyone else is indistinguishable from none. */

@@ -11,15 +11,18 @@ import {
   type ConversationTurn,
   type SearchResult,
 } from '../chatbot/index.js';
-import type { ChatRow, ChatSettings, QaPairRow } from '../db/schema.js';
-import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../errors.js';
-import type { AskPlacement, ChatRepository } from '../repositories/chats.js';
+import type { ChatRow, ChatSettings, QaPairRow } from '../domain/types.js';
+import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../domain/errors.js';
+import type { AskPlacement } from '../domain/asks.js';
+import type { ChatRepository } from '../repositories/chats.js';
 import type { AccessService, Actor } from './access.js';
 import { rethrowTooManyBranches } from './branches.js';
 import { findPairOfChat } from './chats.js';
-import type { KeyedLock } from './keyed-lock.js';
+import type { KeyedLock } from '../repositories/keyed-lock.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
-import { QUESTION_MAX_LENGTH, requireText, storable, storableDeep, titleFromQuestion } from './text.js';
+import { QUESTION_MAX_LENGTH } from '../domain/limits.js';
+import { requireText, storable, storableDeep, titleFromQuestion } from '../domain/text.js';
+import { MAX_QUEUED_ASKS_PER_CHAT } from '../domain/limits.js';
 
 export interface AskInput {
   userId: string;
@@ -94,9 +97,6 @@ const UPSTREAM_FAILURES: Record<ChatbotErrorKind, { code: string; status: number
     message: 'The client closed the connection before the answer arrived',
   },
 };
-
-/** Asks waiting behind the running one on a chat before more are turned away. */
-export const MAX_QUEUED_ASKS_PER_CHAT = 8;
 
 const INTERRUPTED = {
   code: 'INTERRUPTED',

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DomainError, badRequest } from '../errors.js';
+import { DomainError, badRequest } from '../domain/errors.js';
 import type { IdempotencyRepository } from '../repositories/idempotency.js';
 import type { AccessService, Actor } from './access.js';
 

@@ -1,63 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { ValidateFunction } from 'ajv';
-import type { ChatSettings, QaPairStatus, StoredSearchResult } from '../db/schema.js';
-import {
-  CHAT_EXPORT_FORMAT,
-  ChatExport,
-  ExportedBranch,
-  ExportedPair,
-  IMPORTED_TEXT_MAX_LENGTH,
-  MAX_IMPORTED_BRANCHES,
-  MAX_IMPORTED_PAIRS,
-} from '../schemas/portability.js';
+import type { ChatSettings, StoredSearchResult } from '../domain/types.js';
+import { CHAT_EXPORT_FORMAT, ChatExport, ExportedBranch, ExportedPair } from '../schemas/portability.js';
+import { IMPORTED_TEXT_MAX_LENGTH, MAX_IMPORTED_BRANCHES, MAX_IMPORTED_PAIRS } from '../domain/limits.js';
 import { createAjv } from '../validation.js';
 import { fromSettingsInput } from '../schemas/chats.js';
-import { applySettings } from './chats.js';
-import { storable, storableDeep, TITLE_MAX_LENGTH } from './text.js';
+import { applySettings } from '../domain/settings.js';
+import { storable, storableDeep } from '../domain/text.js';
+import { TITLE_MAX_LENGTH } from '../domain/limits.js';
 import type { WorkMeter } from './work-meter.js';
-
-/** A chat read from an import file, with its own keys, before it gets ids of ours. */
-export interface ImportedChat {
-  /** Where it came from: a second import of the same source is skipped. */
-  sourceId: string;
-  /** For our own exports: the chat's id where it was exported (a chat still there is not imported again). */
-  originalChatId?: string;
-  title: string;
-  createdAt: Date;
-  updatedAt: Date;
-  settings: ChatSettings;
-  /** Parents before children. */
-  pairs: ImportedPair[];
-  branches: ImportedBranch[];
-  activeBranchKey: string;
-}
-
-export interface ImportedPair {
-  key: string;
-  parentKey: string | null;
-  question: string;
-  answer: string | null;
-  searchResults: StoredSearchResult[];
-  status: Extract<QaPairStatus, 'answered' | 'failed'>;
-  errorCode: string | null;
-  errorMessage: string | null;
-  createdAt: Date;
-  answeredAt: Date | null;
-  provider: string;
-  model: string | null;
-  upstreamRequestId: string | null;
-  historyTurns: number;
-  latencyMs: number | null;
-}
-
-export interface ImportedBranch {
-  key: string;
-  name: string | null;
-  forkKey: string | null;
-  headKey: string | null;
-  createdAt: Date;
-  updatedAt: Date;
-}
+import type { ImportedBranch, ImportedChat, ImportedPair } from '../domain/transfer.js';
+import { MAX_IMPORT_DEPTH } from '../domain/limits.js';
 
 /** Why one chat of a file cannot be imported; the others still are. */
 export class ImportError extends Error {
@@ -96,9 +49,6 @@ async function orderParentsFirst(pairs: ImportedPair[], meter: WorkMeter): Promi
   }
   return ordered;
 }
-
-/** Deeper than any chat of ours or ChatGPT's conversation needs. */
-export const MAX_IMPORT_DEPTH = 64;
 
 /**
  * Refuses a value nested deeper than `MAX_IMPORT_DEPTH` before anything walks it (JSON

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { BranchRow, ChatRow, QaPairRow } from '../db/schema.js';
-import { badRequest } from '../errors.js';
+import type { BranchRow, ChatRow, QaPairRow } from '../domain/types.js';
+import { badRequest } from '../domain/errors.js';
 import type { ChatRepository } from '../repositories/chats.js';
 import { CHAT_EXPORT_FORMAT, type ChatExport } from '../schemas/portability.js';
 import type { AccessService, Actor } from './access.js';
@@ -12,12 +12,11 @@ import {
   ImportError,
   isChatExport,
   isChatGptConversation,
-  type ImportedChat,
 } from './import-formats.js';
+import type { ImportedChat } from '../domain/transfer.js';
 import { WorkMeter } from './work-meter.js';
+import { MAX_IMPORTED_CHATS } from '../domain/limits.js';
 
-/** The most chats one import may hold. */
-export const MAX_IMPORTED_CHATS = 1000;
 const EXPORT_PAGE_SIZE = 50;
 
 export type ImportPayload = { kind: 'json'; value: unknown } | { kind: 'ndjson'; text: string };

@@ -1,7 +1,6 @@
-import { badRequest } from '../errors.js';
-import type { SearchTerm } from '../repositories/search.js';
+import { badRequest } from '../domain/errors.js';
+import type { SearchTerm } from '../domain/search.js';
 
-export const SEARCH_QUERY_MAX_LENGTH = 500;
 const MAX_TERMS = 32;
 const HAS_WORD = /[\p{L}\p{N}]/u;
 

@@ -1,20 +1,14 @@
-import { badRequest } from '../errors.js';
+import { badRequest } from '../domain/errors.js';
 import type { ChatRepository } from '../repositories/chats.js';
-import {
-  InvalidSearchQuery,
-  MARK_CLOSE,
-  MARK_OPEN,
-  type SearchHit,
-  type SearchRepository,
-} from '../repositories/search.js';
+import { InvalidSearchQuery, type SearchRepository } from '../repositories/search.js';
+import { MARK_CLOSE, MARK_OPEN, type SearchHit } from '../domain/search.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat } from './chats.js';
-import { isStorableDate } from './dates.js';
+import { isStorableDate } from '../domain/dates.js';
 import { normalizeDomain, toSearchTerms } from './search-query.js';
-import { indexTree } from './tree.js';
-
-/** Deeper than this, refine the query instead of paging on. */
-export const SEARCH_MAX_OFFSET = 10_000;
+import { indexTree } from '../domain/tree.js';
+import { SEARCH_MAX_OFFSET } from '../domain/limits.js';
+import type { SearchResultItem } from '../domain/views.js';
 
 export interface SearchInput {
   q?: string;
@@ -24,15 +18,6 @@ export interface SearchInput {
   source?: string;
   limit: number;
   cursor?: string;
-}
-
-export interface SearchResultItem extends SearchHit {
-  /** Pair ids from the chat's first question to the hit (empty for a title hit). */
-  path: string[];
-  /** A branch through the hit, to open it with one PUT .../active-branch. */
-  branchId: string | null;
-  /** The snippet as HTML: the text escaped, matches in <mark>. */
-  snippetHtml: string;
 }
 
 const encodeOffset = (offset: number) => Buffer.from(`o:${offset}`, 'utf8').toString('base64url');

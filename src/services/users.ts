@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, signupDisabled } from '../errors.js';
-import type { UserRow } from '../db/schema.js';
+import { DomainError, signupDisabled } from '../domain/errors.js';
+import type { UserRow } from '../domain/types.js';
 import type { UserRepository } from '../repositories/users.js';
 import { generateApiKey, type Actor } from './access.js';
-import { NAME_MAX_LENGTH, requireText } from './text.js';
+import { NAME_MAX_LENGTH } from '../domain/limits.js';
+import { requireText } from '../domain/text.js';
 
 export function createUserService(deps: { users: UserRepository; allowSignup: boolean }) {
   return {

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { App } from '../../src/app.js';
-import type { OpenedDatabase } from '../../src/db/client.js';
+import type { OpenedDatabase } from '../../src/db/sqlite/client.js';
 
 /**
  * Which engine the suite runs on: SQLite by default, PostgreSQL when TEST_DATABASE_URL

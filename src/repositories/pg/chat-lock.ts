@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { databaseBusy } from '../../errors.js';
-import { createKeyedLock, type KeyedLock } from '../../services/keyed-lock.js';
+import { databaseBusy } from '../../domain/errors.js';
+import { createKeyedLock, type KeyedLock } from '../keyed-lock.js';
 
 /** The advisory-lock namespace of chats (the first of the two 32-bit keys). */
 const CHAT_LOCK_CLASS = 0x63686174; // "chat"

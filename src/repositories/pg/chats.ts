@@ -1,20 +1,12 @@
 import { and, asc, desc, eq, getTableColumns, inArray, isNull, sql, type SQL } from 'drizzle-orm';
-import type { PgDb } from '../../db/pg-client.js';
-import { branches, chats, deletedChats, pendingPairs, qaPairs } from '../../db/pg-schema.js';
-import type { BranchRow, ChatRow, ChatSettings, QaPairRow } from '../../db/schema.js';
-import type { ImportedChat } from '../../services/import-formats.js';
-import {
-  MAIN_BRANCH_NAME,
-  MAX_BRANCHES_PER_CHAT,
-  TooManyBranches,
-  type BeginAskInput,
-  type BeginAskResult,
-  type BranchWithHead,
-  type ChatCursor,
-  type ChatRepository,
-  type PairOutcome,
-  type TreeNode,
-} from '../chats.js';
+import type { PgDb } from '../../db/pg/client.js';
+import { branches, chats, deletedChats, pendingPairs, qaPairs } from '../../db/pg/schema.js';
+import type { BranchRow, ChatRow, ChatSettings, QaPairRow } from '../../domain/types.js';
+import type { ImportedChat } from '../../domain/transfer.js';
+import { MAIN_BRANCH_NAME, MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
+import { TooManyBranches, type BeginAskInput, type BeginAskResult, type ChatRepository } from '../chats.js';
+import type { BranchWithHead, ChatCursor, TreeNode } from '../../domain/types.js';
+import type { PairOutcome } from '../../domain/asks.js';
 import { isPgError } from './errors.js';
 
 type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];

@@ -1,7 +1,7 @@
 import { and, eq, lt, sql } from 'drizzle-orm';
-import type { PgDb } from '../../db/pg-client.js';
-import { idempotencyKeys } from '../../db/pg-schema.js';
-import type { IdempotencyRow } from '../../db/schema.js';
+import type { PgDb } from '../../db/pg/client.js';
+import { idempotencyKeys } from '../../db/pg/schema.js';
+import type { IdempotencyRow } from '../../domain/types.js';
 import type { ClaimResult, IdempotencyRepository } from '../idempotency.js';
 
 /**

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
-import type { PgDb } from '../../db/pg-client.js';
-import { appInstances } from '../../db/pg-schema.js';
+import type { PgDb } from '../../db/pg/client.js';
+import { appInstances } from '../../db/pg/schema.js';
 
 /**
  * The registry of running app instances. Each one upserts its row at start and then every

@@ -1,14 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { PgDb } from '../../db/pg-client.js';
-import {
-  MARK_CLOSE,
-  MARK_OPEN,
-  RANK_WINDOW,
-  type SearchFilters,
-  type SearchHit,
-  type SearchRepository,
-  type SearchTerm,
-} from '../search.js';
+import type { PgDb } from '../../db/pg/client.js';
+import { MARK_CLOSE, MARK_OPEN, type SearchFilters, type SearchHit, type SearchTerm } from '../../domain/search.js';
+import { RANK_WINDOW, type SearchRepository } from '../search.js';
 
 interface HitRow extends Record<string, unknown> {
   chat_id: string;

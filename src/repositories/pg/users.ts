@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm';
-import type { PgDb } from '../../db/pg-client.js';
-import { apiKeys, users } from '../../db/pg-schema.js';
-import type { ApiKeyRow, UserRow } from '../../db/schema.js';
+import type { PgDb } from '../../db/pg/client.js';
+import { apiKeys, users } from '../../db/pg/schema.js';
+import type { ApiKeyRow, UserRow } from '../../domain/types.js';
 import type { UserRepository } from '../users.js';
 
 /** Users and their API keys on PostgreSQL: the same contract as the SQLite repository. */

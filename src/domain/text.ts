@@ -1,11 +1,6 @@
-import { badRequest } from '../errors.js';
+import { badRequest } from './errors.js';
+import { DERIVED_TITLE_LENGTH } from './limits.js';
 
-export const TITLE_MAX_LENGTH = 200;
-export const QUESTION_MAX_LENGTH = 16_000;
-export const NAME_MAX_LENGTH = 100;
-const DERIVED_TITLE_LENGTH = 80;
-/** Raw input may be longer than the limit by surrounding whitespace, which is trimmed. */
-export const RAW_TEXT_SLACK = 1000;
 const VISIBLE = /[^\s\p{Cf}\p{Z}]/u;
 
 /**

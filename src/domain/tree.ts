@@ -1,5 +1,5 @@
-import type { BranchRow } from '../db/schema.js';
-import type { TreeNode } from '../repositories/chats.js';
+import type { BranchRow } from './types.js';
+import type { TreeNode } from './types.js';
 
 /**
  * Answers questions about a chat's tree from its skeleton (every pair's id and parent, in

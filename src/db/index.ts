@@ -1,6 +1,6 @@
 import type { DatabaseConfig } from '../config.js';
-import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from './client.js';
-import { openPgDatabase, redactDatabaseUrl, type OpenedPgDatabase } from './pg-client.js';
+import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from './sqlite/client.js';
+import { openPgDatabase, redactDatabaseUrl, type OpenedPgDatabase } from './pg/client.js';
 
 /** The open database: SQLite on this machine or a PostgreSQL server, told apart by `engine`. */
 export type AppDatabase = OpenedDatabase | OpenedPgDatabase;
@@ -53,3 +53,6 @@ export async function openAppDatabase(
     });
   }
 }
+
+// A SQLite file is held by one serving process at a time (see ./sqlite/claim.ts).
+export { claimDatabaseFile, DatabaseClaimedError, type DatabaseClaim } from './sqlite/claim.js';

@@ -12,13 +12,21 @@ import {
   uniqueIndex,
   type AnyPgColumn,
 } from 'drizzle-orm/pg-core';
-import type * as sqlite from './schema.js';
-import type { ChatSettings, StoredSearchResult } from './schema.js';
+import type {
+  ApiKeyRow,
+  BranchRow,
+  ChatRow,
+  ChatSettings,
+  IdempotencyRow,
+  QaPairRow,
+  StoredSearchResult,
+  UserRow,
+} from '../../domain/types.js';
 
 /**
  * The PostgreSQL twin of `schema.ts`: the same tables, columns and indexes, in PostgreSQL's
- * own types (timestamptz, jsonb, tsvector). Row types must equal SQLite's (checked at the
- * bottom of this file), so services and routes see one shape whatever the engine.
+ * own types (timestamptz, jsonb, tsvector). Row types must equal the domain's (checked at
+ * the bottom of this file), so services and routes see one shape whatever the engine.
  * Migrations: `DRIZZLE_DIALECT=pg npm run db:generate` writes them to drizzle/pg.
  */
 
@@ -253,17 +261,17 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
-// The rows services see must not depend on the engine: each pair of types is checked
-// both ways, so a column added to one schema and not the other fails the typecheck.
+// The rows the stores return are the domain's (src/domain/types.ts): each table's row type
+// is checked against it both ways, so a column added here and not there fails the typecheck.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 type Check<T extends true> = T;
-export type RowTypesMatch = [
-  Check<Same<typeof users.$inferSelect, typeof sqlite.users.$inferSelect>>,
-  Check<Same<typeof apiKeys.$inferSelect, typeof sqlite.apiKeys.$inferSelect>>,
-  Check<Same<typeof chats.$inferSelect, typeof sqlite.chats.$inferSelect>>,
-  Check<Same<typeof qaPairs.$inferSelect, typeof sqlite.qaPairs.$inferSelect>>,
-  Check<Same<typeof branches.$inferSelect, typeof sqlite.branches.$inferSelect>>,
-  Check<Same<typeof idempotencyKeys.$inferSelect, typeof sqlite.idempotencyKeys.$inferSelect>>,
-  Check<Same<typeof qaPairSources.$inferSelect, typeof sqlite.qaPairSources.$inferSelect>>,
-  Check<Same<typeof deletedChats.$inferSelect, typeof sqlite.deletedChats.$inferSelect>>,
+export type RowTypesMatchDomain = [
+  Check<Same<typeof users.$inferSelect, UserRow>>,
+  Check<Same<typeof apiKeys.$inferSelect, ApiKeyRow>>,
+  Check<Same<typeof chats.$inferSelect, ChatRow>>,
+  Check<Same<typeof qaPairs.$inferSelect, QaPairRow>>,
+  Check<Same<typeof branches.$inferSelect, BranchRow>>,
+  Check<Same<typeof idempotencyKeys.$inferSelect, IdempotencyRow>>,
+  Check<Same<typeof qaPairSources.$inferSelect, { qaPairId: string; userId: string; domain: string }>>,
+  Check<Same<typeof deletedChats.$inferSelect, { id: string; userId: string }>>,
 ];

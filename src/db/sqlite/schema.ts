@@ -8,22 +8,19 @@ import {
   uniqueIndex,
   type AnySQLiteColumn,
 } from 'drizzle-orm/sqlite-core';
+import type {
+  ApiKeyRow,
+  BranchRow,
+  ChatRow,
+  ChatSettings,
+  IdempotencyRow,
+  QaPairRow,
+  StoredSearchResult,
+  UserRow,
+} from '../../domain/types.js';
 
 /** Milliseconds since the epoch, read back as a `Date`. */
 const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' });
-
-export interface StoredSearchResult {
-  url: string;
-  name: string;
-  snippet: string;
-}
-
-/** Per-chat interaction settings; absent fields fall back to the service's configuration. */
-export interface ChatSettings {
-  systemPrompt?: string;
-  model?: string;
-  historyMaxTurns?: number;
-}
 
 export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
@@ -266,10 +263,17 @@ export const idempotencyKeys = sqliteTable(
   ],
 );
 
-export type IdempotencyRow = typeof idempotencyKeys.$inferSelect;
-export type UserRow = typeof users.$inferSelect;
-export type BranchRow = typeof branches.$inferSelect;
-export type ApiKeyRow = typeof apiKeys.$inferSelect;
-export type ChatRow = typeof chats.$inferSelect;
-export type QaPairRow = typeof qaPairs.$inferSelect;
-export type QaPairStatus = QaPairRow['status'];
+// The rows the stores return are the domain's (src/domain/types.ts): each table's row type
+// is checked against it both ways, so a column added here and not there fails the typecheck.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+export type RowTypesMatchDomain = [
+  Check<Same<typeof users.$inferSelect, UserRow>>,
+  Check<Same<typeof apiKeys.$inferSelect, ApiKeyRow>>,
+  Check<Same<typeof chats.$inferSelect, ChatRow>>,
+  Check<Same<typeof qaPairs.$inferSelect, QaPairRow>>,
+  Check<Same<typeof branches.$inferSelect, BranchRow>>,
+  Check<Same<typeof idempotencyKeys.$inferSelect, IdempotencyRow>>,
+  Check<Same<typeof qaPairSources.$inferSelect, { qaPairId: string; userId: string; domain: string }>>,
+  Check<Same<typeof deletedChats.$inferSelect, { id: string; userId: string }>>,
+];

@@ -5,7 +5,7 @@ import type { Logger } from 'drizzle-orm';
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
-import * as schema from './pg-schema.js';
+import * as schema from './schema.js';
 
 export type PgDb = NodePgDatabase<typeof schema>;
 

@@ -1,0 +1,119 @@
+/**
+ * The rows and values both engines return. They are written here, once, and each engine's
+ * Drizzle schema is checked against them at compile time (src/db/*\/schema.ts), so a column
+ * added to one engine and not to the domain fails the typecheck.
+ */
+
+export interface StoredSearchResult {
+  url: string;
+  name: string;
+  snippet: string;
+}
+
+/** Per-chat interaction settings; absent fields fall back to the service's configuration. */
+export interface ChatSettings {
+  systemPrompt?: string;
+  model?: string;
+  historyMaxTurns?: number;
+}
+
+export interface UserRow {
+  id: string;
+  name: string;
+  createdAt: Date;
+}
+
+/** Only a SHA-256 of the key is stored; `prefix` tells keys apart without revealing them. */
+export interface ApiKeyRow {
+  id: string;
+  userId: string;
+  keyHash: string;
+  prefix: string;
+  createdAt: Date;
+}
+
+export interface ChatRow {
+  id: string;
+  userId: string;
+  title: string;
+  createdAt: Date;
+  updatedAt: Date;
+  qaCount: number;
+  lastQuestion: string | null;
+  /** The `seq` of the chat's latest pair: the next one gets `lastSeq + 1`. */
+  lastSeq: number;
+  activeBranchId: string | null;
+  forkedFromChatId: string | null;
+  forkedFromPairId: string | null;
+  settings: ChatSettings;
+  /** For an imported chat: where it came from ("chatgpt:<id>", "export:<id>"), so a second import skips it. */
+  importSource: string | null;
+}
+
+export type QaPairStatus = 'pending' | 'streaming' | 'answered' | 'failed';
+
+export interface QaPairRow {
+  id: string;
+  chatId: string;
+  userId: string;
+  /** The pair this one follows; null for a first question. */
+  parentId: string | null;
+  /** Asking order within the chat: parents always come before their children. */
+  seq: number;
+  question: string;
+  answer: string | null;
+  searchResults: StoredSearchResult[];
+  status: QaPairStatus;
+  errorCode: string | null;
+  errorMessage: string | null;
+  provider: string;
+  model: string | null;
+  upstreamRequestId: string | null;
+  /** How many earlier turns were sent upstream with the question. */
+  historyTurns: number;
+  latencyMs: number | null;
+  createdAt: Date;
+  answeredAt: Date | null;
+}
+
+export interface BranchRow {
+  id: string;
+  chatId: string;
+  userId: string;
+  /** Null for an unnamed branch (names are unique per chat). */
+  name: string | null;
+  /** The pair the branch leaves its parent path at; null when it starts at the root. */
+  forkPairId: string | null;
+  /** The branch's last pair; null while it is empty. */
+  headPairId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface IdempotencyRow {
+  userId: string;
+  key: string;
+  requestHash: string;
+  state: 'running' | 'done';
+  statusCode: number | null;
+  response: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+}
+
+/** A pair's place in the tree, without its content. */
+export interface TreeNode {
+  id: string;
+  parentId: string | null;
+}
+
+export interface BranchWithHead {
+  branch: BranchRow;
+  headQuestion: string | null;
+}
+
+/** Where a page of a user's chats starts: after this (updatedAt, id), newest first. */
+export interface ChatCursor {
+  updatedAt: Date;
+  id: string;
+}
