@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { createChatRepository } from '../src/repositories/chats.js';
+import { createSqliteStorage } from '../src/repositories/sqlite/index.js';
 
 const chatCount = Number(process.argv[2] ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'measure-export-'));
@@ -28,7 +28,7 @@ try {
     api_key: string;
   }>();
   if (app.database.engine !== 'sqlite') throw new Error('this measurement seeds SQLite directly');
-  const chats = createChatRepository(app.database.db);
+  const storage = createSqliteStorage(app.database.db, 'measure');
   const answer = 'An answer of a realistic length. '.repeat(20);
   const seedStart = Date.now();
   for (let index = 0; index < chatCount; index += 1) {
@@ -50,7 +50,7 @@ try {
       historyTurns: position,
       latencyMs: 1,
     }));
-    await chats.importChat({
+    await storage.transfer.importChat({
       userId: user.id,
       newId: randomUUID,
       chat: {

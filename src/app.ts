@@ -9,6 +9,7 @@ import type { RuntimeFiles } from './embedded.js';
 import authPlugin from './plugins/auth.js';
 import chatbotPlugin from './plugins/chatbot.js';
 import databasePlugin from './plugins/database.js';
+import lifecyclePlugin from './plugins/lifecycle.js';
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import securityPlugin from './plugins/security.js';
@@ -109,12 +110,12 @@ export async function buildApp(options: BuildAppOptions) {
     adminApiKey: config.adminApiKey,
     allowSignup: config.allowSignup,
     historyMaxTurns: config.historyMaxTurns,
-    shutdownGraceMs: config.shutdownGraceMs,
     idempotencyTtlHours: config.idempotencyTtlHours,
     ...(config.database.engine === 'pg'
       ? { instances: { heartbeatMs: config.database.heartbeatMs, staleAfterMs: config.database.staleAfterMs } }
       : {}),
   });
+  await app.register(lifecyclePlugin, { shutdownGraceMs: config.shutdownGraceMs });
   await app.register(authPlugin);
 
   await app.register(healthRoutes);

@@ -2,8 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import type { ChatRepository } from '../src/repositories/chats.js';
-import type { UserRepository } from '../src/repositories/users.js';
+import type { StorageServiceStores } from '../src/services/index.js';
 import { createAccessService } from '../src/services/access.js';
 import { fromChatGpt, ImportError } from '../src/services/import-formats.js';
 import { createPortabilityService } from '../src/services/portability.js';
@@ -200,12 +199,14 @@ describe('what an import stores', () => {
 describe('import reports', () => {
   it('carry our own message when storing fails; the cause goes to the log', async () => {
     const logged: { obj: unknown; msg: string | undefined }[] = [];
-    const chats = {
-      importChat: () => Promise.reject(new TypeError("Cannot read properties of null (reading 'getTime')")),
-    } as unknown as ChatRepository;
+    const stores = {
+      transfer: {
+        importChat: () => Promise.reject(new TypeError("Cannot read properties of null (reading 'getTime')")),
+      },
+    } as unknown as StorageServiceStores;
     // A user acting for themselves: access needs no user lookup.
-    const access = createAccessService({ users: {} as UserRepository, adminApiKey: undefined });
-    const service = createPortabilityService({ chats, access });
+    const access = createAccessService({ users: {} as StorageServiceStores['users'], adminApiKey: undefined });
+    const service = createPortabilityService({ stores, access });
     const reports = await service.importChats(
       { kind: 'user', userId: 'u1' },
       'u1',

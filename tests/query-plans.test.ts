@@ -2,12 +2,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createOfflineProvider } from '../src/chatbot/offline.js';
 import { openDatabase } from '../src/db/sqlite/client.js';
-import { createChatRepository } from '../src/repositories/chats.js';
-import { createUserRepository } from '../src/repositories/users.js';
+import { createSqliteStorage } from '../src/repositories/sqlite/index.js';
 import { createAccessService, type Actor } from '../src/services/access.js';
 import { createChatService } from '../src/services/chats.js';
 import { createConversationService } from '../src/services/conversation.js';
-import { createKeyedLock } from '../src/repositories/keyed-lock.js';
 import { createUserService } from '../src/services/users.js';
 import { createTempDir } from './helpers/app.js';
 import { onPg } from './helpers/database.js';
@@ -23,16 +21,15 @@ describe.skipIf(onPg)('query plans (SQLite)', () => {
       queryLogger: { logQuery: (query, params) => void executed.set(query, params) },
     });
     executed.clear(); // the migrations' statements are not the app's queries
-    const users = createUserRepository(database.db);
-    const chats = createChatRepository(database.db);
-    const access = createAccessService({ users, adminApiKey: undefined });
-    const userService = createUserService({ users, allowSignup: true });
-    const chatService = createChatService({ chats, access });
+    const storage = createSqliteStorage(database.db, 'plans');
+    const access = createAccessService({ users: storage.users, adminApiKey: undefined });
+    const userService = createUserService({ users: storage.users, allowSignup: true });
+    const chatService = createChatService({ stores: storage, access });
     const conversation = createConversationService({
-      chats,
+      stores: storage,
       access,
       chatbot: createOfflineProvider(),
-      chatLock: createKeyedLock(),
+      chatLock: storage.chatLock,
       historyMaxTurns: 20,
     });
 
@@ -50,7 +47,7 @@ describe.skipIf(onPg)('query plans (SQLite)', () => {
     await chatService.listChats(actor, user.id, { limit: 5, cursor: page.nextCursor ?? '' });
     await chatService.getChat(actor, user.id, chatId);
     await chatService.updateChat(actor, user.id, chatId, { title: 'renamed' });
-    await chats.failUnfinishedPairs('INTERRUPTED', 'x', new Date());
+    await storage.liveness.failOrphans('INTERRUPTED', 'x', new Date());
     await chatService.deleteChat(actor, user.id, chatId);
 
     // Every statement that has to find rows; inserts and the migrator's own bookkeeping aside.

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { RANK_WINDOW } from '../src/repositories/search.js';
+import { RANK_WINDOW } from '../src/domain/search.js';
 import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
 import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
 

@@ -1,6 +1,6 @@
 /**
  * Seeds the scale run's database directly, without HTTP: USERS users sharing PAIRS
- * question/answer pairs (10 pairs a chat), written through the repositories the server
+ * question/answer pairs (10 pairs a chat), written through the stores the server
  * uses, so every trigger (search index, cited hosts) runs as in production. On top, the
  * same probes as the small database: one chat of 200 pairs and one user with 10,000 chats.
  *
@@ -10,8 +10,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { openDatabase } from '../../src/db/sqlite/client.js';
-import { createChatRepository } from '../../src/repositories/chats.js';
-import { createUserRepository } from '../../src/repositories/users.js';
+import { createSqliteStorage } from '../../src/repositories/sqlite/index.js';
 import type { ImportedChat, ImportedPair } from '../../src/domain/transfer.js';
 import { createUserService } from '../../src/services/users.js';
 
@@ -22,8 +21,8 @@ const pairCount = Number(process.env.PAIRS ?? 1_000_000);
 const PAIRS_PER_CHAT = 10;
 
 const database = openDatabase(location);
-const chats = createChatRepository(database.db);
-const userService = createUserService({ users: createUserRepository(database.db), allowSignup: true });
+const storage = createSqliteStorage(database.db, 'seed');
+const userService = createUserService({ users: storage.users, allowSignup: true });
 
 // Text from a small vocabulary, varied per pair, so the search index has realistic postings.
 const words = (
@@ -102,7 +101,11 @@ for (let userIndex = 0; userIndex < userCount; userIndex += 50) {
   await inOneTransaction(async () => {
     for (const { user } of batch) {
       for (let chat = 0; chat < chatsPerUser; chat += 1) {
-        await chats.importChat({ userId: user.id, chat: chatOf(`Chat ${chat}`, PAIRS_PER_CHAT), newId: randomUUID });
+        await storage.transfer.importChat({
+          userId: user.id,
+          chat: chatOf(`Chat ${chat}`, PAIRS_PER_CHAT),
+          newId: randomUUID,
+        });
         written += PAIRS_PER_CHAT;
       }
     }
@@ -112,12 +115,20 @@ for (let userIndex = 0; userIndex < userCount; userIndex += 50) {
 }
 
 const probe = await userService.createUser(undefined, { name: 'probe' });
-const probeChat = await chats.importChat({ userId: probe.user.id, chat: chatOf('Probe', 200), newId: randomUUID });
+const probeChat = await storage.transfer.importChat({
+  userId: probe.user.id,
+  chat: chatOf('Probe', 200),
+  newId: randomUUID,
+});
 const lister = await userService.createUser(undefined, { name: 'lister' });
 for (let start = 0; start < 10_000; start += 1000) {
   await inOneTransaction(async () => {
     for (let index = start; index < start + 1000; index += 1)
-      await chats.importChat({ userId: lister.user.id, chat: chatOf(`Listed ${index}`, 1), newId: randomUUID });
+      await storage.transfer.importChat({
+        userId: lister.user.id,
+        chat: chatOf(`Listed ${index}`, 1),
+        newId: randomUUID,
+      });
   });
 }
 database.close();

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { AppDatabase } from '../db/index.js';
-import type { createStorageServices } from '../plugins/services.js';
+import type { StorageServices } from '../services/index.js';
 import type { Actor } from '../services/access.js';
 import { jsonItems, ndjsonItem, type ImportItem, type ImportItemReport } from '../services/portability.js';
 import { CliError, EXIT, PipeClosed, isClosedPipe, type ExitCode } from './exit-codes.js';
@@ -19,7 +19,7 @@ export interface StorageContext {
   database: AppDatabase;
   /** The database for messages (a PostgreSQL URL without its password). */
   where: string;
-  services: ReturnType<typeof createStorageServices>;
+  services: StorageServices;
   /** Aborted on SIGINT/SIGTERM: import and export stop between two chats. */
   signal: AbortSignal;
 }
@@ -75,7 +75,7 @@ export async function createUser(context: StorageContext, io: CliIo, name: strin
       `${JSON.stringify({ id: user.id, name: user.name, created_at: user.createdAt.toISOString(), api_key: apiKey })}\n`,
     );
   } catch (error) {
-    await context.services.repositories.users.delete(user.id);
+    await context.services.users.deleteUser(OPERATOR, user.id);
     const reason = error instanceof PipeClosed ? 'Cannot write to stdout: the pipe was closed' : reasonOf(error);
     throw new CliError(EXIT.file, `${reason}; the user was not kept, since nobody could see its key`);
   }

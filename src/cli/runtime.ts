@@ -5,8 +5,8 @@
 import { ConfigError, loadConfig, type AppConfig } from '../config.js';
 import { describeDatabase, openAppDatabase, type AppDatabase } from '../db/index.js';
 import { unpackEmbeddedFiles, type RuntimeFiles } from '../embedded.js';
-import { createStorageServices } from '../plugins/services.js';
-import { createRepositories } from '../repositories/index.js';
+import { createStorage } from '../repositories/index.js';
+import { createStorageServices } from '../services/index.js';
 import type { StorageContext } from './commands.js';
 import { CliError, EXIT, type ExitCode } from './exit-codes.js';
 
@@ -62,7 +62,7 @@ export async function withStorage(
   const interrupt = () => interrupted.abort();
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
-    const services = createStorageServices(createRepositories(database), {
+    const services = createStorageServices(createStorage(database), {
       adminApiKey: config.adminApiKey,
       allowSignup: config.allowSignup,
     });

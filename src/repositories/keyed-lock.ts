@@ -1,8 +1,10 @@
+import type { ChatLock } from './contract.js';
+
 /**
  * Serialises async work per key (here: per chat) within this process, in arrival order.
  * Work on different keys runs in parallel. A failure releases the lock like a success.
  */
-export function createKeyedLock() {
+export function createKeyedLock(): ChatLock {
   const tails = new Map<string, Promise<void>>();
   const queued = new Map<string, number>();
 
@@ -35,5 +37,3 @@ export function createKeyedLock() {
     },
   };
 }
-
-export type KeyedLock = ReturnType<typeof createKeyedLock>;

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { forbidden, userNotFound } from '../domain/errors.js';
-import type { UserRepository } from '../repositories/users.js';
+import type { UserStore } from '../repositories/contract.js';
 
 /** Who is calling: a user through their own key, or a trusted backend through the admin key. */
 export type Actor = { kind: 'user'; userId: string } | { kind: 'admin' };
@@ -24,7 +24,7 @@ export function keysMatch(presented: string, expected: string): boolean {
   );
 }
 
-export function createAccessService(deps: { users: UserRepository; adminApiKey: string | undefined }) {
+export function createAccessService(deps: { users: UserStore; adminApiKey: string | undefined }) {
   return {
     /** Resolves a presented key to an actor, or undefined when it matches nothing. */
     async authenticate(key: string): Promise<Actor | undefined> {

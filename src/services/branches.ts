@@ -2,38 +2,30 @@ import { randomUUID } from 'node:crypto';
 import type { BranchRow, ChatRow, TreeNode } from '../domain/types.js';
 import type { BranchSummary, ChatTree } from '../domain/views.js';
 import { badRequest, branchNotFound, conflict, tooManyBranches } from '../domain/errors.js';
-import { TooManyBranches, type ChatRepository } from '../repositories/chats.js';
-import type { AccessService, Actor } from './access.js';
-import { findOwnedChat, findPairOfChat } from './chats.js';
-import type { KeyedLock } from '../repositories/keyed-lock.js';
-import { TITLE_MAX_LENGTH } from '../domain/limits.js';
-import { requireText } from '../domain/text.js';
+import { BRANCH_NAME_MAX_LENGTH, MAX_TREE_NODES, TITLE_MAX_LENGTH } from '../domain/limits.js';
+import { firstCharacters, requireText } from '../domain/text.js';
 import { indexTree, type TreeIndex } from '../domain/tree.js';
-import { BRANCH_NAME_MAX_LENGTH, MAX_TREE_NODES } from '../domain/limits.js';
-
-/** The repository's TooManyBranches as the client-facing 409. */
-export async function rethrowTooManyBranches<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof TooManyBranches) throw tooManyBranches();
-    throw error;
-  }
-}
+import type { ChatLock, Storage } from '../repositories/contract.js';
+import type { AccessService, Actor } from './access.js';
+import { findOwnedChat, findPairOfChat, type ChatStores } from './chats.js';
 
 const nameTaken = (name: string) => conflict('BRANCH_NAME_TAKEN', `This chat already has a branch named "${name}"`);
 
-export function createBranchService(deps: { chats: ChatRepository; access: AccessService; chatLock: KeyedLock }) {
-  const { chats, chatLock } = deps;
+export function createBranchService(deps: {
+  stores: ChatStores & Pick<Storage, 'transfer'>;
+  access: AccessService;
+  chatLock: ChatLock;
+}) {
+  const { stores, chatLock } = deps;
   const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
 
   async function branchOfChat(chatId: string, branchId: string): Promise<BranchRow> {
-    const branch = await chats.findBranch(branchId);
+    const branch = await stores.branches.find(branchId);
     if (!branch || branch.chatId !== chatId) throw branchNotFound();
     return branch;
   }
 
-  const pairOfChat = (chatId: string, pairId: string) => findPairOfChat(chats, chatId, pairId);
+  const pairOfChat = (chatId: string, pairId: string) => findPairOfChat(stores, chatId, pairId);
 
   function summarize(
     rows: { branch: BranchRow; headQuestion: string | null }[],
@@ -49,7 +41,7 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
   }
 
   async function loadSummaries(chat: ChatRow): Promise<{ summaries: BranchSummary[]; nodes: TreeNode[] }> {
-    const [rows, nodes] = await Promise.all([chats.listBranches(chat.id), chats.listTree(chat.id)]);
+    const [rows, nodes] = await Promise.all([stores.branches.listOfChat(chat.id), stores.pairs.listTree(chat.id)]);
     const tree = indexTree(
       nodes,
       rows.map((row) => row.branch),
@@ -75,28 +67,27 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       const name = input.name === undefined ? null : requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       const from = await pairOfChat(chat.id, input.fromPairId);
       const now = new Date();
-      const created = await rethrowTooManyBranches(() =>
-        chats.createBranch({
-          id: randomUUID(),
-          chatId: chat.id,
-          userId,
-          name,
-          forkPairId: from.id,
-          headPairId: from.id,
-          createdAt: now,
-          updatedAt: now,
-        }),
-      );
-      if (created === 'name_taken') throw nameTaken(name ?? '');
-      const nodes = await chats.listTree(chat.id);
-      const tree = indexTree(nodes, [created], created.id);
-      return { branch: created, length: tree.depthOf(from.id) + 1, lastQuestion: from.question, active: true };
+      const created = await stores.branches.create({
+        id: randomUUID(),
+        chatId: chat.id,
+        userId,
+        name,
+        forkPairId: from.id,
+        headPairId: from.id,
+        createdAt: now,
+        updatedAt: now,
+      });
+      if (created.status === 'name_taken') throw nameTaken(name ?? '');
+      if (created.status === 'too_many_branches') throw tooManyBranches();
+      const { branch } = created;
+      const tree = indexTree(await stores.pairs.listTree(chat.id), [branch], branch.id);
+      return { branch, length: tree.depthOf(from.id) + 1, lastQuestion: from.question, active: true };
     },
 
     async setActiveBranch(actor: Actor, userId: string, chatId: string, branchId: string): Promise<BranchSummary> {
       const chat = await ownedChat(actor, userId, chatId);
       await branchOfChat(chat.id, branchId);
-      await chats.setActiveBranch(chat.id, branchId);
+      await stores.branches.activate(chat.id, branchId);
       const { summaries } = await loadSummaries({ ...chat, activeBranchId: branchId });
       const summary = summaries.find((candidate) => candidate.branch.id === branchId);
       if (!summary) throw branchNotFound();
@@ -113,9 +104,9 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       const chat = await ownedChat(actor, userId, chatId);
       const name = requireText('name', input.name, BRANCH_NAME_MAX_LENGTH);
       await branchOfChat(chat.id, branchId);
-      const renamed = await chats.renameBranch(branchId, name, new Date());
-      if (renamed === 'name_taken') throw nameTaken(name);
-      if (!renamed) throw branchNotFound();
+      const renamed = await stores.branches.rename(branchId, name, new Date());
+      if (renamed.status === 'name_taken') throw nameTaken(name);
+      if (renamed.status === 'missing') throw branchNotFound();
       const { summaries } = await loadSummaries(chat);
       const summary = summaries.find((candidate) => candidate.branch.id === branchId);
       if (!summary) throw branchNotFound();
@@ -144,7 +135,7 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
           }
           await branchOfChat(chat.id, input.activateBranchId);
         }
-        const all = await chats.listBranches(chat.id);
+        const all = await stores.branches.listOfChat(chat.id);
         if (all.length <= 1) {
           throw conflict('LAST_BRANCH', 'A chat keeps at least one branch: delete the chat instead');
         }
@@ -161,7 +152,7 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       await check();
       return chatLock.run(chatId, async () => {
         const chat = await check();
-        const deletedPairs = await chats.deleteBranch({
+        const deletedPairs = await stores.branches.delete({
           chatId: chat.id,
           branchId,
           ...(input.activateBranchId === undefined ? {} : { activateBranchId: input.activateBranchId }),
@@ -175,7 +166,7 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
       const chat = await ownedChat(actor, userId, chatId);
       const [{ summaries }, pairs] = await Promise.all([
         loadSummaries(chat),
-        chats.listPairs(chat.id, MAX_TREE_NODES + 1),
+        stores.pairs.listOfChat(chat.id, MAX_TREE_NODES + 1),
       ]);
       return {
         chat,
@@ -201,13 +192,13 @@ export function createBranchService(deps: { chats: ChatRepository; access: Acces
         const chat = await ownedChat(actor, userId, chatId);
         const pair = await pairOfChat(chat.id, input.pairId);
         const now = new Date();
-        return chats.forkChat({
+        return stores.transfer.forkChat({
           sourceChatId: chat.id,
           pairId: pair.id,
           chat: {
             id: randomUUID(),
             userId,
-            title: title ?? `${chat.title} (fork)`.slice(0, TITLE_MAX_LENGTH),
+            title: title ?? firstCharacters(`${chat.title} (fork)`, TITLE_MAX_LENGTH),
             createdAt: now,
             updatedAt: now,
           },

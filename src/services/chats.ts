@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCursor, ChatRow, QaPairRow } from '../domain/types.js';
 import { badRequest, chatNotFound, qaPairNotFound } from '../domain/errors.js';
-import type { ChatRepository } from '../repositories/chats.js';
+import type { Storage } from '../repositories/contract.js';
 import type { AccessService, Actor } from './access.js';
 import { requireText } from '../domain/text.js';
 import { isStorableDate } from '../domain/dates.js';
@@ -31,27 +31,34 @@ export function decodeChatCursor(cursor: string): ChatCursor {
 }
 
 /** The chat if it belongs to `userId`; a chat of anyone else is indistinguishable from none. */
+/** The stores the chat rules read. */
+export type ChatStores = Pick<Storage, 'chats' | 'pairs' | 'branches'>;
+
 export async function findOwnedChat(
-  deps: { chats: ChatRepository; access: AccessService },
+  deps: { stores: Pick<Storage, 'chats'>; access: AccessService },
   actor: Actor,
   userId: string,
   chatId: string,
 ): Promise<ChatRow> {
   await deps.access.assertActsFor(actor, userId);
-  const chat = await deps.chats.findById(chatId);
+  const chat = await deps.stores.chats.findById(chatId);
   if (!chat || chat.userId !== userId) throw chatNotFound();
   return chat;
 }
 
 /** The pair, if it belongs to `chatId`; a pair of any other chat is a 404 like a missing one. */
-export async function findPairOfChat(chats: ChatRepository, chatId: string, pairId: string): Promise<QaPairRow> {
-  const pair = await chats.findPair(pairId);
+export async function findPairOfChat(
+  stores: Pick<Storage, 'pairs'>,
+  chatId: string,
+  pairId: string,
+): Promise<QaPairRow> {
+  const pair = await stores.pairs.find(pairId);
   if (!pair || pair.chatId !== chatId) throw qaPairNotFound();
   return pair;
 }
 
-export function createChatService(deps: { chats: ChatRepository; access: AccessService }) {
-  const { chats, access } = deps;
+export function createChatService(deps: { stores: ChatStores; access: AccessService }) {
+  const { stores, access } = deps;
   const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
 
   return {
@@ -65,14 +72,17 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
         input.title === undefined ? DEFAULT_CHAT_TITLE : requireText('title', input.title, TITLE_MAX_LENGTH);
       const settings = applySettings({}, input.settings ?? {});
       const now = new Date();
-      return chats.create({ id: randomUUID(), userId, title, settings, createdAt: now, updatedAt: now }, randomUUID());
+      return stores.chats.create(
+        { id: randomUUID(), userId, title, settings, createdAt: now, updatedAt: now },
+        randomUUID(),
+      );
     },
 
     async listChats(actor: Actor, userId: string, options: { limit: number; cursor?: string }): Promise<ChatPage> {
       await access.assertActsFor(actor, userId);
       const cursor = options.cursor === undefined ? undefined : decodeChatCursor(options.cursor);
       // One extra row tells whether another page exists without a count query.
-      const rows = await chats.listForUser(userId, options.limit + 1, cursor);
+      const rows = await stores.chats.listForUser(userId, options.limit + 1, cursor);
       const page = rows.slice(0, options.limit);
       const last = page.at(-1);
       return { chats: page, nextCursor: rows.length > options.limit && last ? encodeChatCursor(last) : null };
@@ -80,10 +90,13 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
 
     async getChat(actor: Actor, userId: string, chatId: string): Promise<ChatView> {
       const chat = await ownedChat(actor, userId, chatId);
-      const branchRows = (await chats.listBranches(chat.id)).map((row) => row.branch);
+      const branchRows = (await stores.branches.listOfChat(chat.id)).map((row) => row.branch);
       const active = branchRows.find((branch) => branch.id === chat.activeBranchId);
       const head = active?.headPairId ?? null;
-      const [pairs, nodes] = await Promise.all([chats.listPath(head, MAX_PAIRS_IN_VIEW), chats.listTree(chat.id)]);
+      const [pairs, nodes] = await Promise.all([
+        stores.pairs.listPath(head, MAX_PAIRS_IN_VIEW),
+        stores.pairs.listTree(chat.id),
+      ]);
       const tree = indexTree(nodes, branchRows, chat.activeBranchId);
       const length = head === null ? 0 : tree.depthOf(head) + 1;
       return { chat, pairs, earlierPairs: Math.max(0, length - pairs.length), branches: branchRows, tree };
@@ -102,7 +115,7 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
       }
       const title = input.title === undefined ? undefined : requireText('title', input.title, TITLE_MAX_LENGTH);
       const settings = input.settings === undefined ? undefined : applySettings(chat.settings, input.settings);
-      const updated = await chats.update(
+      const updated = await stores.chats.update(
         chat.id,
         { ...(title === undefined ? {} : { title }), ...(settings === undefined ? {} : { settings }) },
         new Date(),
@@ -113,7 +126,7 @@ export function createChatService(deps: { chats: ChatRepository; access: AccessS
 
     async deleteChat(actor: Actor, userId: string, chatId: string): Promise<void> {
       const chat = await ownedChat(actor, userId, chatId);
-      await chats.delete(chat.id);
+      await stores.chats.delete(chat.id);
     },
   };
 }

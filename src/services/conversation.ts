@@ -12,17 +12,14 @@ import {
   type SearchResult,
 } from '../chatbot/index.js';
 import type { ChatRow, ChatSettings, QaPairRow } from '../domain/types.js';
-import { DomainError, badRequest, chatNotFound, qaPairNotFound } from '../domain/errors.js';
+import { DomainError, badRequest, chatNotFound, qaPairNotFound, tooManyBranches } from '../domain/errors.js';
 import type { AskPlacement } from '../domain/asks.js';
-import type { ChatRepository } from '../repositories/chats.js';
-import type { AccessService, Actor } from './access.js';
-import { rethrowTooManyBranches } from './branches.js';
-import { findPairOfChat } from './chats.js';
-import type { KeyedLock } from '../repositories/keyed-lock.js';
-import { noTelemetry, type Telemetry } from './telemetry.js';
-import { QUESTION_MAX_LENGTH } from '../domain/limits.js';
+import { MAX_QUEUED_ASKS_PER_CHAT, QUESTION_MAX_LENGTH } from '../domain/limits.js';
 import { requireText, storable, storableDeep, titleFromQuestion } from '../domain/text.js';
-import { MAX_QUEUED_ASKS_PER_CHAT } from '../domain/limits.js';
+import type { ChatLock } from '../repositories/contract.js';
+import type { AccessService, Actor } from './access.js';
+import { findPairOfChat, type ChatStores } from './chats.js';
+import { noTelemetry, type Telemetry } from './telemetry.js';
 
 export interface AskInput {
   userId: string;
@@ -110,14 +107,14 @@ const providerSettings = (settings: ChatSettings): ConversationSettings => ({
 });
 
 export function createConversationService(deps: {
-  chats: ChatRepository;
+  stores: ChatStores;
   access: AccessService;
   chatbot: ChatbotProvider;
-  chatLock: KeyedLock;
+  chatLock: ChatLock;
   historyMaxTurns: number;
   telemetry?: Telemetry;
 }) {
-  const { chats, access, chatbot, chatLock } = deps;
+  const { stores, access, chatbot, chatLock } = deps;
   const telemetry = deps.telemetry ?? noTelemetry;
   /** Aborted when the server's grace period for running asks is over. */
   const shutdown = new AbortController();
@@ -140,22 +137,21 @@ export function createConversationService(deps: {
       // The client left while this ask waited its turn: nothing was stored, nothing is lost.
       throw new DomainError('CLIENT_CLOSED_REQUEST', 499, UPSTREAM_FAILURES.cancelled.message);
     }
-    const begun = await rethrowTooManyBranches(() =>
-      chats.beginAsk({
-        chatId: input.chatId,
-        userId: input.userId,
-        ...(input.chat ? {} : { newChat: { title: titleFromQuestion(input.question), mainBranchId: randomUUID() } }),
-        placement: input.placement,
-        newBranchId: randomUUID(),
-        pairId: randomUUID(),
-        question: input.question,
-        status: options.stream ? 'streaming' : 'pending',
-        provider: chatbot.name,
-        historyLimit: historyLimit(input.chat),
-        now: new Date(),
-      }),
-    );
-    if (!begun) throw chatNotFound();
+    const begun = await stores.pairs.beginAsk({
+      chatId: input.chatId,
+      userId: input.userId,
+      ...(input.chat ? {} : { newChat: { title: titleFromQuestion(input.question), mainBranchId: randomUUID() } }),
+      placement: input.placement,
+      newBranchId: randomUUID(),
+      pairId: randomUUID(),
+      question: input.question,
+      status: options.stream ? 'streaming' : 'pending',
+      provider: chatbot.name,
+      historyLimit: historyLimit(input.chat),
+      now: new Date(),
+    });
+    if (begun.status === 'chat_gone') throw chatNotFound();
+    if (begun.status === 'too_many_branches') throw tooManyBranches();
     const { pair, history, branchId } = begun;
     const settings = providerSettings(input.chat?.settings ?? {});
     const turns: ConversationTurn[] = history.flatMap((turn) =>
@@ -204,7 +200,7 @@ export function createConversationService(deps: {
       } finally {
         detach();
       }
-      completed = await chats.completePair(pair.id, {
+      completed = await stores.pairs.complete(pair.id, {
         status: 'answered',
         answer: storable(reply.answer),
         searchResults: storableDeep(reply.searchResults.length > 0 ? reply.searchResults : searchResults),
@@ -218,8 +214,8 @@ export function createConversationService(deps: {
       const failure = describeFailure(error, pair.id, shutdown.signal.aborted);
       // Should even this write fail, the client still gets the real error; the pair stays
       // pending and the next start-up marks it failed.
-      await chats
-        .completePair(pair.id, {
+      await stores.pairs
+        .complete(pair.id, {
           status: 'failed',
           errorCode: failure.code,
           errorMessage: failure.message,
@@ -262,10 +258,10 @@ export function createConversationService(deps: {
     return work;
   }
 
-  const pairOfChat = (chatId: string, pairId: string) => findPairOfChat(chats, chatId, pairId);
+  const pairOfChat = (chatId: string, pairId: string) => findPairOfChat(stores, chatId, pairId);
 
   async function ownedChat(userId: string, chatId: string): Promise<ChatRow> {
-    const chat = await chats.findById(chatId);
+    const chat = await stores.chats.findById(chatId);
     if (!chat || chat.userId !== userId) throw chatNotFound();
     return chat;
   }
@@ -280,8 +276,8 @@ export function createConversationService(deps: {
     chatId: string,
     parentId: string | null | undefined,
   ): Promise<ChatRow | undefined> {
-    const chat = await chats.findById(chatId);
-    if (chat ? chat.userId !== userId : await chats.wasDeleted(chatId)) throw chatNotFound();
+    const chat = await stores.chats.findById(chatId);
+    if (chat ? chat.userId !== userId : await stores.chats.wasDeleted(chatId)) throw chatNotFound();
     if (typeof parentId === 'string') {
       if (!chat) throw qaPairNotFound();
       await pairOfChat(chatId, parentId);
@@ -358,12 +354,12 @@ export function createConversationService(deps: {
       const chat = await ownedChat(input.userId, input.chatId);
       let head: string | null;
       if (input.parentId === undefined) {
-        const active = chat.activeBranchId ? await chats.findBranch(chat.activeBranchId) : undefined;
+        const active = chat.activeBranchId ? await stores.branches.find(chat.activeBranchId) : undefined;
         head = active?.headPairId ?? null;
       } else {
         head = input.parentId === null ? null : (await pairOfChat(chat.id, input.parentId)).id;
       }
-      const history = (await chats.listHistory(head, historyLimit(chat))).flatMap((turn) =>
+      const history = (await stores.pairs.listHistory(head, historyLimit(chat))).flatMap((turn) =>
         turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
       );
       return {

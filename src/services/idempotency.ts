@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DomainError, badRequest } from '../domain/errors.js';
-import type { IdempotencyRepository } from '../repositories/idempotency.js';
+import type { IdempotencyStore } from '../repositories/contract.js';
 import type { AccessService, Actor } from './access.js';
 
 /** A response as it was (or will be) sent: what a replay sends again. */
@@ -29,7 +29,7 @@ function canonical(value: unknown): string {
  * first still runs waits for it (in this process; a key still running elsewhere, or left
  * running by a crash, is a 409 until it expires). The same key with another body is a 422.
  */
-export function createIdempotencyService(deps: { keys: IdempotencyRepository; access: AccessService; ttlMs: number }) {
+export function createIdempotencyService(deps: { keys: IdempotencyStore; access: AccessService; ttlMs: number }) {
   const running = new Map<string, Promise<RecordedResponse>>();
   let lastPurge = 0;
 

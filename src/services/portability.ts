@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { BranchRow, ChatRow, QaPairRow } from '../domain/types.js';
 import { badRequest } from '../domain/errors.js';
-import type { ChatRepository } from '../repositories/chats.js';
+import type { ImportChatResult, Storage } from '../repositories/contract.js';
 import { CHAT_EXPORT_FORMAT, type ChatExport } from '../schemas/portability.js';
 import type { AccessService, Actor } from './access.js';
-import { findOwnedChat } from './chats.js';
+import { findOwnedChat, type ChatStores } from './chats.js';
 import {
   assertShallow,
   fromChatExport,
@@ -145,13 +145,16 @@ function parseNdjson(text: string): ImportItem[] {
   return text.split('\n').flatMap((line, index) => ndjsonItem(index, line) ?? []);
 }
 
-export function createPortabilityService(deps: { chats: ChatRepository; access: AccessService }) {
-  const { chats } = deps;
+export function createPortabilityService(deps: {
+  stores: ChatStores & Pick<Storage, 'transfer'>;
+  access: AccessService;
+}) {
+  const { stores } = deps;
 
   async function loadExport(chat: ChatRow): Promise<ChatExport> {
     const [pairs, branchRows] = await Promise.all([
-      chats.listPairs(chat.id, Number.MAX_SAFE_INTEGER),
-      chats.listBranches(chat.id),
+      stores.pairs.listOfChat(chat.id, Number.MAX_SAFE_INTEGER),
+      stores.branches.listOfChat(chat.id),
     ]);
     return toChatExport(
       chat,
@@ -193,11 +196,11 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
       return report;
     }
     Object.assign(report, { sourceId: imported.sourceId, title: imported.title });
-    let result: Awaited<ReturnType<ChatRepository['importChat']>>;
+    let result: ImportChatResult;
     try {
       // Start the write on a fresh slice: it is one transaction and cannot be cut.
       await meter.yield();
-      result = await chats.importChat({ userId, chat: imported, newId: randomUUID });
+      result = await stores.transfer.importChat({ userId, chat: imported, newId: randomUUID });
     } catch (error) {
       // The chat's transaction rolled back: nothing of it was written. The report says so in
       // our words; what went wrong inside is for the log.
@@ -226,14 +229,14 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
 
     async exportChatMarkdown(actor: Actor, userId: string, chatId: string): Promise<string> {
       const chat = await findOwnedChat(deps, actor, userId, chatId);
-      const branch = chat.activeBranchId ? await chats.findBranch(chat.activeBranchId) : undefined;
-      return toMarkdown(chat, await chats.listPath(branch?.headPairId ?? null), branch);
+      const branch = chat.activeBranchId ? await stores.branches.find(chat.activeBranchId) : undefined;
+      return toMarkdown(chat, await stores.pairs.listPath(branch?.headPairId ?? null), branch);
     },
 
     /** How many chats `exportAll` will write (for a progress bar). */
     async countChats(actor: Actor, userId: string): Promise<number> {
       await deps.access.assertActsFor(actor, userId);
-      return chats.countForUser(userId);
+      return stores.chats.countForUser(userId);
     },
 
     /**
@@ -245,7 +248,7 @@ export function createPortabilityService(deps: { chats: ChatRepository; access: 
       return (async function* lines() {
         let cursor: { updatedAt: Date; id: string } | undefined;
         for (;;) {
-          const page = await chats.listForUser(userId, EXPORT_PAGE_SIZE, cursor);
+          const page = await stores.chats.listForUser(userId, EXPORT_PAGE_SIZE, cursor);
           for (const chat of page) yield `${JSON.stringify(await loadExport(chat))}\n`;
           const last = page.at(-1);
           if (!last || page.length < EXPORT_PAGE_SIZE) return;

@@ -1,9 +1,8 @@
 import { badRequest } from '../domain/errors.js';
-import type { ChatRepository } from '../repositories/chats.js';
-import { InvalidSearchQuery, type SearchRepository } from '../repositories/search.js';
+import { InvalidSearchQuery, type Storage } from '../repositories/contract.js';
 import { MARK_CLOSE, MARK_OPEN, type SearchHit } from '../domain/search.js';
 import type { AccessService, Actor } from './access.js';
-import { findOwnedChat } from './chats.js';
+import { findOwnedChat, type ChatStores } from './chats.js';
 import { isStorableDate } from '../domain/dates.js';
 import { normalizeDomain, toSearchTerms } from './search-query.js';
 import { indexTree } from '../domain/tree.js';
@@ -54,7 +53,7 @@ export function snippetToHtml(snippet: string): string {
   return open ? `${html}</mark>` : html;
 }
 
-export function createSearchService(deps: { search: SearchRepository; chats: ChatRepository; access: AccessService }) {
+export function createSearchService(deps: { stores: ChatStores & Pick<Storage, 'search'>; access: AccessService }) {
   return {
     async search(
       actor: Actor,
@@ -93,8 +92,8 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
       let hits: SearchHit[];
       try {
         hits = terms
-          ? await deps.search.search(terms, filters)
-          : await deps.search.listCiting({ ...filters, domain: domain ?? '' });
+          ? await deps.stores.search.search(terms, filters)
+          : await deps.stores.search.listCiting({ ...filters, domain: domain ?? '' });
       } catch (error) {
         if (error instanceof InvalidSearchQuery) throw badRequest('INVALID_QUERY', 'q could not be searched');
         throw error;
@@ -105,9 +104,9 @@ export function createSearchService(deps: { search: SearchRepository; chats: Cha
       const trees = new Map<string, ReturnType<typeof indexTree>>();
       for (const chatId of new Set(page.map((hit) => hit.chatId))) {
         const [nodes, branches, chat] = await Promise.all([
-          deps.chats.listTree(chatId),
-          deps.chats.listBranches(chatId),
-          deps.chats.findById(chatId),
+          deps.stores.pairs.listTree(chatId),
+          deps.stores.branches.listOfChat(chatId),
+          deps.stores.chats.findById(chatId),
         ]);
         trees.set(
           chatId,

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { DomainError, signupDisabled } from '../domain/errors.js';
+import { DomainError, forbidden, signupDisabled } from '../domain/errors.js';
 import type { UserRow } from '../domain/types.js';
-import type { UserRepository } from '../repositories/users.js';
+import type { UserStore } from '../repositories/contract.js';
 import { generateApiKey, type Actor } from './access.js';
 import { NAME_MAX_LENGTH } from '../domain/limits.js';
 import { requireText } from '../domain/text.js';
 
-export function createUserService(deps: { users: UserRepository; allowSignup: boolean }) {
+export function createUserService(deps: { users: UserStore; allowSignup: boolean }) {
   return {
     /**
      * Creates a user with a fresh API key. The key is returned here and never again:
@@ -23,6 +23,12 @@ export function createUserService(deps: { users: UserRepository; allowSignup: bo
         { id: randomUUID(), userId, keyHash: key.hash, prefix: key.prefix, createdAt: now },
       );
       return { user, apiKey: key.key };
+    },
+
+    /** Removes a user and everything of theirs (the command line's undo of a user whose key nobody saw). */
+    async deleteUser(actor: Actor, userId: string): Promise<boolean> {
+      if (actor.kind !== 'admin') throw forbidden('Only the admin key may delete users');
+      return deps.users.delete(userId);
     },
 
     async getCurrentUser(actor: Actor): Promise<UserRow> {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { databaseBusy } from '../../domain/errors.js';
-import { createKeyedLock, type KeyedLock } from '../keyed-lock.js';
+import type { ChatLock } from '../contract.js';
+import { createKeyedLock } from '../keyed-lock.js';
 
 /** The advisory-lock namespace of chats (the first of the two 32-bit keys). */
 const CHAT_LOCK_CLASS = 0x63686174; // "chat"
@@ -19,7 +20,7 @@ const CHAT_LOCK_CLASS = 0x63686174; // "chat"
 export function createPgChatLock(
   lockPool: pg.Pool,
   options: { onLockLost?: (key: string, error: Error) => void } = {},
-): KeyedLock {
+): ChatLock {
   const local = createKeyedLock();
   return {
     run<T>(key: string, work: () => Promise<T>): Promise<T> {

@@ -2,14 +2,14 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { idempotencyKeys } from '../../db/pg/schema.js';
 import type { IdempotencyRow } from '../../domain/types.js';
-import type { ClaimResult, IdempotencyRepository } from '../idempotency.js';
+import type { ClaimResult, IdempotencyStore } from '../contract.js';
 
 /**
  * Idempotency keys on PostgreSQL. The claim is one INSERT .. ON CONFLICT on the (user, key)
  * primary key, so two instances receiving the same key at once cannot both claim it: one
  * inserts, the other sees its row. An expired row is taken over in the same statement.
  */
-export function createPgIdempotencyRepository(db: PgDb): IdempotencyRepository {
+export function createPgIdempotencyStore(db: PgDb): IdempotencyStore {
   const ofKey = (userId: string, key: string) => and(eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key));
 
   return {

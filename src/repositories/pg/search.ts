@@ -1,7 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
-import { MARK_CLOSE, MARK_OPEN, type SearchFilters, type SearchHit, type SearchTerm } from '../../domain/search.js';
-import { RANK_WINDOW, type SearchRepository } from '../search.js';
+import {
+  MARK_CLOSE,
+  MARK_OPEN,
+  RANK_WINDOW,
+  type SearchFilters,
+  type SearchHit,
+  type SearchTerm,
+} from '../../domain/search.js';
+import type { SearchStore } from '../contract.js';
 
 interface HitRow extends Record<string, unknown> {
   chat_id: string;
@@ -44,7 +51,7 @@ function termQuery(term: SearchTerm): SQL {
  * (negated, so that lower is better as with SQLite's bm25), and only the page gets
  * highlights (ts_headline) and the "matched in" flags.
  */
-export function createPgSearchRepository(db: PgDb): SearchRepository {
+export function createPgSearchStore(db: PgDb): SearchStore {
   function filters(input: SearchFilters): SQL[] {
     const conditions: SQL[] = [sql`d.user_id = ${input.userId}`];
     if (input.chatId) conditions.push(sql`d.chat_id = ${input.chatId}`);

@@ -2,10 +2,10 @@ import { eq, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { apiKeys, users } from '../../db/pg/schema.js';
 import type { ApiKeyRow, UserRow } from '../../domain/types.js';
-import type { UserRepository } from '../users.js';
+import type { UserStore } from '../contract.js';
 
-/** Users and their API keys on PostgreSQL: the same contract as the SQLite repository. */
-export function createPgUserRepository(db: PgDb): UserRepository {
+/** Users and their API keys on PostgreSQL. */
+export function createPgUserStore(db: PgDb): UserStore {
   const findByIdStatement = db
     .select()
     .from(users)

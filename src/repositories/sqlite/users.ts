@@ -1,13 +1,14 @@
 import { eq, sql } from 'drizzle-orm';
-import type { SqliteDb } from '../db/sqlite/client.js';
-import { apiKeys, users } from '../db/sqlite/schema.js';
-import type { ApiKeyRow, UserRow } from '../domain/types.js';
+import type { SqliteDb } from '../../db/sqlite/client.js';
+import { apiKeys, users } from '../../db/sqlite/schema.js';
+import type { ApiKeyRow, UserRow } from '../../domain/types.js';
+import type { UserStore } from '../contract.js';
 
 /**
  * Users and their API keys. Methods are async so a PostgreSQL implementation can take
  * the same shape; on SQLite each one is a single synchronous statement or transaction.
  */
-export function createUserRepository(db: SqliteDb) {
+export function createSqliteUserStore(db: SqliteDb): UserStore {
   const findByIdStatement = db
     .select()
     .from(users)
@@ -43,5 +44,3 @@ export function createUserRepository(db: SqliteDb) {
     },
   };
 }
-
-export type UserRepository = ReturnType<typeof createUserRepository>;

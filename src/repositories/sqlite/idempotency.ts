@@ -1,16 +1,11 @@
 import { and, eq, lt } from 'drizzle-orm';
-import type { SqliteDb } from '../db/sqlite/client.js';
-import { idempotencyKeys } from '../db/sqlite/schema.js';
-import type { IdempotencyRow } from '../domain/types.js';
-
-export type ClaimResult =
-  /** The key is ours: run the request, then `complete` (or `release`) it. */
-  | { kind: 'claimed' }
-  /** Seen before, with this row's state and request hash. */
-  | { kind: 'existing'; row: IdempotencyRow };
+import type { SqliteDb } from '../../db/sqlite/client.js';
+import { idempotencyKeys } from '../../db/sqlite/schema.js';
+import type { IdempotencyRow } from '../../domain/types.js';
+import type { ClaimResult, IdempotencyStore } from '../contract.js';
 
 /** Idempotency keys of POST /search, one row per (user, key). */
-export function createIdempotencyRepository(db: SqliteDb) {
+export function createSqliteIdempotencyStore(db: SqliteDb): IdempotencyStore {
   return {
     /** Claims `key` for this request unless a live row holds it; expired rows are taken over. */
     async claim(input: {
@@ -76,5 +71,3 @@ export function createIdempotencyRepository(db: SqliteDb) {
     },
   };
 }
-
-export type IdempotencyRepository = ReturnType<typeof createIdempotencyRepository>;

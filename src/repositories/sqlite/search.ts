@@ -1,6 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { SqliteDb } from '../db/sqlite/client.js';
-import { MARK_CLOSE, MARK_OPEN, type SearchFilters, type SearchHit, type SearchTerm } from '../domain/search.js';
+import type { SqliteDb } from '../../db/sqlite/client.js';
+import {
+  MARK_CLOSE,
+  MARK_OPEN,
+  RANK_WINDOW,
+  type SearchFilters,
+  type SearchHit,
+  type SearchTerm,
+} from '../../domain/search.js';
+import { InvalidSearchQuery, type SearchStore } from '../contract.js';
 
 interface HitRow {
   chat_id: string;
@@ -25,14 +33,6 @@ const matchedIn = (column: number) =>
     `instr(highlight(search_index, ${column}, char(${MARK_OPEN_SQL}), char(${MARK_CLOSE_SQL})), char(${MARK_OPEN_SQL})) > 0`,
   );
 
-/**
- * A query is ranked among its newest RANK_WINDOW matches (by when they were written), at
- * least as many as the page reaches. bm25 reads every ranked document's positions and
- * sizes, so ranking all 90,000 matches of a common word in one user's 100,000 pairs took
- * over 100 ms; finding the newest matches walks the index backwards and stops early.
- */
-export const RANK_WINDOW = 2000;
-
 /** The `scope` token of a user or a chat in the index (ids without dashes). */
 export const scopeToken = (kind: 'u' | 'c', id: string) => `"${kind}${id.replaceAll('-', '')}"`;
 
@@ -45,16 +45,12 @@ export function buildMatchExpression(terms: readonly SearchTerm[], userId: strin
   return `${scope.join(' AND ')} AND {title question answer sources} : (${terms.map(ftsTerm).join(' ')})`;
 }
 
-export class InvalidSearchQuery extends Error {
-  override name = 'InvalidSearchQuery';
-}
-
 /**
  * Full-text search over the FTS5 index the migration 0005 maintains. The match expression
  * is built by `buildMatchExpression`, which quotes every user term; a user's documents are
  * selected by their scope token inside the index and checked again against search_docs.
  */
-export function createSearchRepository(db: SqliteDb) {
+export function createSqliteSearchStore(db: SqliteDb): SearchStore {
   function filters(input: SearchFilters): SQL[] {
     const conditions: SQL[] = [sql`d.user_id = ${input.userId}`];
     if (input.chatId) conditions.push(sql`d.chat_id = ${input.chatId}`);
@@ -147,5 +143,3 @@ export function createSearchRepository(db: SqliteDb) {
     },
   };
 }
-
-export type SearchRepository = ReturnType<typeof createSearchRepository>;

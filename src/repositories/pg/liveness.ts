@@ -1,0 +1,62 @@
+import { eq, sql } from 'drizzle-orm';
+import type { PgDb } from '../../db/pg/client.js';
+import { appInstances, pendingPairs, qaPairs } from '../../db/pg/schema.js';
+import type { InstanceLiveness } from '../contract.js';
+
+/**
+ * Liveness across instances sharing one database. Each instance upserts its row in
+ * `app_instances` at start and at every heartbeat, by the database's clock (instances'
+ * clocks may disagree; the database's is the one every instance compares with), and
+ * deletes it when it stops cleanly. Recovery fails the unfinished pairs of instances whose
+ * heartbeat is older than `staleAfterMs`, never those of a live one (this one included).
+ */
+export function createPgLiveness(
+  db: PgDb,
+  heartbeatDb: PgDb,
+  options: { instanceId: string; heartbeatMs: number; staleAfterMs: number },
+): InstanceLiveness {
+  const { instanceId } = options;
+  const staleSeconds = options.staleAfterMs / 1000;
+
+  async function failUnfinished(errorCode: string, errorMessage: string, now: Date): Promise<number> {
+    const result = await db.execute(sql`
+      WITH live AS (
+        SELECT id FROM ${appInstances}
+        WHERE heartbeat_at > now() - make_interval(secs => ${staleSeconds}::float8)
+      ),
+      orphans AS (
+        DELETE FROM ${pendingPairs}
+        WHERE instance_id <> ${instanceId} AND instance_id NOT IN (SELECT id FROM live)
+        RETURNING qa_pair_id
+      )
+      UPDATE ${qaPairs}
+      SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage}, answered_at = ${now.toISOString()}::timestamptz
+      WHERE status IN ('pending', 'streaming')
+        AND (id IN (SELECT qa_pair_id FROM orphans)
+          OR NOT EXISTS (SELECT 1 FROM ${pendingPairs} o WHERE o.qa_pair_id = ${qaPairs}.id))`);
+    return result.rowCount ?? 0;
+  }
+
+  return {
+    instanceId,
+    heartbeatMs: options.heartbeatMs,
+    // The heartbeat has its own connection, so a pool busy with asks never delays it.
+    async beat() {
+      await heartbeatDb
+        .insert(appInstances)
+        .values({ id: instanceId, startedAt: sql`now()`, heartbeatAt: sql`now()` })
+        .onConflictDoUpdate({ target: appInstances.id, set: { heartbeatAt: sql`now()` } });
+    },
+    async failOrphans(errorCode, errorMessage, now) {
+      const failed = await failUnfinished(errorCode, errorMessage, now);
+      // Instances silent for ten times the limit are forgotten (their pairs were failed by then).
+      await heartbeatDb
+        .delete(appInstances)
+        .where(sql`${appInstances.heartbeatAt} < now() - make_interval(secs => ${staleSeconds * 10}::float8)`);
+      return failed;
+    },
+    async leave() {
+      await heartbeatDb.delete(appInstances).where(eq(appInstances.id, instanceId));
+    },
+  };
+}

@@ -1,0 +1,198 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { PgDb } from '../../db/pg/client.js';
+import { branches, chats, pendingPairs, qaPairs } from '../../db/pg/schema.js';
+import { askLookup, landAsk, outcomeColumns, type PairOutcome } from '../../domain/asks.js';
+import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
+import type { QaPairRow, TreeNode } from '../../domain/types.js';
+import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
+import {
+  answeredHistory,
+  byDepth,
+  clampLimit,
+  countBranches,
+  insertChatWithMainBranch,
+  lockChat,
+  NO_LIMIT,
+  onPath,
+  pairColumns,
+  pathWalk,
+  wasDeleted,
+  type Tx,
+} from './shared.js';
+
+/**
+ * Question/answer pairs on PostgreSQL. Unfinished pairs are owned by the instance that
+ * began them (`pending_pairs`), so that recovery fails only the pairs of instances that
+ * stopped (./liveness.ts).
+ */
+export function createPgPairStore(db: PgDb, options: { instanceId: string }): PairStore {
+  const p = sql.placeholder;
+  const find = db
+    .select()
+    .from(qaPairs)
+    .where(eq(qaPairs.id, p('id')))
+    .prepare('pairs_find_by_id');
+  const path = db
+    .select(pairColumns)
+    .from(pathWalk(sql`${p('headPairId')}::text`, sql`${p('limit')}::int`))
+    .innerJoin(qaPairs, onPath)
+    .orderBy(byDepth)
+    .prepare('pairs_path');
+  const listOfChat = db
+    .select()
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, p('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .limit(p('limit'))
+    .prepare('pairs_of_chat');
+  const skeleton = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId })
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, p('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .prepare('pairs_tree');
+
+  async function beginAsk(tx: Tx, input: BeginAskInput): Promise<BeginAskResult> {
+    if (input.newChat) {
+      // A deleted chat's id is never used again: its tombstone was committed with the
+      // deletion, so an ask that no longer finds the chat finds the tombstone.
+      if (await wasDeleted(tx, input.chatId)) return { status: 'chat_gone' };
+      await insertChatWithMainBranch(
+        tx,
+        {
+          id: input.chatId,
+          userId: input.userId,
+          title: input.newChat.title,
+          createdAt: input.now,
+          updatedAt: input.now,
+        },
+        input.newChat.mainBranchId,
+      );
+    }
+    // The row lock makes `last_seq + 1` and the branch choice safe even without the
+    // chat's advisory lock (which already orders asks across instances).
+    const [chat] = await tx.select().from(chats).where(eq(chats.id, input.chatId)).for('update');
+    if (!chat) return { status: 'chat_gone' };
+    if (!chat.activeBranchId) throw new Error(`chat ${input.chatId} has no active branch`);
+
+    const lookup = askLookup(input.placement);
+    const { parentId, extendBranchId } = landAsk(lookup, {
+      activeBranchId: chat.activeBranchId,
+      ...(lookup.kind === 'active-branch'
+        ? { activeBranch: (await tx.select().from(branches).where(eq(branches.id, chat.activeBranchId)))[0] }
+        : {}),
+      ...(lookup.kind === 'branches-ending-at'
+        ? {
+            branchesEndingAt: await tx
+              .select({ id: branches.id, updatedAt: branches.updatedAt })
+              .from(branches)
+              .where(
+                and(
+                  eq(branches.chatId, input.chatId),
+                  lookup.parentId === null ? isNull(branches.headPairId) : eq(branches.headPairId, lookup.parentId),
+                ),
+              ),
+          }
+        : {}),
+    });
+    if (!extendBranchId && (await countBranches(tx, input.chatId)) >= MAX_BRANCHES_PER_CHAT) {
+      return { status: 'too_many_branches' };
+    }
+
+    const history = await answeredHistory(tx, parentId, input.historyLimit);
+    const seq = chat.lastSeq + 1;
+    const [pair] = await tx
+      .insert(qaPairs)
+      .values({
+        id: input.pairId,
+        chatId: input.chatId,
+        userId: input.userId,
+        parentId,
+        seq,
+        question: input.question,
+        status: input.status,
+        provider: input.provider,
+        historyTurns: history.length,
+        createdAt: input.now,
+      })
+      .returning();
+    if (!pair) throw new Error(`pair ${input.pairId} was not inserted`);
+    await tx
+      .insert(pendingPairs)
+      .values({ qaPairId: pair.id, userId: input.userId, instanceId: options.instanceId, createdAt: input.now });
+
+    const branchId = extendBranchId ?? input.newBranchId;
+    if (extendBranchId) {
+      await tx
+        .update(branches)
+        .set({ headPairId: pair.id, updatedAt: input.now })
+        .where(eq(branches.id, extendBranchId));
+    } else {
+      await tx.insert(branches).values({
+        id: input.newBranchId,
+        chatId: input.chatId,
+        userId: input.userId,
+        name: null,
+        forkPairId: parentId,
+        headPairId: pair.id,
+        createdAt: input.now,
+        updatedAt: input.now,
+      });
+    }
+    await tx
+      .update(chats)
+      .set({
+        lastSeq: seq,
+        qaCount: sql`${chats.qaCount} + 1`,
+        lastQuestion: input.question,
+        updatedAt: input.now,
+        activeBranchId: branchId,
+      })
+      .where(eq(chats.id, input.chatId));
+    return { status: 'begun', pair, history, branchId };
+  }
+
+  return {
+    async find(id: string): Promise<QaPairRow | undefined> {
+      return (await find.execute({ id }))[0];
+    },
+
+    async listPath(headPairId: string | null, limit = NO_LIMIT): Promise<QaPairRow[]> {
+      if (headPairId === null) return [];
+      return (await path.execute({ headPairId, limit: clampLimit(limit) })).reverse();
+    },
+
+    async listHistory(headPairId: string | null, limit: number) {
+      return answeredHistory(db, headPairId, limit);
+    },
+
+    async listOfChat(chatId: string, limit: number): Promise<QaPairRow[]> {
+      return listOfChat.execute({ chatId, limit: clampLimit(limit) });
+    },
+
+    async listTree(chatId: string): Promise<TreeNode[]> {
+      return skeleton.execute({ chatId });
+    },
+
+    async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {
+      // Every outcome other than 'begun' is decided before anything is written, so
+      // returning it commits nothing (a new chat has one branch, never too many).
+      return db.transaction((tx) => beginAsk(tx, input));
+    },
+
+    async complete(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
+      return db.transaction(async (tx) => {
+        // The chat's row first, as deleting the chat takes it (then its pairs, by cascade):
+        // the same order in both keeps the two from deadlocking.
+        const [owner] = await tx.select({ chatId: qaPairs.chatId }).from(qaPairs).where(eq(qaPairs.id, pairId));
+        if (!owner) return undefined;
+        await lockChat(tx, owner.chatId);
+        const [pair] = await tx.update(qaPairs).set(outcomeColumns(outcome)).where(eq(qaPairs.id, pairId)).returning();
+        if (!pair) return undefined;
+        await tx.delete(pendingPairs).where(eq(pendingPairs.qaPairId, pairId));
+        await tx.update(chats).set({ updatedAt: outcome.answeredAt }).where(eq(chats.id, pair.chatId));
+        return pair;
+      });
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import { eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
+import type { PgDb } from '../../db/pg/client.js';
+import { branches, chats, deletedChats, qaPairs } from '../../db/pg/schema.js';
+import { MAIN_BRANCH_NAME } from '../../domain/limits.js';
+import type { ChatRow, QaPairRow } from '../../domain/types.js';
+
+/**
+ * What several PostgreSQL stores share: the path walk and the rows more than one
+ * aggregate writes (a chat with its main branch is written by chats, asks and forks).
+ * Each helper takes the transaction (or the pool) it runs on.
+ */
+
+export type Tx = Parameters<Parameters<PgDb['transaction']>[0]>[0];
+export type Runner = PgDb | Tx;
+
+/** PostgreSQL integers are 32-bit: "no limit" is the largest of them. */
+export const NO_LIMIT = 2_147_483_647;
+export const clampLimit = (limit: number) => Math.min(limit, NO_LIMIT);
+
+/**
+ * The path from `headPairId` back towards the first pair as a table `path(pid, depth)`,
+ * depth 0 being the head, at most `maxDepth` of them: each pair is then joined once by
+ * its primary key, as SQLite does by rowid.
+ */
+export function pathWalk(headPairId: SQL, maxDepth: SQL): SQL {
+  return sql`(WITH RECURSIVE walk(pid, parent, depth) AS (
+      SELECT id, parent_id, 0 FROM ${qaPairs} WHERE id = ${headPairId}
+      UNION ALL
+      SELECT p.id, p.parent_id, walk.depth + 1 FROM walk JOIN ${qaPairs} p ON p.id = walk.parent
+      WHERE walk.depth + 1 < ${maxDepth}
+    ) SELECT pid, depth FROM walk) AS path`;
+}
+export const pairColumns = getTableColumns(qaPairs);
+export const onPath = sql`${qaPairs.id} = path.pid`;
+export const byDepth = sql`path.depth`;
+
+/** Takes the chat's row lock: what orders asks, branch changes and deletions of one chat. */
+export async function lockChat(tx: Tx, chatId: string): Promise<void> {
+  await tx.select({ id: chats.id }).from(chats).where(eq(chats.id, chatId)).for('update');
+}
+
+export async function wasDeleted(runner: Runner, id: string): Promise<boolean> {
+  const [row] = await runner.select({ id: deletedChats.id }).from(deletedChats).where(eq(deletedChats.id, id));
+  return row !== undefined;
+}
+
+export async function countBranches(runner: Runner, chatId: string): Promise<number> {
+  const [row] = await runner
+    .select({ n: sql<number>`count(*)::int` })
+    .from(branches)
+    .where(eq(branches.chatId, chatId));
+  return row?.n ?? 0;
+}
+
+/** The latest `limit` answered pairs on the path to `headPairId`, oldest first. */
+export async function answeredHistory(
+  runner: Runner,
+  headPairId: string | null,
+  limit: number,
+): Promise<Pick<QaPairRow, 'question' | 'answer'>[]> {
+  if (headPairId === null || limit === 0) return [];
+  const rows = await runner
+    .select({ question: qaPairs.question, answer: qaPairs.answer })
+    .from(pathWalk(sql`${headPairId}::text`, sql`${NO_LIMIT}::int`))
+    .innerJoin(qaPairs, onPath)
+    .where(eq(qaPairs.status, 'answered'))
+    .orderBy(byDepth)
+    .limit(clampLimit(limit));
+  return rows.reverse();
+}
+
+export type ChatWithMainBranch = Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'> &
+  Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId' | 'settings'>>;
+
+/** Inserts a chat and its `main` branch, active and empty; the caller holds the transaction. */
+export async function insertChatWithMainBranch(
+  tx: Tx,
+  chat: ChatWithMainBranch,
+  mainBranchId: string,
+): Promise<ChatRow> {
+  const [row] = await tx
+    .insert(chats)
+    .values({
+      id: chat.id,
+      userId: chat.userId,
+      title: chat.title,
+      createdAt: chat.createdAt,
+      updatedAt: chat.updatedAt,
+      settings: chat.settings ?? {},
+      forkedFromChatId: chat.forkedFromChatId ?? null,
+      forkedFromPairId: chat.forkedFromPairId ?? null,
+      activeBranchId: mainBranchId,
+    })
+    .returning();
+  if (!row) throw new Error(`chat ${chat.id} was not inserted`);
+  await tx.insert(branches).values({
+    id: mainBranchId,
+    chatId: chat.id,
+    userId: chat.userId,
+    name: MAIN_BRANCH_NAME,
+    forkPairId: null,
+    headPairId: null,
+    createdAt: chat.createdAt,
+    updatedAt: chat.updatedAt,
+  });
+  return row;
+}
+
+/** Inserts rows in batches of 500, in order (parents before their children). */
+export async function insertInBatches<T>(rows: readonly T[], insert: (batch: T[]) => Promise<unknown>): Promise<void> {
+  for (let start = 0; start < rows.length; start += 500) await insert(rows.slice(start, start + 500));
+}

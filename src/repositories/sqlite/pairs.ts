@@ -1,0 +1,225 @@
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import type { SqliteDb } from '../../db/sqlite/client.js';
+import { branches, chats, qaPairs } from '../../db/sqlite/schema.js';
+import { askLookup, landAsk, outcomeColumns, type PairOutcome } from '../../domain/asks.js';
+import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
+import type { QaPairRow, StoredSearchResult, TreeNode } from '../../domain/types.js';
+import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
+import { setTo, type SharedStatements } from './shared.js';
+
+/**
+ * Question/answer pairs on SQLite. The ask path's statements are prepared once: an ask is
+ * one synchronous transaction of a few indexed statements, never spanning the upstream call.
+ */
+export function createSqlitePairStore(
+  db: SqliteDb,
+  shared: SharedStatements,
+): PairStore & {
+  /** Fails every pending or streaming pair (at start-up nothing can still be working on one). */
+  failUnfinished(errorCode: string, errorMessage: string, now: Date): number;
+} {
+  const p = sql.placeholder;
+  const find = db
+    .select()
+    .from(qaPairs)
+    .where(eq(qaPairs.id, p('id')))
+    .prepare();
+  const listOfChat = db
+    .select()
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, p('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .limit(p('limit'))
+    .prepare();
+  const skeleton = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId })
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, p('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .prepare();
+  // Branches of a chat that end at a pair, or that are still empty.
+  const branchesEndingAt = db
+    .select({ id: branches.id, updatedAt: branches.updatedAt })
+    .from(branches)
+    .where(and(eq(branches.chatId, p('chatId')), eq(branches.headPairId, p('headPairId'))))
+    .prepare();
+  const emptyBranches = db
+    .select({ id: branches.id, updatedAt: branches.updatedAt })
+    .from(branches)
+    .where(and(eq(branches.chatId, p('chatId')), isNull(branches.headPairId)))
+    .prepare();
+  const insertPair = db
+    .insert(qaPairs)
+    .values({
+      id: p('id'),
+      chatId: p('chatId'),
+      userId: p('userId'),
+      parentId: p('parentId'),
+      seq: p('seq'),
+      question: p('question'),
+      status: p('status'),
+      provider: p('provider'),
+      historyTurns: p('historyTurns'),
+      createdAt: p('createdAt'),
+    })
+    .returning()
+    .prepare();
+  const moveBranchHead = db
+    .update(branches)
+    .set({ headPairId: setTo<string>('headPairId'), updatedAt: setTo<Date>('updatedAt') })
+    .where(eq(branches.id, p('id')))
+    .prepare();
+  const recordAskOnChat = db
+    .update(chats)
+    .set({
+      lastSeq: setTo<number>('seq'),
+      qaCount: sql`${chats.qaCount} + 1`,
+      lastQuestion: setTo<string>('question'),
+      updatedAt: setTo<Date>('now'),
+      activeBranchId: setTo<string>('branchId'),
+    })
+    .where(eq(chats.id, p('id')))
+    .prepare();
+  const completePair = db
+    .update(qaPairs)
+    .set({
+      status: setTo<QaPairRow['status']>('status'),
+      answer: setTo<string | null>('answer'),
+      searchResults: setTo<StoredSearchResult[]>('searchResults'),
+      errorCode: setTo<string | null>('errorCode'),
+      errorMessage: setTo<string | null>('errorMessage'),
+      latencyMs: setTo<number | null>('latencyMs'),
+      answeredAt: setTo<Date>('answeredAt'),
+      model: setTo<string | null>('model'),
+      upstreamRequestId: setTo<string | null>('upstreamRequestId'),
+    })
+    .where(eq(qaPairs.id, p('id')))
+    .returning()
+    .prepare();
+  const touchChat = db
+    .update(chats)
+    .set({ updatedAt: setTo<Date>('updatedAt') })
+    .where(eq(chats.id, p('id')))
+    .prepare();
+
+  function beginAsk(input: BeginAskInput): BeginAskResult {
+    if (input.newChat) {
+      // A deleted chat's id is never used again (an ask queued before the deletion ends here).
+      if (shared.wasDeleted(input.chatId)) return { status: 'chat_gone' };
+      shared.insertChatWithMainBranch(
+        {
+          id: input.chatId,
+          userId: input.userId,
+          title: input.newChat.title,
+          createdAt: input.now,
+          updatedAt: input.now,
+        },
+        input.newChat.mainBranchId,
+      );
+    }
+    const chat = shared.findChat.get({ id: input.chatId });
+    // Deleted since the caller looked it up: nothing to ask in.
+    if (!chat) return { status: 'chat_gone' };
+    if (!chat.activeBranchId) throw new Error(`chat ${input.chatId} has no active branch`);
+
+    const lookup = askLookup(input.placement);
+    const { parentId, extendBranchId } = landAsk(lookup, {
+      activeBranchId: chat.activeBranchId,
+      ...(lookup.kind === 'active-branch' ? { activeBranch: shared.findBranch.get({ id: chat.activeBranchId }) } : {}),
+      ...(lookup.kind === 'branches-ending-at'
+        ? {
+            branchesEndingAt:
+              lookup.parentId === null
+                ? emptyBranches.all({ chatId: input.chatId })
+                : branchesEndingAt.all({ chatId: input.chatId, headPairId: lookup.parentId }),
+          }
+        : {}),
+    });
+    if (!extendBranchId && shared.countBranches(input.chatId) >= MAX_BRANCHES_PER_CHAT) {
+      return { status: 'too_many_branches' };
+    }
+
+    const history = shared.answeredHistory(parentId, input.historyLimit);
+    const seq = chat.lastSeq + 1;
+    const pair = insertPair.get({
+      id: input.pairId,
+      chatId: input.chatId,
+      userId: input.userId,
+      parentId,
+      seq,
+      question: input.question,
+      status: input.status,
+      provider: input.provider,
+      historyTurns: history.length,
+      createdAt: input.now,
+    });
+    if (!pair) throw new Error(`pair ${input.pairId} was not inserted`);
+
+    const branchId = extendBranchId ?? input.newBranchId;
+    if (extendBranchId) {
+      moveBranchHead.run({ id: extendBranchId, headPairId: pair.id, updatedAt: input.now });
+    } else {
+      shared.insertBranch.run({
+        id: input.newBranchId,
+        chatId: input.chatId,
+        userId: input.userId,
+        name: null,
+        forkPairId: parentId,
+        headPairId: pair.id,
+        createdAt: input.now,
+        updatedAt: input.now,
+      });
+    }
+    recordAskOnChat.run({ id: input.chatId, seq, question: input.question, now: input.now, branchId });
+    return { status: 'begun', pair, history, branchId };
+  }
+
+  return {
+    async find(id: string): Promise<QaPairRow | undefined> {
+      return find.get({ id });
+    },
+
+    async listPath(headPairId: string | null, limit?: number): Promise<QaPairRow[]> {
+      return shared.listPath(headPairId, limit);
+    },
+
+    async listHistory(headPairId: string | null, limit: number) {
+      return shared.answeredHistory(headPairId, limit);
+    },
+
+    async listOfChat(chatId: string, limit: number): Promise<QaPairRow[]> {
+      return listOfChat.all({ chatId, limit });
+    },
+
+    async listTree(chatId: string): Promise<TreeNode[]> {
+      return skeleton.all({ chatId });
+    },
+
+    async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {
+      // better-sqlite3 rolls back only on a throw: every outcome other than 'begun' is
+      // decided before anything is written (a new chat has one branch, never too many).
+      return db.transaction(() => beginAsk(input));
+    },
+
+    async complete(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
+      return db.transaction(() => {
+        const pair = completePair.get({ id: pairId, ...outcomeColumns(outcome) });
+        if (!pair) return undefined;
+        touchChat.run({ id: pair.chatId, updatedAt: outcome.answeredAt });
+        return pair;
+      });
+    },
+
+    failUnfinished(errorCode: string, errorMessage: string, now: Date): number {
+      return (
+        db
+          .update(qaPairs)
+          .set({ status: 'failed', errorCode, errorMessage, answeredAt: now })
+          // Literal values, not parameters: SQLite uses the partial index only when the
+          // query's condition matches the index's own WHERE clause as written.
+          .where(sql`${qaPairs.status} in ('pending', 'streaming')`)
+          .run().changes
+      );
+    },
+  };
+}

@@ -1,0 +1,74 @@
+import type { ChatbotProvider } from '../chatbot/index.js';
+import type { Storage } from '../repositories/contract.js';
+import { createAccessService } from './access.js';
+import { createBranchService } from './branches.js';
+import { createChatService } from './chats.js';
+import { createConversationService } from './conversation.js';
+import { createIdempotencyService } from './idempotency.js';
+import { createPortabilityService } from './portability.js';
+import { createSearchService } from './search.js';
+import type { Telemetry } from './telemetry.js';
+import { createUserService } from './users.js';
+
+export interface ServiceOptions {
+  adminApiKey: string | undefined;
+  allowSignup: boolean;
+  historyMaxTurns: number;
+  /** How long an Idempotency-Key is remembered. */
+  idempotencyTtlHours: number;
+}
+
+/** The stores the command line needs: no chat lock, no liveness (a server may be running beside it). */
+export type StorageServiceStores = Pick<Storage, 'users' | 'chats' | 'pairs' | 'branches' | 'transfer'>;
+
+/**
+ * The services that need only the database: the HTTP app's, and the command line's
+ * (create-user, import, export), which must not start a chatbot client or recover
+ * unfinished asks under a server that may be running.
+ */
+export function createStorageServices(
+  stores: StorageServiceStores,
+  options: Pick<ServiceOptions, 'adminApiKey' | 'allowSignup'>,
+) {
+  const access = createAccessService({ users: stores.users, adminApiKey: options.adminApiKey });
+  return {
+    access,
+    users: createUserService({ users: stores.users, allowSignup: options.allowSignup }),
+    chats: createChatService({ stores, access }),
+    portability: createPortabilityService({ stores, access }),
+  };
+}
+
+export type StorageServices = ReturnType<typeof createStorageServices>;
+
+/** Every service of the HTTP app, over one storage and one chatbot. */
+export function createServices(
+  storage: Storage,
+  deps: { chatbot: ChatbotProvider; telemetry?: Telemetry },
+  options: ServiceOptions,
+) {
+  const base = createStorageServices(storage, options);
+  const { access } = base;
+  // One lock for everything that must not interleave with an ask on the same chat.
+  const { chatLock } = storage;
+  return {
+    ...base,
+    branches: createBranchService({ stores: storage, access, chatLock }),
+    search: createSearchService({ stores: storage, access }),
+    idempotency: createIdempotencyService({
+      keys: storage.idempotency,
+      access,
+      ttlMs: options.idempotencyTtlHours * 3_600_000,
+    }),
+    conversation: createConversationService({
+      stores: storage,
+      access,
+      chatbot: deps.chatbot,
+      chatLock,
+      historyMaxTurns: options.historyMaxTurns,
+      ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
+    }),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;
