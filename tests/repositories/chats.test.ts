@@ -58,7 +58,8 @@ describe.each(engines)('chats on %s', (engine) => {
     expect((await storage.chats.listForUser(user.id, 100)).map((chat) => chat.id)).toEqual(expected);
     const paged: string[] = [];
     let page = await storage.chats.listForUser(user.id, 2);
-    while (page.length > 0) {
+    // Bounded: a cursor that repeated its own chat would otherwise page forever.
+    for (let pages = 0; page.length > 0 && pages <= minutes.length; pages += 1) {
       paged.push(...page.map((chat) => chat.id));
       const last = page.at(-1);
       if (!last) break;

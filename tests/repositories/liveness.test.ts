@@ -107,6 +107,17 @@ describe.each(engines)('orphan recovery on %s', (engine) => {
       await peer.liveness.leave();
     });
 
+    it('never fails its own pairs, even while its own heartbeat looks stale', async () => {
+      await storage.liveness.beat();
+      const ours = await unfinishedPairs(storage);
+      // A beat delayed past the limit (a busy database) must not make an instance sweep itself.
+      await setHeartbeatAgo(storage.liveness.instanceId, 120);
+      expect(await storage.liveness.failOrphans(CODE, MESSAGE, at(10))).toBe(0);
+      expect(await statusOf(ours.pending.id)).toBe('pending');
+      expect(await statusOf(ours.streaming.id)).toBe('streaming');
+      await storage.liveness.beat();
+    });
+
     it('fails the pairs of an instance whose heartbeat is stale, and only those', async () => {
       const stale = peerOf(opened.database);
       const live = peerOf(opened.database);
