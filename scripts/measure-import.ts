@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { fromChatGpt } from '../src/services/import-formats.js';
+import { fromChatGpt } from '../src/services/imports/chatgpt.js';
 import { WorkMeter } from '../src/services/work-meter.js';
 
 /** One question and a chain of `messages` assistant/tool messages under it. */

@@ -5,14 +5,9 @@ import type { ImportChatResult, Storage } from '../repositories/contract.js';
 import { CHAT_EXPORT_FORMAT, type ChatExport } from '../schemas/portability.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat, type ChatStores } from './chats.js';
-import {
-  assertShallow,
-  fromChatExport,
-  fromChatGpt,
-  ImportError,
-  isChatExport,
-  isChatGptConversation,
-} from './import-formats.js';
+import { fromChatExport, isChatExport } from './imports/chat-export.js';
+import { fromChatGpt, isChatGptConversation } from './imports/chatgpt.js';
+import { assertShallow, ImportError } from './imports/common.js';
 import type { ImportedChat } from '../domain/transfer.js';
 import { WorkMeter } from './work-meter.js';
 import { MAX_IMPORTED_CHATS } from '../domain/limits.js';

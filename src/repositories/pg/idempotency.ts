@@ -1,6 +1,7 @@
 import { and, eq, lt, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { idempotencyKeys } from '../../db/pg/schema.js';
+import { runningKey } from '../../domain/rows.js';
 import type { IdempotencyRow } from '../../domain/types.js';
 import type { ClaimResult, IdempotencyStore } from '../contract.js';
 
@@ -22,16 +23,7 @@ export function createPgIdempotencyStore(db: PgDb): IdempotencyStore {
     }): Promise<ClaimResult> {
       const claimed = await db
         .insert(idempotencyKeys)
-        .values({
-          userId: input.userId,
-          key: input.key,
-          requestHash: input.requestHash,
-          state: 'running',
-          statusCode: null,
-          response: null,
-          createdAt: input.now,
-          expiresAt: input.expiresAt,
-        })
+        .values(runningKey(input))
         .onConflictDoUpdate({
           target: [idempotencyKeys.userId, idempotencyKeys.key],
           set: {
@@ -50,16 +42,7 @@ export function createPgIdempotencyStore(db: PgDb): IdempotencyStore {
       // Released between our insert and this read: a rare race, answered as "still running".
       return {
         kind: 'existing',
-        row: row ?? {
-          userId: input.userId,
-          key: input.key,
-          requestHash: input.requestHash,
-          state: 'running',
-          statusCode: null,
-          response: null,
-          createdAt: input.now,
-          expiresAt: input.expiresAt,
-        },
+        row: row ?? runningKey(input),
       };
     },
 

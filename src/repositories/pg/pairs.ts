@@ -3,6 +3,7 @@ import type { PgDb } from '../../db/pg/client.js';
 import { branches, chats, pendingPairs, qaPairs } from '../../db/pg/schema.js';
 import { askLookup, landAsk, outcomeColumns, type PairOutcome } from '../../domain/asks.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
+import { askedPair, branchOfAsk } from '../../domain/rows.js';
 import type { QaPairRow, TreeNode } from '../../domain/types.js';
 import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
 import {
@@ -103,18 +104,7 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
     const seq = chat.lastSeq + 1;
     const [pair] = await tx
       .insert(qaPairs)
-      .values({
-        id: input.pairId,
-        chatId: input.chatId,
-        userId: input.userId,
-        parentId,
-        seq,
-        question: input.question,
-        status: input.status,
-        provider: input.provider,
-        historyTurns: history.length,
-        createdAt: input.now,
-      })
+      .values(askedPair({ ...input, parentId, seq, historyTurns: history.length }))
       .returning();
     if (!pair) throw new Error(`pair ${input.pairId} was not inserted`);
     await tx
@@ -128,16 +118,7 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
         .set({ headPairId: pair.id, updatedAt: input.now })
         .where(eq(branches.id, extendBranchId));
     } else {
-      await tx.insert(branches).values({
-        id: input.newBranchId,
-        chatId: input.chatId,
-        userId: input.userId,
-        name: null,
-        forkPairId: parentId,
-        headPairId: pair.id,
-        createdAt: input.now,
-        updatedAt: input.now,
-      });
+      await tx.insert(branches).values(branchOfAsk({ ...input, branchId: input.newBranchId, parentId }));
     }
     await tx
       .update(chats)

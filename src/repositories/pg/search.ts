@@ -9,6 +9,7 @@ import {
   type SearchTerm,
 } from '../../domain/search.js';
 import type { SearchStore } from '../contract.js';
+import { searchFilters } from '../shared-sql.js';
 
 interface HitRow extends Record<string, unknown> {
   chat_id: string;
@@ -52,19 +53,7 @@ function termQuery(term: SearchTerm): SQL {
  * highlights (ts_headline) and the "matched in" flags.
  */
 export function createPgSearchStore(db: PgDb): SearchStore {
-  function filters(input: SearchFilters): SQL[] {
-    const conditions: SQL[] = [sql`d.user_id = ${input.userId}`];
-    if (input.chatId) conditions.push(sql`d.chat_id = ${input.chatId}`);
-    if (input.since) conditions.push(sql`d.created_at >= ${input.since.toISOString()}::timestamptz`);
-    if (input.until) conditions.push(sql`d.created_at < ${input.until.toISOString()}::timestamptz`);
-    if (input.domain) {
-      conditions.push(sql`d.qa_pair_id IN (
-        SELECT s.qa_pair_id FROM qa_pair_sources s
-        WHERE s.user_id = ${input.userId} AND (s.domain = ${input.domain} OR s.domain LIKE ${`%.${likeEscape(input.domain)}`})
-      )`);
-    }
-    return conditions;
-  }
+  const filters = (input: SearchFilters) => searchFilters(input, (value) => sql`${value.toISOString()}::timestamptz`);
 
   const toHit = (row: HitRow): SearchHit => ({
     chatId: row.chat_id,
@@ -146,6 +135,3 @@ export function createPgSearchStore(db: PgDb): SearchStore {
     },
   };
 }
-
-/** LIKE treats % and _ as wildcards; a domain is matched literally (\ is PostgreSQL's default escape). */
-const likeEscape = (text: string) => text.replace(/[\\%_]/g, (char) => `\\${char}`);

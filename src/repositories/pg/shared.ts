@@ -1,7 +1,7 @@
 import { eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { branches, chats, deletedChats, qaPairs } from '../../db/pg/schema.js';
-import { MAIN_BRANCH_NAME } from '../../domain/limits.js';
+import { chatWithMainBranch, type NewChatFields } from '../../domain/rows.js';
 import type { ChatRow, QaPairRow } from '../../domain/types.js';
 
 /**
@@ -69,40 +69,12 @@ export async function answeredHistory(
   return rows.reverse();
 }
 
-export type ChatWithMainBranch = Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'> &
-  Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId' | 'settings'>>;
-
 /** Inserts a chat and its `main` branch, active and empty; the caller holds the transaction. */
-export async function insertChatWithMainBranch(
-  tx: Tx,
-  chat: ChatWithMainBranch,
-  mainBranchId: string,
-): Promise<ChatRow> {
-  const [row] = await tx
-    .insert(chats)
-    .values({
-      id: chat.id,
-      userId: chat.userId,
-      title: chat.title,
-      createdAt: chat.createdAt,
-      updatedAt: chat.updatedAt,
-      settings: chat.settings ?? {},
-      forkedFromChatId: chat.forkedFromChatId ?? null,
-      forkedFromPairId: chat.forkedFromPairId ?? null,
-      activeBranchId: mainBranchId,
-    })
-    .returning();
+export async function insertChatWithMainBranch(tx: Tx, chat: NewChatFields, mainBranchId: string): Promise<ChatRow> {
+  const rows = chatWithMainBranch(chat, mainBranchId);
+  const [row] = await tx.insert(chats).values(rows.chat).returning();
   if (!row) throw new Error(`chat ${chat.id} was not inserted`);
-  await tx.insert(branches).values({
-    id: mainBranchId,
-    chatId: chat.id,
-    userId: chat.userId,
-    name: MAIN_BRANCH_NAME,
-    forkPairId: null,
-    headPairId: null,
-    createdAt: chat.createdAt,
-    updatedAt: chat.updatedAt,
-  });
+  await tx.insert(branches).values(rows.branch);
   return row;
 }
 

@@ -1,6 +1,7 @@
 import { and, eq, lt } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { idempotencyKeys } from '../../db/sqlite/schema.js';
+import { runningKey } from '../../domain/rows.js';
 import type { IdempotencyRow } from '../../domain/types.js';
 import type { ClaimResult, IdempotencyStore } from '../contract.js';
 
@@ -27,18 +28,7 @@ export function createSqliteIdempotencyStore(db: SqliteDb): IdempotencyStore {
             .where(and(eq(idempotencyKeys.userId, input.userId), eq(idempotencyKeys.key, input.key)))
             .run();
         }
-        tx.insert(idempotencyKeys)
-          .values({
-            userId: input.userId,
-            key: input.key,
-            requestHash: input.requestHash,
-            state: 'running',
-            statusCode: null,
-            response: null,
-            createdAt: input.now,
-            expiresAt: input.expiresAt,
-          })
-          .run();
+        tx.insert(idempotencyKeys).values(runningKey(input)).run();
         return { kind: 'claimed' as const };
       });
     },

@@ -3,6 +3,7 @@ import type { SqliteDb } from '../../db/sqlite/client.js';
 import { branches, chats, qaPairs } from '../../db/sqlite/schema.js';
 import { askLookup, landAsk, outcomeColumns, type PairOutcome } from '../../domain/asks.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
+import { askedPair, branchOfAsk } from '../../domain/rows.js';
 import type { QaPairRow, StoredSearchResult, TreeNode } from '../../domain/types.js';
 import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
 import { setTo, type SharedStatements } from './shared.js';
@@ -141,34 +142,14 @@ export function createSqlitePairStore(
 
     const history = shared.answeredHistory(parentId, input.historyLimit);
     const seq = chat.lastSeq + 1;
-    const pair = insertPair.get({
-      id: input.pairId,
-      chatId: input.chatId,
-      userId: input.userId,
-      parentId,
-      seq,
-      question: input.question,
-      status: input.status,
-      provider: input.provider,
-      historyTurns: history.length,
-      createdAt: input.now,
-    });
+    const pair = insertPair.get(askedPair({ ...input, parentId, seq, historyTurns: history.length }));
     if (!pair) throw new Error(`pair ${input.pairId} was not inserted`);
 
     const branchId = extendBranchId ?? input.newBranchId;
     if (extendBranchId) {
       moveBranchHead.run({ id: extendBranchId, headPairId: pair.id, updatedAt: input.now });
     } else {
-      shared.insertBranch.run({
-        id: input.newBranchId,
-        chatId: input.chatId,
-        userId: input.userId,
-        name: null,
-        forkPairId: parentId,
-        headPairId: pair.id,
-        createdAt: input.now,
-        updatedAt: input.now,
-      });
+      shared.insertBranch.run({ ...branchOfAsk({ ...input, branchId: input.newBranchId, parentId }) });
     }
     recordAskOnChat.run({ id: input.chatId, seq, question: input.question, now: input.now, branchId });
     return { status: 'begun', pair, history, branchId };

@@ -1,4 +1,4 @@
-import { sql, type SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import {
   MARK_CLOSE,
@@ -9,6 +9,7 @@ import {
   type SearchTerm,
 } from '../../domain/search.js';
 import { InvalidSearchQuery, type SearchStore } from '../contract.js';
+import { searchFilters } from '../shared-sql.js';
 
 interface HitRow {
   chat_id: string;
@@ -51,19 +52,7 @@ export function buildMatchExpression(terms: readonly SearchTerm[], userId: strin
  * selected by their scope token inside the index and checked again against search_docs.
  */
 export function createSqliteSearchStore(db: SqliteDb): SearchStore {
-  function filters(input: SearchFilters): SQL[] {
-    const conditions: SQL[] = [sql`d.user_id = ${input.userId}`];
-    if (input.chatId) conditions.push(sql`d.chat_id = ${input.chatId}`);
-    if (input.since) conditions.push(sql`d.created_at >= ${input.since.getTime()}`);
-    if (input.until) conditions.push(sql`d.created_at < ${input.until.getTime()}`);
-    if (input.domain) {
-      conditions.push(sql`d.qa_pair_id IN (
-        SELECT s.qa_pair_id FROM qa_pair_sources s
-        WHERE s.user_id = ${input.userId} AND (s.domain = ${input.domain} OR s.domain LIKE ${`%.${input.domain}`})
-      )`);
-    }
-    return conditions;
-  }
+  const filters = (input: SearchFilters) => searchFilters(input, (value) => sql`${value.getTime()}`);
 
   const toHit = (row: HitRow): SearchHit => ({
     chatId: row.chat_id,

@@ -1,7 +1,7 @@
 import { eq, getTableColumns, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { branches, chats, deletedChats, qaPairs } from '../../db/sqlite/schema.js';
-import { MAIN_BRANCH_NAME } from '../../domain/limits.js';
+import { chatWithMainBranch, type NewChatFields } from '../../domain/rows.js';
 import type { ChatRow, QaPairRow } from '../../domain/types.js';
 
 /**
@@ -40,9 +40,6 @@ const byDepth = sql`path.depth`;
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
-
-export type ChatWithMainBranch = Pick<ChatRow, 'id' | 'userId' | 'title' | 'createdAt' | 'updatedAt'> &
-  Partial<Pick<ChatRow, 'forkedFromChatId' | 'forkedFromPairId' | 'settings'>>;
 
 export function createSharedStatements(db: SqliteDb) {
   const p = sql.placeholder;
@@ -130,29 +127,11 @@ export function createSharedStatements(db: SqliteDb) {
     },
 
     /** Inserts a chat and its `main` branch, active and empty; the caller holds the transaction. */
-    insertChatWithMainBranch(chat: ChatWithMainBranch, mainBranchId: string): ChatRow {
-      const row = insertChat.get({
-        id: chat.id,
-        userId: chat.userId,
-        title: chat.title,
-        createdAt: chat.createdAt,
-        updatedAt: chat.updatedAt,
-        settings: chat.settings ?? {},
-        forkedFromChatId: chat.forkedFromChatId ?? null,
-        forkedFromPairId: chat.forkedFromPairId ?? null,
-        activeBranchId: mainBranchId,
-      });
+    insertChatWithMainBranch(chat: NewChatFields, mainBranchId: string): ChatRow {
+      const rows = chatWithMainBranch(chat, mainBranchId);
+      const row = insertChat.get(rows.chat);
       if (!row) throw new Error(`chat ${chat.id} was not inserted`);
-      insertBranch.run({
-        id: mainBranchId,
-        chatId: chat.id,
-        userId: chat.userId,
-        name: MAIN_BRANCH_NAME,
-        forkPairId: null,
-        headPairId: null,
-        createdAt: chat.createdAt,
-        updatedAt: chat.updatedAt,
-      });
+      insertBranch.run({ ...rows.branch });
       return row;
     },
   };
