@@ -84,17 +84,20 @@ describe.each(engines)('idempotency keys on %s', (engine) => {
     expect(await claim(user, 'k', 'hash-3', at(1), at(61))).toEqual({ kind: 'claimed' });
   });
 
-  it('purgeExpired removes the rows expired before `now`, counting them, and keeps the live ones', async () => {
+  it('purgeExpired removes the rows expired by `now` (as claim counts them), counting them, and keeps the live ones', async () => {
     const user = await seedUser(storage);
     // The other tests' rows expire within two hours: purged first, so the count below is ours alone.
     await storage.idempotency.purgeExpired(at(99_000));
     const now = at(100_000);
-    const keys = { old: randomUUID(), older: randomUUID(), live: randomUUID() };
+    const keys = { old: randomUUID(), older: randomUUID(), live: randomUUID(), edge: randomUUID() };
     await claim(user, keys.older, 'h', at(99_000), at(99_500));
+    // Expiring exactly now: claim takes such a key over, so purge removes it too.
+    await claim(user, keys.edge, 'h', at(99_950), now);
     await claim(user, keys.old, 'h', at(99_900), at(99_999));
     await claim(user, keys.live, 'h', at(99_990), at(100_001));
     await storage.idempotency.complete(user.id, keys.old, 200, 'done');
-    expect(await storage.idempotency.purgeExpired(now)).toBe(2);
+    expect(await storage.idempotency.purgeExpired(now)).toBe(3);
+    expect(await storage.idempotency.find(user.id, keys.edge)).toBeUndefined();
     expect(await storage.idempotency.find(user.id, keys.old)).toBeUndefined();
     expect(await storage.idempotency.find(user.id, keys.older)).toBeUndefined();
     expect(await storage.idempotency.find(user.id, keys.live)).toMatchObject({ state: 'running' });

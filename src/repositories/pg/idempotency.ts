@@ -1,4 +1,4 @@
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, lte, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { idempotencyKeys } from '../../db/pg/schema.js';
 import { runningKey } from '../../domain/rows.js';
@@ -61,7 +61,7 @@ export function createPgIdempotencyStore(db: PgDb): IdempotencyStore {
     async purgeExpired(now: Date): Promise<number> {
       const deleted = await db
         .delete(idempotencyKeys)
-        .where(lt(idempotencyKeys.expiresAt, now))
+        .where(lte(idempotencyKeys.expiresAt, now))
         .returning({ key: idempotencyKeys.key });
       return deleted.length;
     },

@@ -43,6 +43,8 @@ export function createPgTransferStore(db: PgDb): TransferStore {
                   : sql`(${chats.importSource} = ${imported.sourceId} OR ${chats.id} = ${imported.originalChatId})`,
               ),
             )
+            // The chat imported from this source first, as SQLite answers.
+            .orderBy(sql`CASE WHEN ${chats.importSource} = ${imported.sourceId} THEN 0 ELSE 1 END`)
             .limit(1);
           if (existing) return { status: 'duplicate', chatId: existing.id };
 

@@ -1,4 +1,4 @@
-import { and, eq, lt } from 'drizzle-orm';
+import { and, eq, lte } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { idempotencyKeys } from '../../db/sqlite/schema.js';
 import { runningKey } from '../../domain/rows.js';
@@ -57,7 +57,7 @@ export function createSqliteIdempotencyStore(db: SqliteDb): IdempotencyStore {
     },
 
     async purgeExpired(now: Date): Promise<number> {
-      return db.delete(idempotencyKeys).where(lt(idempotencyKeys.expiresAt, now)).run().changes;
+      return db.delete(idempotencyKeys).where(lte(idempotencyKeys.expiresAt, now)).run().changes;
     },
   };
 }
