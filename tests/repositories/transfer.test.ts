@@ -196,6 +196,15 @@ describe.each(engines)('transfer on %s', (engine) => {
       expect((await importFor(user, exported(`export:${chat.id}:after`))).status).toBe('imported');
     });
 
+    it('names the chat of the same source when the source and the original are two different chats', async () => {
+      const user = await seedUser(storage);
+      const { chat: original } = await seedChat(storage, user);
+      const restored = await importedOk(user, importedChat(`export:${original.id}`));
+      // A second restore of the same backup: its source is the restored chat, its original the other one.
+      const again = importedChat(`export:${original.id}`, { originalChatId: original.id });
+      expect(await importFor(user, again)).toEqual({ status: 'duplicate', chatId: restored.id });
+    });
+
     it.each([
       {
         failing: 'a pair (two with the same key: the second insert fails)',
