@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOfflineProvider } from '../src/chatbot/offline.js';
 import { openDatabase } from '../src/db/client.js';
 import { createChatRepository } from '../src/repositories/chats.js';
@@ -9,11 +9,10 @@ import { createChatService } from '../src/services/chats.js';
 import { createConversationService } from '../src/services/conversation.js';
 import { createKeyedLock } from '../src/services/keyed-lock.js';
 import { createUserService } from '../src/services/users.js';
-import { createTempDir } from './helpers/app.js';
 import { onPg } from './helpers/database.js';
+import { useTempDir } from './helpers/suite.js';
 
-const temp = createTempDir();
-afterAll(() => temp.cleanup());
+const temp = useTempDir();
 
 // SQLite's planner (EXPLAIN QUERY PLAN); PostgreSQL's plans are checked in query-plans-pg.test.ts.
 describe.skipIf(onPg)('query plans (SQLite)', () => {
