@@ -1,7 +1,10 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 
-/** A loopback port nothing listens on right now, for a server the script starts as a child. */
+/**
+ * A loopback port nothing listens on right now, for a server a script or a test starts as a
+ * child process (bench, pg cluster, measure scripts; tests/helpers/server.ts and the tests).
+ */
 export async function freePort(): Promise<number> {
   const server = createServer();
   server.listen(0, '127.0.0.1');

@@ -1,41 +1,25 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import {
-  ask,
-  buildTestApp,
-  createTempDir,
-  createUser,
-  tableCounts,
-  TEST_YOU_KEY,
-  type TestUser,
-} from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, createUser, tableCounts, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
+import { sendJson, type FakeUpstream } from './helpers/fake-upstream.js';
 import { deferred } from './helpers/sse-client.js';
 import { onPg } from './helpers/database.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  app = await buildTestApp({
-    databaseUrl: join(temp.dir, 'ask.db'),
-    upstreamUrl: upstream.url,
-    env: { HISTORY_MAX_TURNS: '3', UPSTREAM_TIMEOUT_MS: '1000' },
-  });
-  ada = await createUser(app, 'Ada');
-  bob = await createUser(app, 'Bob');
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
-});
+useTestApp(
+  { databaseUrl: join(temp.dir, 'ask.db'), upstream, env: { HISTORY_MAX_TURNS: '3', UPSTREAM_TIMEOUT_MS: '1000' } },
+  async (suite) => {
+    app = suite.app;
+    ada = await createUser(app, 'Ada');
+    bob = await createUser(app, 'Bob');
+  },
+);
 
 beforeEach(() => upstream.reset());
 

@@ -1,20 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, createUser, type TestUser } from './helpers/app.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 import { deferred } from './helpers/sse-client.js';
 import { queryRows } from './helpers/database.js';
 
 /** Defects found by attacking the service from outside (issue 13), each replayed here. */
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
-const temp = createTempDir();
 
 interface AskBody {
   chat_id: string;
@@ -22,17 +23,10 @@ interface AskBody {
   qa_pair: { id: string };
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'attacks.db'), upstreamUrl: upstream.url });
+useTestApp({ databaseUrl: join(temp.dir, 'attacks.db'), upstream }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 beforeEach(() => upstream.reset());
@@ -180,14 +174,16 @@ describe('a deleted chat stays deleted', () => {
 
 describe('the rate limit', () => {
   let limited: App;
-  beforeAll(async () => {
-    limited = await buildTestApp({
+  useTestApp(
+    {
       databaseUrl: join(temp.dir, 'limited.db'),
-      upstreamUrl: upstream.url,
+      upstream,
       env: { RATE_LIMIT_MAX: '5', RATE_LIMIT_WINDOW_MS: '600000' },
-    });
-  });
-  afterAll(() => limited.close());
+    },
+    (suite) => {
+      limited = suite.app;
+    },
+  );
 
   const me = (authorization: string, remoteAddress = '127.0.0.1') =>
     limited.inject({ method: 'GET', url: '/v1/users/me', headers: { authorization }, remoteAddress });

@@ -1,60 +1,41 @@
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, loggerOptions, type App } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import {
-  bearer,
-  buildTestApp,
-  createTempDir,
-  createUser,
-  tableCounts,
-  TEST_ADMIN_KEY,
-  TEST_YOU_KEY,
-  type TestUser,
-} from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
+import { loggerOptions, type App } from '../src/app.js';
+import { bearer, createUser, tableCounts, TEST_ADMIN_KEY, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
 import { queryRows } from './helpers/database.js';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
 let adaChatId: string;
 const logLines: string[] = [];
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  const config = loadConfig({
-    DATABASE_URL: join(temp.dir, 'auth.db'),
-    YOU_API_URL: upstream.url,
-    YOU_API_KEY: TEST_YOU_KEY,
-    ADMIN_API_KEY: TEST_ADMIN_KEY,
-  });
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      logLines.push(String(chunk));
-      done();
-    },
-  });
-  app = await buildApp({ config, logger: { ...loggerOptions('trace'), stream } });
-  ada = await createUser(app, 'Ada');
-  bob = await createUser(app, 'Bob');
-  const asked = await app.inject({
-    method: 'POST',
-    url: '/search',
-    headers: ada.headers,
-    payload: { user_id: ada.id, question: 'mine' },
-  });
-  adaChatId = asked.json<{ chat_id: string }>().chat_id;
+/** Everything the app logs, at every level: tests below read its request lines and look for credentials. */
+const logStream = new Writable({
+  write(chunk, _encoding, done) {
+    logLines.push(String(chunk));
+    done();
+  },
 });
 
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
-});
+useTestApp(
+  { databaseUrl: join(temp.dir, 'auth.db'), upstream, logger: { ...loggerOptions('trace'), stream: logStream } },
+  async (suite) => {
+    app = suite.app;
+    ada = await createUser(app, 'Ada');
+    bob = await createUser(app, 'Bob');
+    const asked = await app.inject({
+      method: 'POST',
+      url: '/search',
+      headers: ada.headers,
+      payload: { user_id: ada.id, question: 'mine' },
+    });
+    adaChatId = asked.json<{ chat_id: string }>().chat_id;
+  },
+);
 
 type Credential = 'none' | 'wrong' | 'malformed' | 'other user' | 'admin' | 'own';
 
@@ -269,14 +250,9 @@ describe('API keys', () => {
 
 describe('sign-up', () => {
   let closed: App;
-  const closedTemp = createTempDir();
-
-  beforeAll(async () => {
-    closed = await buildTestApp({ databaseUrl: join(closedTemp.dir, 'closed.db'), env: { ALLOW_SIGNUP: 'false' } });
-  });
-  afterAll(async () => {
-    await closed.close();
-    closedTemp.cleanup();
+  const closedTemp = useTempDir();
+  useTestApp({ databaseUrl: join(closedTemp.dir, 'closed.db'), env: { ALLOW_SIGNUP: 'false' } }, (suite) => {
+    closed = suite.app;
   });
 
   it('is refused without the admin key when ALLOW_SIGNUP=false', async () => {

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTempDir } from './helpers/app.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../scripts/free-port.js';
 import { builtBinary } from './helpers/binary.js';
 import { runCli } from './helpers/cli.js';
-import { freePort } from './helpers/server.js';
+import { useTempDir } from './helpers/suite.js';
 
 /**
  * The single executable, built by `npm run build:binary`'s script (once per content of the
@@ -15,10 +15,9 @@ import { freePort } from './helpers/server.js';
  * docs, stop; then the command line.
  */
 
-const temp = createTempDir();
+const temp = useTempDir();
 /** Shared with tests/container.test.ts: one build per content of the sources. */
 let binary = '';
-afterAll(() => temp.cleanup());
 
 beforeAll(async () => {
   binary = await builtBinary();

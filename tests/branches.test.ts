@@ -1,37 +1,21 @@
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import {
-  ask,
-  bearer,
-  buildTestApp,
-  createTempDir,
-  createUser,
-  tableCounts,
-  TEST_ADMIN_KEY,
-  type TestUser,
-} from './helpers/app.js';
+import { ask, bearer, createUser, tableCounts, TEST_ADMIN_KEY, type TestUser } from './helpers/app.js';
 import { onPg, queryRows } from './helpers/database.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'branches.db'), upstreamUrl: upstream.url });
+useTestApp({ databaseUrl: join(temp.dir, 'branches.db'), upstream }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 /** The upstream answers "A:<question>", so every answer names its question. */

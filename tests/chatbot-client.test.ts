@@ -1,23 +1,16 @@
 import { request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChatbotError } from '../src/chatbot/errors.js';
 import { parseRetryAfter } from '../src/chatbot/errors.js';
 import { createYouProvider } from '../src/chatbot/you.js';
-import { buildTestApp, createTempDir, createUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { buildTestApp, createUser } from './helpers/app.js';
+import { sendJson, startFakeUpstream } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-  temp.cleanup();
-});
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 
 async function failure(promise: Promise<unknown>): Promise<ChatbotError> {
   try {

@@ -1,24 +1,16 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
-import { startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'chats.db'), upstreamUrl: upstream.url });
+useTestApp({ databaseUrl: join(temp.dir, 'chats.db'), upstream }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 interface ChatBody {

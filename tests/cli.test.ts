@@ -1,15 +1,15 @@
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChatExport } from '../src/schemas/portability.js';
-import { ask, bearer, buildTestApp, createTempDir, createUser, tableCounts } from './helpers/app.js';
+import { ask, bearer, buildTestApp, createUser, tableCounts } from './helpers/app.js';
 import { runCli } from './helpers/cli.js';
 import { onPg, resolveDatabaseUrl } from './helpers/database.js';
+import { useTempDir } from './helpers/suite.js';
 
 /** The command line as a separate process (src/cli.ts through tsx), each run on its own database. */
 
-const temp = createTempDir();
-afterAll(() => temp.cleanup());
+const temp = useTempDir();
 let databases = 0;
 /** A new database for one run: a file on SQLite, its own database on PostgreSQL (tests/helpers/database.ts). */
 const newDatabase = () => resolveDatabaseUrl(join(temp.dir, `cli-${(databases += 1)}.db`));

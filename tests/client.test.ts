@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import createClient, { type Middleware } from 'openapi-fetch';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { paths } from '../src/openapi/schema.js';
-import { createTempDir } from './helpers/app.js';
-import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { useServerProcess, useTempDir } from './helpers/suite.js';
 import { resolveDatabaseUrl } from './helpers/database.js';
 
 /**
@@ -67,20 +66,13 @@ function ok<T>(result: { data?: T; error?: unknown; response: Response }): T {
   return result.data;
 }
 
-const temp = createTempDir();
-let server: RunningServer;
-beforeAll(async () => {
-  server = await startServerProcess({
-    DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'client.db')),
-    CHATBOT_PROVIDER: 'offline',
-    RATE_LIMIT_MAX: '0',
-    LOG_LEVEL: 'warn',
-  });
-});
-afterAll(() => {
-  killServerProcesses();
-  temp.cleanup();
-});
+const temp = useTempDir();
+const server = useServerProcess(async () => ({
+  DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'client.db')),
+  CHATBOT_PROVIDER: 'offline',
+  RATE_LIMIT_MAX: '0',
+  LOG_LEVEL: 'warn',
+}));
 
 function clientFor(apiKey?: string) {
   const client = createClient<paths>({

@@ -2,12 +2,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ConfigSchema, loadConfig } from '../src/config.js';
-import { createTempDir } from './helpers/app.js';
+import { freePort } from '../scripts/free-port.js';
 import { builtBinary } from './helpers/binary.js';
-import { freePort } from './helpers/server.js';
+import { useTempDir } from './helpers/suite.js';
 import { onPg } from './helpers/database.js';
 
 /**
@@ -19,9 +19,8 @@ import { onPg } from './helpers/database.js';
 
 const root = join(import.meta.dirname, '..');
 const containerDir = join(root, 'scripts', 'container');
-const temp = createTempDir();
 // Three stages' node_modules and a podman store: removing them takes a while.
-afterAll(() => temp.cleanup(), 120_000);
+const temp = useTempDir({ cleanupTimeoutMs: 120_000 });
 
 interface Instruction {
   keyword: string;

@@ -2,10 +2,11 @@ import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { toErrorReply } from '../src/plugins/errors.js';
-import { buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
+import { createUser, type TestUser } from './helpers/app.js';
+import { useTempDir, useTestApp } from './helpers/suite.js';
 
 /**
  * Every response is in the one error shape with our own codes, including what Fastify's
@@ -13,22 +14,14 @@ import { buildTestApp, createTempDir, createUser, type TestUser } from './helper
  * so they are sent as raw bytes to a listening app.
  */
 
+const temp = useTempDir();
 let app: App;
 let port: number;
 let ada: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'error-shape.db') });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address();
-  port = typeof address === 'object' && address ? address.port : 0;
+useTestApp({ databaseUrl: join(temp.dir, 'error-shape.db'), listen: true }, async (suite) => {
+  app = suite.app;
+  port = Number(new URL(suite.baseUrl).port);
   ada = await createUser(app, 'Ada');
-});
-
-afterAll(async () => {
-  await app.close();
-  temp.cleanup();
 });
 
 interface RawResponse {

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream, type RecordedRequest } from './helpers/fake-upstream.js';
+import { ask, buildTestApp, createUser, type TestUser } from './helpers/app.js';
+import { sendJson, startFakeUpstream, type RecordedRequest } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
 /**
  * Upstream faults through the whole app: each ends in a clear error within the timeout,
@@ -11,11 +12,11 @@ import { sendJson, startFakeUpstream, type FakeUpstream, type RecordedRequest } 
  */
 
 const TIMEOUT_MS = 800;
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
-const temp = createTempDir();
 const drips: NodeJS.Timeout[] = [];
 
 /** Faults by question, so that other users' questions are answered normally meanwhile. */
@@ -53,23 +54,18 @@ function handle(request: RecordedRequest, res: ServerResponse): void {
   else sendJson(res, 200, { answer: `fine: ${question}` });
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  upstream.setHandler(handle);
-  app = await buildTestApp({
-    databaseUrl: join(temp.dir, 'faults.db'),
-    upstreamUrl: upstream.url,
-    env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) },
-  });
-  ada = await createUser(app, 'Ada');
-  bob = await createUser(app, 'Bob');
-});
-
-afterAll(async () => {
+upstream.setHandler(handle);
+useTestApp(
+  { databaseUrl: join(temp.dir, 'faults.db'), upstream, env: { UPSTREAM_TIMEOUT_MS: String(TIMEOUT_MS) } },
+  async (suite) => {
+    app = suite.app;
+    ada = await createUser(app, 'Ada');
+    bob = await createUser(app, 'Bob');
+  },
+);
+// Registered last, so it runs first: the drips stop before the app and the upstream close.
+afterAll(() => {
   for (const drip of drips) clearInterval(drip);
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 async function storedPair(user: TestUser, pairId: string) {

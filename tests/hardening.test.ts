@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, bearer, buildTestApp, createTempDir, createUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, bearer, buildTestApp, createUser } from './helpers/app.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
-const temp = createTempDir();
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 const opened: App[] = [];
 
 async function appWith(env: Record<string, string>, name: string) {
@@ -14,13 +15,8 @@ async function appWith(env: Record<string, string>, name: string) {
   return app;
 }
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
 afterAll(async () => {
   for (const app of opened) await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 describe('security headers and CORS', () => {

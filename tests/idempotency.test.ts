@@ -1,32 +1,23 @@
 import { request as httpRequest } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { createUser, tableCounts, type TestUser } from './helpers/app.js';
 import { queryRows } from './helpers/database.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 import { deferred, openEventStream } from './helpers/sse-client.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
 let baseUrl: string;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'idempotency.db'), upstreamUrl: upstream.url });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+useTestApp({ databaseUrl: join(temp.dir, 'idempotency.db'), upstream, listen: true }, async (suite) => {
+  ({ app, baseUrl } = suite);
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
-});
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 beforeEach(() => upstream.reset());
 

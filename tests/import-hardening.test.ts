@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { StorageServiceStores } from '../src/services/index.js';
 import { createAccessService } from '../src/services/access.js';
@@ -8,25 +8,20 @@ import { fromChatGpt } from '../src/services/imports/chatgpt.js';
 import { ImportError } from '../src/services/imports/common.js';
 import { createPortabilityService } from '../src/services/portability.js';
 import { WorkMeter } from '../src/services/work-meter.js';
-import { buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { createUser, tableCounts, type TestUser } from './helpers/app.js';
 import { queryRows } from './helpers/database.js';
+import { useTempDir, useTestApp } from './helpers/suite.js';
 
+const temp = useTempDir();
 let app: App;
 let ada: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  app = await buildTestApp({
-    databaseUrl: join(temp.dir, 'import-hardening.db'),
-    env: { CHATBOT_PROVIDER: 'offline' },
-  });
-  ada = await createUser(app, 'Ada');
-});
-
-afterAll(async () => {
-  await app.close();
-  temp.cleanup();
-});
+useTestApp(
+  { databaseUrl: join(temp.dir, 'import-hardening.db'), env: { CHATBOT_PROVIDER: 'offline' } },
+  async (suite) => {
+    app = suite.app;
+    ada = await createUser(app, 'Ada');
+  },
+);
 
 interface Report {
   imported: number;

@@ -1,10 +1,11 @@
 import { once } from 'node:events';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TEST_ADMIN_KEY } from './helpers/app.js';
 import { createPgDatabase, onPg } from './helpers/database.js';
-import { sendJson, startFakeUpstream, startSse, writeSse, type FakeUpstream } from './helpers/fake-upstream.js';
-import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { sendJson, startSse, writeSse } from './helpers/fake-upstream.js';
+import { startServerProcess, type RunningServer } from './helpers/server.js';
 import { deferred, openEventStream } from './helpers/sse-client.js';
+import { useFakeUpstream, useServerProcessCleanup } from './helpers/suite.js';
 
 /**
  * Two app instances (two server processes) on one PostgreSQL database, as behind a load
@@ -13,7 +14,8 @@ import { deferred, openEventStream } from './helpers/sse-client.js';
  * other, which leaves its own running asks alone.
  */
 
-let upstream: FakeUpstream;
+const upstream = useFakeUpstream();
+useServerProcessCleanup();
 let databaseUrl: string;
 let a: RunningServer;
 let b: RunningServer;
@@ -61,15 +63,10 @@ async function chatOf(server: RunningServer, user: User, chatId: string): Promis
 
 beforeAll(async () => {
   if (!onPg) return;
-  upstream = await startFakeUpstream();
   databaseUrl = await createPgDatabase('multi');
   // One after the other: the second start finds the migrations applied (and would wait on
   // the migration lock if they overlapped).
   [a, b] = await Promise.all([startInstance(), startInstance()]);
-});
-afterAll(async () => {
-  killServerProcesses();
-  await upstream?.close();
 });
 
 describe.skipIf(!onPg)('two instances on one PostgreSQL database', () => {

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { ask, buildTestApp, createTempDir, createUser, TEST_ADMIN_KEY } from './helpers/app.js';
+import { ask, buildTestApp, createUser, TEST_ADMIN_KEY } from './helpers/app.js';
 import { queryRows } from './helpers/database.js';
+import { useTempDir } from './helpers/suite.js';
 
-const temp = createTempDir();
-afterAll(() => temp.cleanup());
+const temp = useTempDir();
 
 interface PairBody {
   id: string;

@@ -1,10 +1,11 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
 import { join, relative } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { EXAMPLE_IDS } from '../src/schemas/common.js';
-import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
+import { ask, createUser, type TestUser } from './helpers/app.js';
+import { useTempDir, useTestApp } from './helpers/suite.js';
 
 /**
  * The examples the document gives are the ones the explorer ("Try it out") and Postman send:
@@ -23,20 +24,14 @@ interface Operation {
 }
 type Document = { paths: Record<string, Record<string, Operation>> };
 
+const temp = useTempDir();
 let app: App;
 let ada: TestUser;
 let document: Document;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'examples.db'), env: { CHATBOT_PROVIDER: 'offline' } });
+useTestApp({ databaseUrl: join(temp.dir, 'examples.db'), env: { CHATBOT_PROVIDER: 'offline' } }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   document = (await app.inject({ method: 'GET', url: '/docs/json' })).json<Document>();
-});
-
-afterAll(async () => {
-  await app.close();
-  temp.cleanup();
 });
 
 const operations = () =>

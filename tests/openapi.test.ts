@@ -1,12 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { buildTestApp } from './helpers/app.js';
+import { useTestApp } from './helpers/suite.js';
 
 let app: App;
-beforeAll(async () => {
-  app = await buildTestApp({ databaseUrl: ':memory:' });
+useTestApp({ databaseUrl: ':memory:' }, (suite) => {
+  app = suite.app;
 });
-afterAll(async () => app.close());
 
 interface Operation {
   tags?: string[];

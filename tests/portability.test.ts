@@ -1,36 +1,30 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
-const temp = createTempDir();
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  upstream.setHandler((request, res) => {
-    const question = (request.body as { messages: { content: string }[] }).messages.at(-1)?.content ?? '';
-    if (question.includes('fail')) return sendJson(res, 500, {});
-    sendJson(res, 200, {
-      answer: `Answer to ${question}`,
-      search_results: [
-        { url: `https://example.com/${encodeURIComponent(question)}`, name: `Source [${question}]`, snippet: 'snip' },
-      ],
-    });
+upstream.setHandler((request, res) => {
+  const question = (request.body as { messages: { content: string }[] }).messages.at(-1)?.content ?? '';
+  if (question.includes('fail')) return sendJson(res, 500, {});
+  sendJson(res, 200, {
+    answer: `Answer to ${question}`,
+    search_results: [
+      { url: `https://example.com/${encodeURIComponent(question)}`, name: `Source [${question}]`, snippet: 'snip' },
+    ],
   });
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'portability.db'), upstreamUrl: upstream.url });
+});
+useTestApp({ databaseUrl: join(temp.dir, 'portability.db'), upstream }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 interface Exported {

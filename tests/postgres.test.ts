@@ -7,6 +7,7 @@ import pg from 'pg';
 import { createPgDatabase, onPg } from './helpers/database.js';
 import { sendJson, startFakeUpstream } from './helpers/fake-upstream.js';
 import { deferred } from './helpers/sse-client.js';
+import { useTestApp } from './helpers/suite.js';
 
 /**
  * What only PostgreSQL has: a pool that loses and regains its server, and a planner that
@@ -54,21 +55,24 @@ describe.skipIf(!onPg)('PostgreSQL: index use, readiness, lost lock connections,
   let ada: TestUser;
   let relay: Awaited<ReturnType<typeof startRelay>>;
 
+  // Hooks in this order: the relay is up before the app connects through it, and is cut
+  // only after the app has closed.
   beforeAll(async () => {
     relay = await startRelay(new URL(await createPgDatabase('pgonly')));
-    app = await buildTestApp({
-      databaseUrl: relay.url(),
-      env: { DATABASE_CONNECT_TIMEOUT_MS: '500', DATABASE_POOL_MAX: '3' },
-    });
-    ada = await createUser(app);
-    for (let index = 0; index < 3; index += 1) {
-      expect((await ask(app, ada, { question: `Where do red foxes live? (${index})` })).statusCode).toBe(200);
-    }
   });
   afterAll(async () => {
-    await app?.close();
     await relay?.cut();
   });
+  useTestApp(
+    () => ({ databaseUrl: relay.url(), env: { DATABASE_CONNECT_TIMEOUT_MS: '500', DATABASE_POOL_MAX: '3' } }),
+    async (suite) => {
+      app = suite.app;
+      ada = await createUser(app);
+      for (let index = 0; index < 3; index += 1) {
+        expect((await ask(app, ada, { question: `Where do red foxes live? (${index})` })).statusCode).toBe(200);
+      }
+    },
+  );
 
   it('uses an index for every hot query (sequential scans disabled, so a missing index shows)', async () => {
     if (app.database.engine !== 'pg') throw new Error('not on PostgreSQL');

@@ -3,10 +3,9 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTempDir } from './helpers/app.js';
+import { describe, expect, it } from 'vitest';
 import { resolveDatabaseUrl } from './helpers/database.js';
-import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { useServerProcess, useTempDir } from './helpers/suite.js';
 
 /**
  * The committed Postman collection runs as a whole in Postman's own runner (newman), against
@@ -19,21 +18,12 @@ const root = join(import.meta.dirname, '..');
 const collectionFile = join(root, 'src', 'openapi', 'postman-collection.json');
 const newmanBin = createRequire(import.meta.url).resolve('newman/bin/newman.js');
 
-const temp = createTempDir();
-let server: RunningServer;
-
-beforeAll(async () => {
-  server = await startServerProcess({
-    DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'postman.db')),
-    CHATBOT_PROVIDER: 'offline',
-    LOG_LEVEL: 'warn',
-  });
-});
-
-afterAll(() => {
-  killServerProcesses();
-  temp.cleanup();
-});
+const temp = useTempDir();
+const server = useServerProcess(async () => ({
+  DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'postman.db')),
+  CHATBOT_PROVIDER: 'offline',
+  LOG_LEVEL: 'warn',
+}));
 
 interface NewmanReport {
   run: {

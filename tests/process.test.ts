@@ -2,29 +2,22 @@ import { once } from 'node:events';
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_ADMIN_KEY, createTempDir } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
-import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { describe, expect, it } from 'vitest';
+import { TEST_ADMIN_KEY } from './helpers/app.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { startServerProcess, type RunningServer } from './helpers/server.js';
 import { deferred } from './helpers/sse-client.js';
 import { onPg } from './helpers/database.js';
+import { useFakeUpstream, useServerProcessCleanup, useTempDir } from './helpers/suite.js';
 
 /**
  * The real server as a separate process (src/server.ts through tsx), killed and stopped
  * the way production would be: SIGKILL mid-load, SIGTERM with a request in flight.
  */
 
-let upstream: FakeUpstream;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  killServerProcesses();
-  await upstream.close();
-  temp.cleanup();
-});
+const temp = useTempDir();
+const upstream = useFakeUpstream();
+useServerProcessCleanup();
 
 function startServer(databaseUrl: string, env: Record<string, string> = {}): Promise<RunningServer> {
   return startServerProcess({

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { createAjv } from '../src/validation.js';
-import { ask, buildTestApp, createTempDir, createUser, TEST_ADMIN_KEY, type TestUser } from './helpers/app.js';
+import { ask, createUser, TEST_ADMIN_KEY, type TestUser } from './helpers/app.js';
 import { queryRows } from './helpers/database.js';
+import { useTempDir, useTestApp } from './helpers/suite.js';
 
 /**
  * Hostile-input property test driven by the OpenAPI document: for every operation,
@@ -40,15 +41,15 @@ interface OpenApiDocument {
   components?: { schemas?: Record<string, SchemaObject> };
 }
 
+const temp = useTempDir();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
 let document: OpenApiDocument;
-const temp = createTempDir();
 const ids: string[] = [];
 
-beforeAll(async () => {
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'property.db'), env: { RATE_LIMIT_MAX: '0' } });
+useTestApp({ databaseUrl: join(temp.dir, 'property.db'), env: { RATE_LIMIT_MAX: '0' } }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
   const first = (await ask(app, ada, { question: 'Seed question about otters' })).json<{
@@ -62,11 +63,6 @@ beforeAll(async () => {
   const bobs = (await ask(app, bob, { question: "Bob's chat" })).json<{ chat_id: string }>();
   ids.push(ada.id, bob.id, first.chat_id, first.branch_id, first.qa_pair.id, second.qa_pair.id, bobs.chat_id);
   document = (await app.inject({ method: 'GET', url: '/docs/json' })).json<OpenApiDocument>();
-});
-
-afterAll(async () => {
-  await app.close();
-  temp.cleanup();
 });
 
 /** Everything a request could change, summed up: a rejected request must leave it as it was. */

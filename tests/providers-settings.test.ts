@@ -1,28 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
-import {
-  sendJson,
-  startFakeUpstream,
-  startSse,
-  writeSse,
-  type FakeUpstream,
-  type RecordedRequest,
-} from './helpers/fake-upstream.js';
+import { ask, buildTestApp, createUser, TEST_YOU_KEY, type TestUser } from './helpers/app.js';
+import { sendJson, startSse, writeSse, type RecordedRequest } from './helpers/fake-upstream.js';
 import { deferred, openEventStream } from './helpers/sse-client.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  await upstream.close();
-  temp.cleanup();
-});
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 beforeEach(() => upstream.reset());
 
 interface Message {
@@ -46,8 +32,9 @@ describe('the OpenAI-compatible provider', () => {
   let ada: TestUser;
   let baseUrl: string;
 
-  beforeAll(async () => {
-    app = await buildTestApp({
+  // A function: the upstream's port is known once it listens, in the file's beforeAll.
+  useTestApp(
+    () => ({
       databaseUrl: join(temp.dir, 'openai.db'),
       env: {
         CHATBOT_PROVIDER: 'openai',
@@ -56,12 +43,13 @@ describe('the OpenAI-compatible provider', () => {
         OPENAI_MODEL: 'default-model',
         UPSTREAM_TIMEOUT_MS: '1500',
       },
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-    ada = await createUser(app);
-  });
-  afterAll(async () => app.close());
+      listen: true,
+    }),
+    async (suite) => {
+      ({ app, baseUrl } = suite);
+      ada = await createUser(app);
+    },
+  );
 
   const completion = (content: string, model = 'served-model') => ({
     id: 'chatcmpl-1',
@@ -222,11 +210,10 @@ describe('per-chat settings with You.com', () => {
   let app: App;
   let ada: TestUser;
 
-  beforeAll(async () => {
-    app = await buildTestApp({ databaseUrl: join(temp.dir, 'settings.db'), upstreamUrl: upstream.url });
+  useTestApp({ databaseUrl: join(temp.dir, 'settings.db'), upstream }, async (suite) => {
+    app = suite.app;
     ada = await createUser(app);
   });
-  afterAll(async () => app.close());
 
   it('sends the system prompt as instructions and caps history at the chat setting', async () => {
     const chat = (

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createOfflineProvider } from '../src/chatbot/offline.js';
 import { openDatabase } from '../src/db/sqlite/client.js';
 import { createSqliteStorage } from '../src/repositories/sqlite/index.js';
@@ -7,11 +7,10 @@ import { createAccessService, type Actor } from '../src/services/access.js';
 import { createChatService } from '../src/services/chats.js';
 import { createConversationService } from '../src/services/conversation.js';
 import { createUserService } from '../src/services/users.js';
-import { createTempDir } from './helpers/app.js';
 import { onPg } from './helpers/database.js';
+import { useTempDir } from './helpers/suite.js';
 
-const temp = createTempDir();
-afterAll(() => temp.cleanup());
+const temp = useTempDir();
 
 // SQLite's planner (EXPLAIN QUERY PLAN); PostgreSQL's plans are checked in query-plans-pg.test.ts.
 describe.skipIf(onPg)('query plans (SQLite)', () => {

@@ -2,9 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTempDir } from './helpers/app.js';
-import { killServerProcesses, startServerProcess, type RunningServer } from './helpers/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useServerProcess, useTempDir } from './helpers/suite.js';
 import { resolveDatabaseUrl } from './helpers/database.js';
 
 /**
@@ -22,25 +21,20 @@ trap 'echo "walkthrough failed at: $BASH_COMMAND" >&2' ERR
 curl() { command curl --fail-with-body --show-error "$@"; }
 `;
 
-const temp = createTempDir();
-let server: RunningServer;
-beforeAll(async () => {
+const temp = useTempDir();
+beforeAll(() => {
   // curl and bash are the walkthrough's tools: without them it cannot be checked, and a
   // skipped check would let the README drift unseen, so this fails instead.
   const tools = spawnSync('bash', ['-c', 'command -v curl'], { encoding: 'utf8' });
   if (tools.error || tools.status !== 0) {
     throw new Error('tests/readme.test.ts runs the README walkthrough with bash and curl: install them');
   }
-  server = await startServerProcess({
-    DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'readme.db')),
-    CHATBOT_PROVIDER: 'offline',
-    LOG_LEVEL: 'warn',
-  });
 });
-afterAll(() => {
-  killServerProcesses();
-  temp.cleanup();
-});
+const server = useServerProcess(async () => ({
+  DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'readme.db')),
+  CHATBOT_PROVIDER: 'offline',
+  LOG_LEVEL: 'warn',
+}));
 
 async function runBash(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn('bash', ['-c', script], {

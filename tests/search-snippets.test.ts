@@ -1,41 +1,35 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { snippetToHtml } from '../src/services/search.js';
-import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
+import { ask, createUser, type TestUser } from './helpers/app.js';
 import { queryRows } from './helpers/database.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
-const temp = createTempDir();
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  upstream.setHandler((request, res) => {
-    const question = (request.body as { messages: { content: string }[] }).messages.at(-1)?.content ?? '';
-    sendJson(res, 200, {
-      answer: `Plain answer about ${question.includes('source') ? 'nothing' : 'walrus'}`,
-      search_results: question.includes('source')
-        ? [
-            {
-              url: 'https://example.com/s',
-              name: 'Src \u0001<i>x</i>',
-              snippet: 'the narwhal \u0001tusk\u0002 \uFDD0 story',
-            },
-          ]
-        : [],
-    });
+upstream.setHandler((request, res) => {
+  const question = (request.body as { messages: { content: string }[] }).messages.at(-1)?.content ?? '';
+  sendJson(res, 200, {
+    answer: `Plain answer about ${question.includes('source') ? 'nothing' : 'walrus'}`,
+    search_results: question.includes('source')
+      ? [
+          {
+            url: 'https://example.com/s',
+            name: 'Src \u0001<i>x</i>',
+            snippet: 'the narwhal \u0001tusk\u0002 \uFDD0 story',
+          },
+        ]
+      : [],
   });
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'search-snippets.db'), upstreamUrl: upstream.url });
-  ada = await createUser(app, 'Ada');
 });
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
+useTestApp({ databaseUrl: join(temp.dir, 'search-snippets.db'), upstream }, async (suite) => {
+  app = suite.app;
+  ada = await createUser(app, 'Ada');
 });
 
 interface Hit {

@@ -1,15 +1,16 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { RANK_WINDOW } from '../src/domain/search.js';
-import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, createUser, type TestUser } from './helpers/app.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let ada: TestUser;
 let bob: TestUser;
-const temp = createTempDir();
 
 /** What the fake chatbot answers, by question. */
 const ANSWERS: Record<string, { answer: string; search_results?: { url: string; name: string; snippet: string }[] }> = {
@@ -61,14 +62,13 @@ async function searchOk(user: TestUser, query: Record<string, string>): Promise<
 const chatIds: Record<string, string> = {};
 const pairIds: Record<string, string> = {};
 
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  upstream.setHandler((request, res) => {
-    const messages = (request.body as { messages: { content: string }[] }).messages;
-    const question = messages.at(-1)?.content ?? '';
-    sendJson(res, 200, ANSWERS[question] ?? { answer: `Generic answer to ${question}` });
-  });
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'search.db'), upstreamUrl: upstream.url });
+upstream.setHandler((request, res) => {
+  const messages = (request.body as { messages: { content: string }[] }).messages;
+  const question = messages.at(-1)?.content ?? '';
+  sendJson(res, 200, ANSWERS[question] ?? { answer: `Generic answer to ${question}` });
+});
+useTestApp({ databaseUrl: join(temp.dir, 'search.db'), upstream }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   bob = await createUser(app, 'Bob');
   for (const question of Object.keys(ANSWERS)) {
@@ -78,12 +78,6 @@ beforeAll(async () => {
   }
   // Bob uses the same words: none of it may ever reach Ada.
   await ask(app, bob, { question: 'Where do red foxes live? (Bob asking)' });
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
 });
 
 describe('GET /v1/users/{user_id}/search', () => {

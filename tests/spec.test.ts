@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REGENERATE_HINT, ROOT, renderArtifacts, type Artifact } from '../scripts/openapi-artifacts.js';
+import { REGENERATE_HINT, ROOT, renderArtifacts, type Artifact } from '../scripts/openapi/artifacts.js';
 
 /**
  * The committed spec cannot drift: the document, its client types and the Postman collection

@@ -1,27 +1,22 @@
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { TEST_ADMIN_KEY, createTempDir } from './helpers/app.js';
+import { freePort } from '../scripts/free-port.js';
+import { TEST_ADMIN_KEY } from './helpers/app.js';
 import { runCli } from './helpers/cli.js';
 import { onPg } from './helpers/database.js';
-import { sendJson, startFakeUpstream, type FakeUpstream } from './helpers/fake-upstream.js';
-import { freePort, killServerProcesses, startServerProcess } from './helpers/server.js';
+import { sendJson } from './helpers/fake-upstream.js';
+import { startServerProcess } from './helpers/server.js';
 import { deferred } from './helpers/sse-client.js';
+import { useFakeUpstream, useServerProcessCleanup, useTempDir } from './helpers/suite.js';
 
 /** Start-up as an operator sees it: configuration messages, and the real process. */
 
-const temp = createTempDir();
-let upstream: FakeUpstream;
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-});
-afterAll(async () => {
-  killServerProcesses();
-  await upstream.close();
-  temp.cleanup();
-});
+const temp = useTempDir();
+const upstream = useFakeUpstream();
+useServerProcessCleanup();
 
 /** The environment of a server or command on `databaseUrl`, answered by the fake upstream. */
 function serverEnv(databaseUrl: string): Record<string, string> {

@@ -1,34 +1,24 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, type TestUser } from './helpers/app.js';
-import { sendJson, startFakeUpstream, startSse, writeSse, type FakeUpstream } from './helpers/fake-upstream.js';
+import { ask, buildTestApp, createUser, type TestUser } from './helpers/app.js';
+import { sendJson, startSse, writeSse } from './helpers/fake-upstream.js';
+import { useFakeUpstream, useTempDir, useTestApp } from './helpers/suite.js';
 import { deferred, openEventStream, type ReceivedEvent } from './helpers/sse-client.js';
 
-let upstream: FakeUpstream;
+const temp = useTempDir();
+const upstream = useFakeUpstream();
 let app: App;
 let baseUrl: string;
 let ada: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  upstream = await startFakeUpstream();
-  app = await buildTestApp({
-    databaseUrl: join(temp.dir, 'streaming.db'),
-    upstreamUrl: upstream.url,
-    env: { UPSTREAM_TIMEOUT_MS: '1500' },
-  });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  baseUrl = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
-  ada = await createUser(app, 'Ada');
-});
-
-afterAll(async () => {
-  await app.close();
-  await upstream.close();
-  temp.cleanup();
-});
+useTestApp(
+  { databaseUrl: join(temp.dir, 'streaming.db'), upstream, env: { UPSTREAM_TIMEOUT_MS: '1500' }, listen: true },
+  async (suite) => {
+    ({ app, baseUrl } = suite);
+    ada = await createUser(app, 'Ada');
+  },
+);
 
 beforeEach(() => upstream.reset());
 

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
-import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { ask, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { useTempDir, useTestApp } from './helpers/suite.js';
 
 /**
  * Length limits count characters (Unicode code points), not UTF-16 code units: an emoji is
@@ -10,18 +11,12 @@ import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUse
 
 const EMOJI = '\u{1F600}'; // two UTF-16 code units, one character
 
+const temp = useTempDir();
 let app: App;
 let ada: TestUser;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'text-limits.db'), env: { CHATBOT_PROVIDER: 'offline' } });
+useTestApp({ databaseUrl: join(temp.dir, 'text-limits.db'), env: { CHATBOT_PROVIDER: 'offline' } }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
-});
-
-afterAll(async () => {
-  await app.close();
-  temp.cleanup();
 });
 
 const createChat = (title: string) =>

@@ -1,13 +1,13 @@
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultMigrationsFolder, openDatabase } from '../src/db/sqlite/client.js';
 import { hashApiKey } from '../src/services/access.js';
-import { ask, bearer, buildTestApp, createTempDir } from './helpers/app.js';
+import { ask, bearer, buildTestApp } from './helpers/app.js';
 import { onPg } from './helpers/database.js';
+import { useTempDir } from './helpers/suite.js';
 
-const temp = createTempDir();
-afterAll(() => temp.cleanup());
+const temp = useTempDir();
 
 /** A migrations folder holding only the first `count` migrations of the real one. */
 function migrationsUpTo(count: number): string {

@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import type { InjectOptions } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import type { ChatbotProvider } from '../src/chatbot/index.js';
-import { ask, buildTestApp, createTempDir, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { ask, createUser, tableCounts, type TestUser } from './helpers/app.js';
+import { useTempDir, useTestApp } from './helpers/suite.js';
 
 /** A provider that breaks in an unexpected way, with internals in its message. */
 const brokenProvider: ChatbotProvider = {
@@ -18,13 +19,12 @@ const brokenProvider: ChatbotProvider = {
   async close() {},
 };
 
+const temp = useTempDir();
 let app: App;
 let ada: TestUser;
 let chatId: string;
-const temp = createTempDir();
-
-beforeAll(async () => {
-  app = await buildTestApp({ databaseUrl: join(temp.dir, 'validation.db'), chatbot: brokenProvider });
+useTestApp({ databaseUrl: join(temp.dir, 'validation.db'), chatbot: brokenProvider }, async (suite) => {
+  app = suite.app;
   ada = await createUser(app, 'Ada');
   const created = await app.inject({
     method: 'POST',
@@ -33,11 +33,6 @@ beforeAll(async () => {
     payload: { title: 'x' },
   });
   chatId = created.json<{ id: string }>().id;
-});
-
-afterAll(async () => {
-  await app.close();
-  temp.cleanup();
 });
 
 const ERROR_KEYS = ['statusCode', 'code', 'error', 'message'];

@@ -1,7 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { buildApp, type App } from '../../src/app.js';
+import { buildApp, type App, type BuildAppOptions } from '../../src/app.js';
 import type { ChatbotProvider } from '../../src/chatbot/index.js';
 import { loadConfig } from '../../src/config.js';
 import { queryRows, resolveDatabaseUrl } from './database.js';
@@ -9,18 +6,14 @@ import { queryRows, resolveDatabaseUrl } from './database.js';
 export const TEST_YOU_KEY = 'test-upstream-key-not-real';
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789abcdef';
 
-/** A fresh temporary folder for one test file's database; removed by `cleanup`. */
-export function createTempDir(): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), 'chat-service-test-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 export interface TestAppOptions {
   /** A SQLite path or :memory:; on the PostgreSQL suite, the database standing for it. */
   databaseUrl: string;
   upstreamUrl?: string;
   env?: Record<string, string>;
   chatbot?: ChatbotProvider;
+  /** Pino options replacing the silent default (a test that reads what is logged). */
+  logger?: BuildAppOptions['logger'];
 }
 
 /** Builds the real app on the given database, pointed at a fake upstream, logging nothing. */
@@ -34,7 +27,11 @@ export async function buildTestApp(options: TestAppOptions): Promise<App> {
     ...(options.upstreamUrl ? { YOU_API_URL: options.upstreamUrl, YOU_API_KEY: TEST_YOU_KEY } : {}),
     ...options.env,
   });
-  return buildApp({ config, ...(options.chatbot ? { chatbot: options.chatbot } : {}) });
+  return buildApp({
+    config,
+    ...(options.chatbot ? { chatbot: options.chatbot } : {}),
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
 }
 
 export interface TestUser {

@@ -38,12 +38,15 @@ export function sendJson(
 /**
  * A real HTTP server on 127.0.0.1 standing in for the chatbot. It records every request;
  * tests choose how it answers, one handler for all requests or a queue of one-offs.
+ * Created at once and listening after `start` (so a test file can hold it in a const and
+ * start it in `beforeAll`: see `useFakeUpstream`); `url` and `port` exist once it listens.
  */
-export async function startFakeUpstream() {
+export function createFakeUpstream() {
   const requests: RecordedRequest[] = [];
   const queue: UpstreamHandler[] = [];
   let fallback: UpstreamHandler = defaultHandler;
   const sockets = new Set<Socket>();
+  let listeningPort: number | undefined;
 
   const server = createServer(async (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -71,13 +74,24 @@ export async function startFakeUpstream() {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+
+  const port = (): number => {
+    if (listeningPort === undefined) throw new Error('the fake upstream is not listening yet: start() it first');
+    return listeningPort;
+  };
 
   return {
-    url: `http://127.0.0.1:${port}/smart`,
-    port,
+    async start() {
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      listeningPort = (server.address() as AddressInfo).port;
+    },
+    get url() {
+      return `http://127.0.0.1:${port()}/smart`;
+    },
+    get port() {
+      return port();
+    },
     requests,
     /** Messages of the n-th recorded request (0-based). */
     messagesOf(index: number): unknown {
@@ -97,7 +111,9 @@ export async function startFakeUpstream() {
       fallback = defaultHandler;
     },
     openSockets: () => sockets.size,
+    /** Stops it; nothing to do if it never started. */
     async close() {
+      if (!server.listening) return;
       for (const socket of sockets) socket.destroy();
       server.close();
       await once(server, 'close');
@@ -105,7 +121,14 @@ export async function startFakeUpstream() {
   };
 }
 
-export type FakeUpstream = Awaited<ReturnType<typeof startFakeUpstream>>;
+/** A fake upstream already listening (for one test, or several in one file: see `useFakeUpstream`). */
+export async function startFakeUpstream(): Promise<FakeUpstream> {
+  const upstream = createFakeUpstream();
+  await upstream.start();
+  return upstream;
+}
+
+export type FakeUpstream = ReturnType<typeof createFakeUpstream>;
 
 /** Starts an SSE answer: status 200 and the event-stream content type. */
 export function startSse(res: ServerResponse, headers: Record<string, string> = {}): void {

@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { freePort } from '../../scripts/free-port.js';
 
 /** The real server as a separate process: src/server.ts through tsx, on a free loopback port. */
 
@@ -10,16 +9,6 @@ const root = join(import.meta.dirname, '..', '..');
 const children = new Set<ChildProcess>();
 /** tsx's loader by path, so that a child may run in any working directory. */
 export const tsxLoader = createRequire(import.meta.url).resolve('tsx');
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 export interface RunningServer {
   child: ChildProcess;

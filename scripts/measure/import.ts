@@ -6,17 +6,17 @@
  * the import route over loopback while /health is polled, and prints the import's time,
  * the slowest /health answer during it, and the longest event-loop stall (perf_hooks).
  *
- *   npx tsx scripts/measure-import.ts [messages ...]     (default: 10000 20000 30000 39000)
+ *   npx tsx scripts/measure/import.ts [messages ...]     (default: 10000 20000 30000 39000)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { fromChatGpt } from '../src/services/imports/chatgpt.js';
-import { WorkMeter } from '../src/services/work-meter.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { fromChatGpt } from '../../src/services/imports/chatgpt.js';
+import { WorkMeter } from '../../src/services/work-meter.js';
 
 /** One question and a chain of `messages` assistant/tool messages under it. */
 export function longAgentConversation(messages: number, id = `agent-${messages}`) {

@@ -6,14 +6,14 @@
  * 1,000 pairs over 50 branches whose active branch is 200 pairs long; then times GET of
  * each with `inject` (no network, so only routing, database and serialization count).
  *
- *   npx tsx scripts/bench-chat-read.ts [iterations]
+ *   npx tsx scripts/bench/chat-read.ts [iterations]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
 
 const iterations = Number(process.argv[2] ?? 300);
 const dir = mkdtempSync(join(tmpdir(), 'bench-chat-read-'));

@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './free-port.js';
+import { freePort } from '../free-port.js';
 
 /**
  * A private, throw-away PostgreSQL cluster for tests and benchmarks: initdb in a temporary
@@ -10,7 +10,7 @@ import { freePort } from './free-port.js';
  * switched off (fsync=off: a crash loses the cluster, which is thrown away anyway).
  * As root it runs as the unprivileged user `nobody` (PostgreSQL refuses to run as root).
  *
- *   tsx scripts/pg-cluster.ts   starts one, prints its URL, stops it on Ctrl-C
+ *   tsx scripts/pg/cluster.ts   starts one, prints its URL, stops it on Ctrl-C
  */
 
 export interface PgCluster {

@@ -5,16 +5,16 @@
  * HTTP, no chatbot), then downloads GET /v1/users/{id}/export over loopback while sampling
  * the process's RSS, and prints the peak growth next to the size of the download.
  *
- *   npx tsx scripts/measure-export-memory.ts [chats]
+ *   npx tsx scripts/measure/export-memory.ts [chats]
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { createSqliteStorage } from '../src/repositories/sqlite/index.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { createSqliteStorage } from '../../src/repositories/sqlite/index.js';
 
 const chatCount = Number(process.argv[2] ?? 10_000);
 const dir = mkdtempSync(join(tmpdir(), 'measure-export-'));

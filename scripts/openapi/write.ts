@@ -1,11 +1,11 @@
 /**
  * Writes the OpenAPI document, its openapi-fetch types and the Postman collection to
- * src/openapi/ (see openapi-artifacts.ts). With `--check`, writes nothing and exits 1 when a
+ * src/openapi/ (see artifacts.ts). With `--check`, writes nothing and exits 1 when a
  * committed file differs from what the routes produce.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { REGENERATE_HINT, ROOT, renderArtifacts } from './openapi-artifacts.js';
+import { REGENERATE_HINT, ROOT, renderArtifacts } from './artifacts.js';
 
 const check = process.argv.includes('--check');
 const stale: string[] = [];

@@ -10,10 +10,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { freePort } from './free-port.js';
+import { freePort } from '../free-port.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string' }, binary: { type: 'string' } } });
-const binary = resolve(values.binary ?? join(import.meta.dirname, '..', 'dist', 'chat-history'));
+const binary = resolve(values.binary ?? join(import.meta.dirname, '..', '..', 'dist', 'chat-history'));
 const runs = Number(values.runs ?? 5);
 
 /** Milliseconds from spawn to the first 200 of /ready; then SIGTERM, which must exit 0. */

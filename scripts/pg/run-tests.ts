@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { startPgCluster, type PgCluster } from './pg-cluster.js';
+import { startPgCluster, type PgCluster } from './cluster.js';
 
 /**
  * `npm run test:pg`: the test suite on PostgreSQL. Uses TEST_DATABASE_URL when it is set
  * (a server where the suite may create and drop databases); otherwise starts a private
- * cluster (scripts/pg-cluster.ts), runs vitest against it and stops it. Extra arguments go
+ * cluster (scripts/pg/cluster.ts), runs vitest against it and stops it. Extra arguments go
  * to vitest (e.g. `npm run test:pg -- tests/search.test.ts`).
  */
 let cluster: PgCluster | undefined;

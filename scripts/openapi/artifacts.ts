@@ -12,11 +12,11 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { convertV2, type CollectionResult } from 'openapi-to-postmanv2';
 import openapiTS, { astToString } from 'openapi-typescript';
-import { buildApp } from '../src/app.js';
-import { loadConfig } from '../src/config.js';
-import { EXAMPLE_IDS } from '../src/schemas/common.js';
+import { buildApp } from '../../src/app.js';
+import { loadConfig } from '../../src/config.js';
+import { EXAMPLE_IDS } from '../../src/schemas/common.js';
 
-export const ROOT = join(import.meta.dirname, '..');
+export const ROOT = join(import.meta.dirname, '..', '..');
 
 export interface Artifact {
   /** Relative to the repository root, with forward slashes. */
