@@ -16,7 +16,8 @@ import {
   toBranch,
   toChatTree,
 } from '../schemas/branches.js';
-import { AskResponse, Chat, ChatParams, toChat, toQaPair } from '../schemas/chats.js';
+import { AskResponse, Chat, ChatParams, toChat } from '../schemas/chats.js';
+import { toQaPair } from '../schemas/pairs.js';
 import { errorResponses } from '../schemas/common.js';
 import { clientDisconnectSignal } from './client-signal.js';
 import { defaultToEmptyBody } from './hooks.js';

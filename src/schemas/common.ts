@@ -74,8 +74,12 @@ export function Page<T extends TSchema>(item: T) {
   });
 }
 
-export const toIso = (date: Date): string => date.toISOString();
-export const toIsoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
+/** A stored date as the API writes it (ISO 8601, UTC, milliseconds); a missing one stays null. */
+export function toIso(date: Date): string;
+export function toIso(date: Date | null): string | null;
+export function toIso(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
 
 /**
  * Text that is trimmed before use: the limit applies after trimming (the service checks
