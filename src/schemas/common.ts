@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import type { DomainError } from '../domain/errors.js';
 import { RAW_TEXT_SLACK } from '../domain/limits.js';
 
 /**
@@ -51,6 +53,29 @@ export const ErrorResponse = Type.Object(
   { $id: 'ErrorResponse', description: 'Every error has this shape' },
 );
 export type ErrorResponse = Static<typeof ErrorResponse>;
+
+/** The reason phrase of a status: Node's, and nginx's for 499 (a client that closed the request). */
+export const reasonPhrase = (status: number): string =>
+  STATUS_CODES[status] ?? (status === 499 ? 'Client Closed Request' : 'Error');
+
+/** An error in the one error shape. */
+export function errorBody(
+  statusCode: number,
+  code: string,
+  message: string,
+  extra: Partial<ErrorResponse> = {},
+): ErrorResponse {
+  return { statusCode, code, error: reasonPhrase(statusCode), message, ...extra };
+}
+
+/** A domain error as a client sees it: its status, code and message, and a failed ask's stored pair. */
+export function domainErrorBody(error: DomainError): ErrorResponse {
+  const { qaPairId } = error.extra;
+  return errorBody(error.statusCode, error.code, error.message, qaPairId ? { qa_pair_id: qaPairId } : {});
+}
+
+/** Any unexpected failure, as a client sees it: nothing of its cause. */
+export const internalErrorBody = (): ErrorResponse => errorBody(500, 'INTERNAL_ERROR', 'Internal server error');
 
 const errorRef = Type.Ref(ErrorResponse);
 
