@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createRepositories, type Repositories } from '../repositories/index.js';
 import { createAccessService } from '../services/access.js';
+import { createAskService } from '../services/ask.js';
 import { createBranchService } from '../services/branches.js';
 import { createChatService } from '../services/chats.js';
 import { createConversationService } from '../services/conversation.js';
@@ -47,7 +48,7 @@ function createServices(fastify: FastifyInstance, repositories: Repositories, op
   const { access } = storage;
   // One lock for everything that must not interleave with an ask on the same chat.
   const { chats, chatLock } = repositories;
-  return {
+  const services = {
     ...storage,
     branches: createBranchService({ chats, access, chatLock }),
     search: createSearchService({ search: repositories.search, chats, access }),
@@ -65,6 +66,7 @@ function createServices(fastify: FastifyInstance, repositories: Repositories, op
       telemetry: fastify.telemetry,
     }),
   };
+  return { ...services, ask: createAskService(services) };
 }
 
 export type Services = ReturnType<typeof createServices>;

@@ -1,11 +1,11 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ChatRow, ChatSettings as StoredSettings } from '../domain/types.js';
+import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../domain/types.js';
 import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH } from '../domain/limits.js';
 import type { ChatView } from '../domain/views.js';
 import type { SettingsChange } from '../domain/settings.js';
 import type { TreeIndex } from '../domain/tree.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../domain/limits.js';
-import { QaPair, QaPairOnBranch, toQaPairOnBranch, type PairPlace } from './pairs.js';
+import { QaPair, QaPairOnBranch, toQaPair, toQaPairOnBranch, type PairPlace } from './pairs.js';
 import { EXAMPLE_IDS, Id, IdWith, PaginationQuery, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
@@ -157,6 +157,12 @@ export const AskResponse = Type.Object({
   branch_id: IdWith('The branch the pair is on, now the active one'),
   qa_pair: QaPair,
 });
+export type AskResponse = Static<typeof AskResponse>;
+
+/** The answer of an ask or a regeneration: where the pair went, and the pair. */
+export function toAskResponse(asked: { chatId: string; branchId: string; pair: QaPairRow }): AskResponse {
+  return { chat_id: asked.chatId, branch_id: asked.branchId, qa_pair: toQaPair(asked.pair) };
+}
 
 export function toChat(chat: ChatRow): Chat {
   return {
