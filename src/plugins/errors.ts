@@ -1,9 +1,8 @@
-import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError } from '../domain/errors.js';
-import type { ErrorResponse } from '../schemas/common.js';
+import { domainErrorBody, errorBody, internalErrorBody, reasonPhrase, type ErrorResponse } from '../schemas/common.js';
 
 /** The longest path parameter the router takes (ids are 36-character UUIDs); longer is a 414. */
 export const MAX_PARAM_LENGTH = 100;
@@ -46,12 +45,6 @@ const CODES_BY_STATUS: Record<number, string> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   429: 'RATE_LIMITED',
 };
-
-const reason = (status: number) => STATUS_CODES[status] ?? (status === 499 ? 'Client Closed Request' : 'Error');
-
-function body(statusCode: number, code: string, message: string, extra: Partial<ErrorResponse> = {}): ErrorResponse {
-  return { statusCode, code, error: reason(statusCode), message, ...extra };
-}
 
 function isFastifyError(error: unknown): error is FastifyError {
   return error instanceof Error && 'code' in error;
@@ -111,12 +104,7 @@ function issueMessage(issue: ValidationIssue): string {
 export function toErrorReply(error: unknown): ErrorReply {
   if (error instanceof DomainError) {
     return {
-      body: body(
-        error.statusCode,
-        error.code,
-        error.message,
-        error.extra.qaPairId ? { qa_pair_id: error.extra.qaPairId } : {},
-      ),
+      body: domainErrorBody(error),
       ...(error.extra.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.extra.retryAfterSeconds }),
       log: error.statusCode >= 500 ? 'warn' : 'none',
     };
@@ -127,16 +115,16 @@ export function toErrorReply(error: unknown): ErrorReply {
       message: issueMessage(issue),
     }));
     const message = details.map((detail) => `${detail.path} ${detail.message}`).join(', ');
-    return { body: body(400, 'VALIDATION_ERROR', message, { details }), log: 'none' };
+    return { body: errorBody(400, 'VALIDATION_ERROR', message, { details }), log: 'none' };
   }
   const status = isFastifyError(error) && error.statusCode !== undefined ? error.statusCode : 500;
   if (status < 500) {
     const known = isFastifyError(error) ? FRAMEWORK_ERRORS[error.code] : undefined;
     const code = known?.code ?? CODES_BY_STATUS[status] ?? 'BAD_REQUEST';
-    const message = known?.message ?? (error instanceof Error ? error.message : reason(status));
-    return { body: body(status, code, message), log: 'none' };
+    const message = known?.message ?? (error instanceof Error ? error.message : reasonPhrase(status));
+    return { body: errorBody(status, code, message), log: 'none' };
   }
-  return { body: body(500, 'INTERNAL_ERROR', 'Internal server error'), log: 'error' };
+  return { body: internalErrorBody(), log: 'error' };
 }
 
 /**
@@ -154,14 +142,14 @@ function clientErrorBody(error: Error & { code?: string }): ErrorResponse {
   switch (error.code) {
     case 'ERR_HTTP_REQUEST_TIMEOUT':
     case 'ERR_HTTP_HEADERS_TIMEOUT':
-      return body(408, 'REQUEST_TIMEOUT', 'The request was not received in time');
+      return errorBody(408, 'REQUEST_TIMEOUT', 'The request was not received in time');
     case 'HPE_HEADER_OVERFLOW':
-      return body(431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large: at most 16 KiB together');
+      return errorBody(431, 'HEADERS_TOO_LARGE', 'The request line and headers are too large: at most 16 KiB together');
     default: {
       // llhttp's messages are fixed texts ("Parse Error: Transfer-Encoding can't be present
       // with Content-Length"): they say what is wrong and carry nothing of the server.
       const detail = error.code?.startsWith('HPE_') ? error.message.replace(/^Parse Error: /, '') : '';
-      return body(400, 'MALFORMED_REQUEST', `The request is not valid HTTP/1.1${detail ? `: ${detail}` : ''}`);
+      return errorBody(400, 'MALFORMED_REQUEST', `The request is not valid HTTP/1.1${detail ? `: ${detail}` : ''}`);
     }
   }
 }
@@ -203,7 +191,7 @@ export default fp(
     fastify.setNotFoundHandler((request, reply) => {
       return reply
         .code(404)
-        .send(body(404, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`));
+        .send(errorBody(404, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`));
     });
   },
   { name: 'error-handler' },

@@ -1,14 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type, type Static } from '@sinclair/typebox';
+import { Type } from '@sinclair/typebox';
 import type { FastifyReply } from 'fastify';
 import { actorOf } from '../plugins/auth.js';
 import { logFailure, toErrorReply } from '../plugins/errors.js';
-import { AskBody, AskResponse, toQaPair } from '../schemas/chats.js';
+import { AskBody, AskResponse } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
-import type { AskResult, StreamObserver } from '../services/conversation.js';
-import type { RecordedResponse } from '../services/idempotency.js';
-import { DomainError } from '../domain/errors.js';
-import type { ErrorResponse } from '../schemas/common.js';
+import type { AskEventSink } from '../services/ask.js';
 import { clientDisconnectSignal } from './client-signal.js';
 
 export const STREAM_EVENTS_DESCRIPTION = `
@@ -26,44 +23,28 @@ Server-Sent Events (errors found before the question is stored are still plain J
 A client that disconnects does not stop the answer: it is completed and stored, and GET of the chat shows it.`;
 
 /** Relays a streaming ask as SSE events, in order, never letting a gone client break the ask. */
-function sseObserver(reply: FastifyReply) {
+function sseSink(reply: FastifyReply, replayed: boolean): AskEventSink {
+  if (replayed) reply.header('idempotent-replayed', 'true');
   let queue: Promise<void> = Promise.resolve();
   // @fastify/sse waits for 'drain' under backpressure, which never comes once the client
   // is gone: the connection closing also ends the wait.
   const closed = new Promise<void>((resolve) => reply.raw.once('close', resolve));
-  const push = (event: string, data: unknown) => {
-    queue = queue
-      .then(() => reply.sse.send({ event, data }))
-      .catch(() => {
-        // The client went away: the ask goes on and stores its answer regardless.
-      });
-  };
-  const observer = {
-    started: false,
-    onStart({ chatId, branchId, pair }: Parameters<StreamObserver['onStart']>[0]) {
-      observer.started = true;
-      push('start', { chat_id: chatId, branch_id: branchId, qa_pair_id: pair.id, parent_id: pair.parentId });
+  return {
+    send({ event, data }) {
+      queue = queue
+        .then(() => reply.sse.send({ event, data }))
+        .catch(() => {
+          // The client went away: the ask goes on and stores its answer regardless.
+        });
     },
-    onEvent(event: Parameters<StreamObserver['onEvent']>[0]) {
-      if (event.type === 'token') push('token', { text: event.text });
-      else push('search_results', { search_results: event.searchResults });
-    },
-    push,
-    /** Resolves once every event is written, or the client has gone. */
+    failed: (error) => logFailure(reply.log, error, toErrorReply(error), 'streaming ask failed'),
     flush: () => Promise.race([queue, closed]),
   };
-  return observer;
 }
 
 const ASK_ERROR_STATUSES = [400, 401, 403, 404, 409, 415, 422, 429, 499, 500, 502, 503, 504] as const;
 const isAskErrorStatus = (status: number): status is (typeof ASK_ERROR_STATUSES)[number] =>
   (ASK_ERROR_STATUSES as readonly number[]).includes(status);
-
-const toAskResponse = (result: AskResult) => ({
-  chat_id: result.chatId,
-  branch_id: result.branchId,
-  qa_pair: toQaPair(result.pair),
-});
 
 const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
   fastify.post(
@@ -101,96 +82,32 @@ const askRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request, reply) => {
       const { user_id: userId, chat_id: chatId, parent_id: parentId, question, stream } = request.body;
-      const input = {
-        userId,
-        question,
-        ...(chatId === undefined ? {} : { chatId }),
-        ...(parentId === undefined ? {} : { parentId }),
-      };
-      const actor = actorOf(request);
-      const wantsStream = stream ?? (request.headers.accept ?? '').includes('text/event-stream');
-      const conversation = fastify.services.conversation;
       const idempotencyKey = request.headers['idempotency-key'];
-
-      if (typeof idempotencyKey !== 'string') {
-        if (!wantsStream) {
-          return toAskResponse(await conversation.ask(actor, input, { signal: clientDisconnectSignal(reply) }));
-        }
-        await streamAsk(reply, (observer) => conversation.ask(actor, input, { stream: observer }));
-        // Returning nothing (not `reply`, which is thenable) lets @fastify/sse end the stream.
-        return;
-      }
-
-      // With an Idempotency-Key the ask is completed even if the client goes away, so that
-      // its retry with the same key finds the answer instead of a cancellation.
-      if (!wantsStream) {
-        const { response, replayed } = await fastify.services.idempotency.run(
-          actor,
-          { userId, key: idempotencyKey, body: request.body },
-          async () => recorded(() => conversation.ask(actor, input)),
-        );
-        if (replayed) reply.header('idempotent-replayed', 'true');
-        if (response.retryAfterSeconds !== undefined) reply.header('retry-after', String(response.retryAfterSeconds));
-        // A recorded response is one this route produced: an ask answer or an error body.
-        const status = response.statusCode === 200 || isAskErrorStatus(response.statusCode) ? response.statusCode : 500;
-        return reply.code(status).send(response.body as Static<typeof AskResponse> | ErrorResponse);
-      }
-      let streamed = false;
-      const { response, replayed } = await fastify.services.idempotency.run(
-        actor,
-        { userId, key: idempotencyKey, body: request.body },
-        async () => {
-          streamed = true;
-          return streamAsk(reply, (observer) => conversation.ask(actor, input, { stream: observer }));
+      const outcome = await fastify.services.ask.respond(
+        actorOf(request),
+        {
+          input: {
+            userId,
+            question,
+            ...(chatId === undefined ? {} : { chatId }),
+            ...(parentId === undefined ? {} : { parentId }),
+          },
+          stream,
+          acceptsEventStream: (request.headers.accept ?? '').includes('text/event-stream'),
+          ...(typeof idempotencyKey === 'string' ? { idempotency: { key: idempotencyKey, body: request.body } } : {}),
+          signal: clientDisconnectSignal(reply),
         },
+        (replayed) => sseSink(reply, replayed),
       );
-      if (replayed || !streamed) {
-        reply.header('idempotent-replayed', 'true');
-        await reply.sse.send({ event: response.statusCode === 200 ? 'done' : 'error', data: response.body });
-      }
+      // Returning nothing (not `reply`, which is thenable) lets @fastify/sse end the stream.
+      if (outcome.kind === 'streamed') return;
+      if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+      if (outcome.retryAfterSeconds !== undefined) reply.header('retry-after', String(outcome.retryAfterSeconds));
+      // Every body the service answers with is an ask answer or an error of this route.
+      const status = outcome.statusCode === 200 || isAskErrorStatus(outcome.statusCode) ? outcome.statusCode : 500;
+      return reply.code(status).send(outcome.body);
     },
   );
-
-  /**
-   * Runs a streaming ask, relaying it as SSE events, and returns what it ended with (the
-   * `done` or `error` payload). A failure before the question is stored is thrown, to be
-   * answered as a plain JSON error.
-   */
-  async function streamAsk(
-    reply: FastifyReply,
-    run: (observer: StreamObserver) => Promise<AskResult>,
-  ): Promise<RecordedResponse> {
-    const observer = sseObserver(reply);
-    let outcome: RecordedResponse;
-    try {
-      const result = await run(observer);
-      outcome = { statusCode: 200, body: toAskResponse(result) };
-      observer.push('done', outcome.body);
-    } catch (error) {
-      if (!observer.started) throw error;
-      const failure = toErrorReply(error);
-      logFailure(reply.log, error, failure, 'streaming ask failed');
-      outcome = { statusCode: failure.body.statusCode, body: failure.body };
-      observer.push('error', failure.body);
-    }
-    await observer.flush();
-    return outcome;
-  }
-
-  /** Runs an ask and turns a stored failure (an error with its qa_pair_id) into a response to record. */
-  async function recorded(run: () => Promise<AskResult>): Promise<RecordedResponse> {
-    try {
-      return { statusCode: 200, body: toAskResponse(await run()) };
-    } catch (error) {
-      if (!(error instanceof DomainError) || error.extra.qaPairId === undefined) throw error;
-      const failure = toErrorReply(error);
-      return {
-        statusCode: failure.body.statusCode,
-        body: failure.body,
-        ...(failure.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: failure.retryAfterSeconds }),
-      };
-    }
-  }
 };
 
 export default askRoutes;

@@ -16,7 +16,7 @@ import {
   toBranch,
   toChatTree,
 } from '../schemas/branches.js';
-import { AskResponse, Chat, ChatParams, toChat, toQaPair } from '../schemas/chats.js';
+import { AskResponse, Chat, ChatParams, toAskResponse, toChat } from '../schemas/chats.js';
 import { errorResponses } from '../schemas/common.js';
 import { clientDisconnectSignal } from './client-signal.js';
 import { defaultToEmptyBody } from './hooks.js';
@@ -168,7 +168,7 @@ const branchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         { userId, chatId, pairId },
         { signal: clientDisconnectSignal(reply) },
       );
-      return { chat_id: result.chatId, branch_id: result.branchId, qa_pair: toQaPair(result.pair) };
+      return toAskResponse(result);
     },
   );
 

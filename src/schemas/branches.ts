@@ -3,7 +3,7 @@ import type { QaPairRow } from '../domain/types.js';
 import { BRANCH_NAME_MAX_LENGTH } from '../domain/limits.js';
 import type { BranchSummary, ChatTree } from '../domain/views.js';
 import { TITLE_MAX_LENGTH } from '../domain/limits.js';
-import { QaPairStatus } from './chats.js';
+import { QaPairStatus, toQaPair } from './pairs.js';
 import { EXAMPLE_IDS, Id, IdWith, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const BranchParams = Type.Object({ user_id: Id, chat_id: Id, branch_id: Id }, { additionalProperties: false });
@@ -98,14 +98,16 @@ export function toBranch(summary: BranchSummary): Branch {
   };
 }
 
+/** A pair as a node of the tree: its own fields (the one pair mapper), with the answer cut to a preview. */
 function toTreeNode(pair: QaPairRow): Static<typeof TreeNode> {
+  const { id, parent_id, question, answer, status, created_at } = toQaPair(pair);
   return {
-    id: pair.id,
-    parent_id: pair.parentId,
-    question: pair.question,
-    answer_preview: pair.answer === null ? null : pair.answer.slice(0, ANSWER_PREVIEW_LENGTH),
-    status: pair.status,
-    created_at: toIso(pair.createdAt),
+    id,
+    parent_id,
+    question,
+    answer_preview: answer === null ? null : answer.slice(0, ANSWER_PREVIEW_LENGTH),
+    status,
+    created_at,
   };
 }
 

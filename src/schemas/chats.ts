@@ -5,17 +5,8 @@ import type { ChatView } from '../domain/views.js';
 import type { SettingsChange } from '../domain/settings.js';
 import type { TreeIndex } from '../domain/tree.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../domain/limits.js';
-import {
-  EXAMPLE_IDS,
-  Id,
-  IdWith,
-  PaginationQuery,
-  Timestamp,
-  toIso,
-  toIsoOrNull,
-  TrimmedText,
-  Nullable,
-} from './common.js';
+import { QaPair, QaPairOnBranch, toQaPair, toQaPairOnBranch, type PairPlace } from './pairs.js';
+import { EXAMPLE_IDS, Id, IdWith, PaginationQuery, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
 export const ChatParams = Type.Object({ user_id: Id, chat_id: Id }, { additionalProperties: false });
@@ -131,31 +122,6 @@ export const AskBody = Type.Object(
   },
 );
 
-export const SearchResult = Type.Object({ url: Type.String(), name: Type.String(), snippet: Type.String() });
-
-export const QaPairStatus = Type.Union(
-  [Type.Literal('pending'), Type.Literal('streaming'), Type.Literal('answered'), Type.Literal('failed')],
-  { description: 'pending/streaming while the chatbot works; answered or failed once it is done' },
-);
-
-export const QaPair = Type.Object({
-  id: Id,
-  parent_id: Nullable(Id),
-  question: Type.String(),
-  answer: Nullable(Type.String()),
-  search_results: Type.Array(SearchResult),
-  status: QaPairStatus,
-  error: Nullable(Type.Object({ code: Type.String(), message: Type.String() })),
-  created_at: Timestamp,
-  answered_at: Nullable(Timestamp),
-  provider: Type.String(),
-  model: Nullable(Type.String()),
-  upstream_request_id: Nullable(Type.String()),
-  latency_ms: Nullable(Type.Integer()),
-  history_turns: Type.Integer({ description: 'How many earlier answered pairs were sent upstream with the question' }),
-});
-export type QaPair = Static<typeof QaPair>;
-
 export const Chat = Type.Object({
   id: Id,
   user_id: Id,
@@ -175,22 +141,6 @@ export const Chat = Type.Object({
 });
 export type Chat = Static<typeof Chat>;
 
-export const PairSibling = Type.Object({
-  qa_pair_id: Id,
-  branch_id: Nullable(Id),
-});
-
-export const QaPairOnBranch = Type.Object({
-  ...QaPair.properties,
-  sibling_index: Type.Integer({ description: "This pair's position among its siblings (0-based, asking order)" }),
-  siblings: Type.Array(PairSibling, {
-    description:
-      'The alternatives at this point (same parent), this pair included, in asking order, each with a branch ' +
-      'that passes through it: PUT .../active-branch with that branch_id switches to it',
-  }),
-});
-export type QaPairOnBranch = Static<typeof QaPairOnBranch>;
-
 export const ChatWithPairs = Type.Object({
   ...Chat.properties,
   branch_count: Type.Integer(),
@@ -207,24 +157,11 @@ export const AskResponse = Type.Object({
   branch_id: IdWith('The branch the pair is on, now the active one'),
   qa_pair: QaPair,
 });
+export type AskResponse = Static<typeof AskResponse>;
 
-export function toQaPair(pair: QaPairRow): QaPair {
-  return {
-    id: pair.id,
-    parent_id: pair.parentId,
-    question: pair.question,
-    answer: pair.answer,
-    search_results: pair.searchResults,
-    status: pair.status,
-    error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
-    created_at: toIso(pair.createdAt),
-    answered_at: toIsoOrNull(pair.answeredAt),
-    provider: pair.provider,
-    model: pair.model,
-    upstream_request_id: pair.upstreamRequestId,
-    latency_ms: pair.latencyMs,
-    history_turns: pair.historyTurns,
-  };
+/** The answer of an ask or a regeneration: where the pair went, and the pair. */
+export function toAskResponse(asked: { chatId: string; branchId: string; pair: QaPairRow }): AskResponse {
+  return { chat_id: asked.chatId, branch_id: asked.branchId, qa_pair: toQaPair(asked.pair) };
 }
 
 export function toChat(chat: ChatRow): Chat {
@@ -238,41 +175,36 @@ export function toChat(chat: ChatRow): Chat {
     last_question: chat.lastQuestion,
     active_branch_id: chat.activeBranchId,
     settings: toSettings(chat.settings),
-    forked_from:
-      chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
-        ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
-        : null,
+    forked_from: toForkedFrom(chat),
   };
 }
 
+/** Where a forked chat's history was copied from (the chat view and the export both say it). */
+export function toForkedFrom(chat: ChatRow): Chat['forked_from'] {
+  return chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
+    ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
+    : null;
+}
+
+/**
+ * The chat view: the chat, and the pairs of its active branch, each with its place in the
+ * tree. The places are the view's work (from the tree index it holds); the pair mapper
+ * only writes them out.
+ */
 export function toChatWithPairs(view: ChatView) {
   return {
     ...toChat(view.chat),
     branch_count: view.branches.length,
     earlier_qa_pairs: view.earlierPairs,
-    qa_pairs: view.pairs.map((pair) => toQaPairOnBranch(pair, view.tree)),
+    qa_pairs: view.pairs.map((pair) => toQaPairOnBranch(pair, placeInTree(view.tree, pair.id))),
   };
 }
 
-/** One literal rather than a spread of toQaPair: a chat view makes up to 1000 of these. */
-function toQaPairOnBranch(pair: QaPairRow, tree: TreeIndex): QaPairOnBranch {
-  const siblings = tree.siblingsOf(pair.id);
+/** The pair's siblings (itself included) in asking order, each with a branch to open it. */
+function placeInTree(tree: TreeIndex, pairId: string): PairPlace {
+  const siblings = tree.siblingsOf(pairId);
   return {
-    id: pair.id,
-    parent_id: pair.parentId,
-    question: pair.question,
-    answer: pair.answer,
-    search_results: pair.searchResults,
-    status: pair.status,
-    error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
-    created_at: toIso(pair.createdAt),
-    answered_at: toIsoOrNull(pair.answeredAt),
-    provider: pair.provider,
-    model: pair.model,
-    upstream_request_id: pair.upstreamRequestId,
-    latency_ms: pair.latencyMs,
-    history_turns: pair.historyTurns,
-    sibling_index: Math.max(0, siblings.indexOf(pair.id)),
+    siblingIndex: Math.max(0, siblings.indexOf(pairId)),
     siblings: siblings.map((id) => ({ qa_pair_id: id, branch_id: tree.branchThrough(id) })),
   };
 }

@@ -1,4 +1,6 @@
+import { STATUS_CODES } from 'node:http';
 import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import type { DomainError } from '../domain/errors.js';
 import { RAW_TEXT_SLACK } from '../domain/limits.js';
 
 /**
@@ -52,6 +54,29 @@ export const ErrorResponse = Type.Object(
 );
 export type ErrorResponse = Static<typeof ErrorResponse>;
 
+/** The reason phrase of a status: Node's, and nginx's for 499 (a client that closed the request). */
+export const reasonPhrase = (status: number): string =>
+  STATUS_CODES[status] ?? (status === 499 ? 'Client Closed Request' : 'Error');
+
+/** An error in the one error shape. */
+export function errorBody(
+  statusCode: number,
+  code: string,
+  message: string,
+  extra: Partial<ErrorResponse> = {},
+): ErrorResponse {
+  return { statusCode, code, error: reasonPhrase(statusCode), message, ...extra };
+}
+
+/** A domain error as a client sees it: its status, code and message, and a failed ask's stored pair. */
+export function domainErrorBody(error: DomainError): ErrorResponse {
+  const { qaPairId } = error.extra;
+  return errorBody(error.statusCode, error.code, error.message, qaPairId ? { qa_pair_id: qaPairId } : {});
+}
+
+/** Any unexpected failure, as a client sees it: nothing of its cause. */
+export const internalErrorBody = (): ErrorResponse => errorBody(500, 'INTERNAL_ERROR', 'Internal server error');
+
 const errorRef = Type.Ref(ErrorResponse);
 
 /** The error responses of a route, all in the one error shape. */
@@ -74,8 +99,12 @@ export function Page<T extends TSchema>(item: T) {
   });
 }
 
-export const toIso = (date: Date): string => date.toISOString();
-export const toIsoOrNull = (date: Date | null): string | null => (date ? date.toISOString() : null);
+/** A stored date as the API writes it (ISO 8601, UTC, milliseconds); a missing one stays null. */
+export function toIso(date: Date): string;
+export function toIso(date: Date | null): string | null;
+export function toIso(date: Date | null): string | null {
+  return date === null ? null : date.toISOString();
+}
 
 /**
  * Text that is trimmed before use: the limit applies after trimming (the service checks

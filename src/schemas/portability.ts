@@ -1,8 +1,10 @@
 import { Type, type Static } from '@sinclair/typebox';
+import type { BranchRow, ChatRow, QaPairRow } from '../domain/types.js';
 import { BRANCH_NAME_MAX_LENGTH } from '../domain/limits.js';
 import { TITLE_MAX_LENGTH } from '../domain/limits.js';
-import { QaPairStatus, SearchResult, SettingsInput } from './chats.js';
-import { Id, Timestamp, Nullable } from './common.js';
+import { SettingsInput, toForkedFrom, toSettings } from './chats.js';
+import { Id, Timestamp, Nullable, toIso } from './common.js';
+import { QaPairStatus, SearchResult, toQaPair } from './pairs.js';
 import {
   IMPORTED_ANSWER_MAX_LENGTH,
   IMPORTED_TEXT_MAX_LENGTH,
@@ -66,6 +68,60 @@ export const ChatExport = Type.Object(
   { $id: 'ChatExport' },
 );
 export type ChatExport = Static<typeof ChatExport>;
+
+/** The lossless export document of one chat. */
+export function toChatExport(chat: ChatRow, pairs: QaPairRow[], branches: BranchRow[]): ChatExport {
+  return {
+    format: CHAT_EXPORT_FORMAT,
+    version: 1,
+    chat: {
+      id: chat.id,
+      title: chat.title,
+      created_at: toIso(chat.createdAt),
+      updated_at: toIso(chat.updatedAt),
+      settings: toSettings(chat.settings),
+      active_branch_id: chat.activeBranchId ?? branches[0]?.id ?? '',
+      import_source: chat.importSource,
+      forked_from: toForkedFrom(chat),
+    },
+    qa_pairs: pairs.map(toExportedPair),
+    branches: branches.map((branch) => ({
+      id: branch.id,
+      name: branch.name,
+      fork_qa_pair_id: branch.forkPairId,
+      head_qa_pair_id: branch.headPairId,
+      created_at: toIso(branch.createdAt),
+      updated_at: toIso(branch.updatedAt),
+    })),
+  };
+}
+
+/**
+ * A pair in the export: the fields of the one pair mapper, in the order the export format
+ * has always written them (history_turns before latency_ms). The order is part of the
+ * format, since the NDJSON export is written with JSON.stringify rather than by a response
+ * schema; the fields are listed, not destructured and spread, which measured three times
+ * slower on a large export.
+ */
+function toExportedPair(row: QaPairRow): Static<typeof ExportedPair> {
+  const pair = toQaPair(row);
+  return {
+    id: pair.id,
+    parent_id: pair.parent_id,
+    question: pair.question,
+    answer: pair.answer,
+    search_results: pair.search_results,
+    status: pair.status,
+    error: pair.error,
+    created_at: pair.created_at,
+    answered_at: pair.answered_at,
+    provider: pair.provider,
+    model: pair.model,
+    upstream_request_id: pair.upstream_request_id,
+    history_turns: pair.history_turns,
+    latency_ms: pair.latency_ms,
+  };
+}
 
 export const ExportQuery = Type.Object(
   {

@@ -1,6 +1,7 @@
 import type { ChatbotProvider } from '../chatbot/index.js';
 import type { Storage } from '../repositories/contract.js';
 import { createAccessService } from './access.js';
+import { createAskService } from './ask.js';
 import { createBranchService } from './branches.js';
 import { createChatService } from './chats.js';
 import { createConversationService } from './conversation.js';
@@ -51,7 +52,7 @@ export function createServices(
   const { access } = base;
   // One lock for everything that must not interleave with an ask on the same chat.
   const { chatLock } = storage;
-  return {
+  const services = {
     ...base,
     branches: createBranchService({ stores: storage, access, chatLock }),
     search: createSearchService({ stores: storage, access }),
@@ -69,6 +70,8 @@ export function createServices(
       ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
     }),
   };
+  // Idempotency and streaming around the conversation: what POST /search decides.
+  return { ...services, ask: createAskService(services) };
 }
 
 export type Services = ReturnType<typeof createServices>;

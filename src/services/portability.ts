@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { BranchRow, ChatRow, QaPairRow } from '../domain/types.js';
 import { badRequest } from '../domain/errors.js';
 import type { ImportChatResult, Storage } from '../repositories/contract.js';
-import { CHAT_EXPORT_FORMAT, type ChatExport } from '../schemas/portability.js';
+import { toIso } from '../schemas/common.js';
+import { toChatExport, type ChatExport } from '../schemas/portability.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat, type ChatStores } from './chats.js';
 import { fromChatExport, isChatExport } from './imports/chat-export.js';
@@ -33,65 +34,13 @@ export interface ImportItemReport {
   error: string | null;
 }
 
-const iso = (date: Date) => date.toISOString();
-const isoOrNull = (date: Date | null) => (date ? date.toISOString() : null);
-
-/** The lossless export document of one chat. */
-export function toChatExport(chat: ChatRow, pairs: QaPairRow[], branches: BranchRow[]): ChatExport {
-  return {
-    format: CHAT_EXPORT_FORMAT,
-    version: 1,
-    chat: {
-      id: chat.id,
-      title: chat.title,
-      created_at: iso(chat.createdAt),
-      updated_at: iso(chat.updatedAt),
-      settings: {
-        system_prompt: chat.settings.systemPrompt ?? null,
-        model: chat.settings.model ?? null,
-        history_max_turns: chat.settings.historyMaxTurns ?? null,
-      },
-      active_branch_id: chat.activeBranchId ?? branches[0]?.id ?? '',
-      import_source: chat.importSource,
-      forked_from:
-        chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
-          ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
-          : null,
-    },
-    qa_pairs: pairs.map((pair) => ({
-      id: pair.id,
-      parent_id: pair.parentId,
-      question: pair.question,
-      answer: pair.answer,
-      search_results: pair.searchResults,
-      status: pair.status,
-      error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
-      created_at: iso(pair.createdAt),
-      answered_at: isoOrNull(pair.answeredAt),
-      provider: pair.provider,
-      model: pair.model,
-      upstream_request_id: pair.upstreamRequestId,
-      history_turns: pair.historyTurns,
-      latency_ms: pair.latencyMs,
-    })),
-    branches: branches.map((branch) => ({
-      id: branch.id,
-      name: branch.name,
-      fork_qa_pair_id: branch.forkPairId,
-      head_qa_pair_id: branch.headPairId,
-      created_at: iso(branch.createdAt),
-      updated_at: iso(branch.updatedAt),
-    })),
-  };
-}
-
 /** Markdown of the active branch: readable, with each answer's sources as links. */
 export function toMarkdown(chat: ChatRow, path: QaPairRow[], branch: BranchRow | undefined): string {
   const escapeLinkText = (text: string) => text.replace(/[[\]\\]/g, '\\$&');
   const lines = [`# ${chat.title}`, ''];
   lines.push(
     `_${path.length} question${path.length === 1 ? '' : 's'} on branch ${branch?.name ? `"${branch.name}"` : (branch?.id ?? '')}, ` +
-      `created ${iso(chat.createdAt)}, updated ${iso(chat.updatedAt)}._`,
+      `created ${toIso(chat.createdAt)}, updated ${toIso(chat.updatedAt)}._`,
     '',
   );
   for (const pair of path) {
