@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ChatExport } from '../src/schemas/portability.js';
 import { ask, bearer, buildTestApp, createUser, tableCounts } from './helpers/app.js';
@@ -211,6 +212,25 @@ describe('import and export', () => {
     const empty = join(temp.dir, 'empty.ndjson');
     writeFileSync(empty, '\n');
     expect((await runCli(['import', empty, '--user', user.id], { env })).code).toBe(6);
+  });
+});
+
+// A store failure is forced with a SQLite trigger; what is tested (the cause reaching stderr) is the same on both engines.
+describe.skipIf(onPg)('import failures of the store (SQLite)', () => {
+  it('name the cause on stderr beside our own message', async () => {
+    const databaseUrl = await newDatabase();
+    const user = await newUser(databaseUrl);
+    const database = new Database(databaseUrl);
+    database.exec(
+      `CREATE TRIGGER refuse_imports BEFORE INSERT ON chats WHEN NEW.import_source IS NOT NULL
+       BEGIN SELECT RAISE(ABORT, 'imports are refused here'); END`,
+    );
+    database.close();
+    const one = join(temp.dir, 'one.ndjson');
+    writeFileSync(one, `${readFileSync(exportFile, 'utf8').trim().split('\n')[0]}\n`);
+    const result = await runCli(['import', one, '--user', user.id], { env: { DATABASE_URL: databaseUrl } });
+    expect(result.code).toBe(6);
+    expect(result.stderr).toMatch(/failed: line 1 ".*": could not be stored \(imports are refused here\)\n/);
   });
 });
 

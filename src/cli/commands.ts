@@ -6,7 +6,13 @@ import { pipeline } from 'node:stream/promises';
 import type { AppDatabase } from '../db/index.js';
 import type { StorageServices } from '../services/index.js';
 import type { Actor } from '../services/access.js';
-import { jsonItems, ndjsonItem, type ImportItem, type ImportItemReport } from '../services/portability.js';
+import {
+  jsonItems,
+  ndjsonItem,
+  type ImportItem,
+  type ImportItemReport,
+  type ImportLog,
+} from '../services/portability.js';
 import { CliError, EXIT, PipeClosed, isClosedPipe, type ExitCode } from './exit-codes.js';
 import { createProgress } from './progress.js';
 
@@ -161,7 +167,15 @@ export async function importFile(
   await access.assertActsFor(OPERATOR, userId);
 
   const source = format === 'ndjson' ? ndjsonSource(file, size) : await jsonSource(file);
-  const reports = await portability.importEach(OPERATOR, userId, source.items);
+  // Why a chat could not be stored (the report says only that it could not): shown with it.
+  const causes = new Map<number, string>();
+  const log: ImportLog = {
+    error: (details) => {
+      const { err, index } = details as { err?: unknown; index?: unknown };
+      if (typeof index === 'number') causes.set(index, reasonOf(err));
+    },
+  };
+  const reports = await portability.importEach(OPERATOR, userId, source.items, log);
   const bar = createProgress({ stream: io.stderr, label: 'import', total: source.total, unit: source.unit });
   const counts = { imported: 0, skipped: 0, failed: 0 };
   const failures: ImportItemReport[] = [];
@@ -180,7 +194,10 @@ export async function importFile(
     format === 'ndjson' ? `line ${report.index + 1}` : `item ${report.index}`;
   for (const report of failures) {
     const title = report.title === null ? '' : ` ${JSON.stringify(report.title)}`;
-    io.stderr.write(`failed: ${where(report)}${title}: ${report.error ?? 'unknown reason'}\n`);
+    const cause = causes.get(report.index);
+    io.stderr.write(
+      `failed: ${where(report)}${title}: ${report.error ?? 'unknown reason'}${cause === undefined ? '' : ` (${cause})`}\n`,
+    );
   }
   await writeOut(io, `imported ${counts.imported}, skipped ${counts.skipped}, failed ${counts.failed}\n`);
   if (context.signal.aborted) {
