@@ -57,4 +57,52 @@ describe('length limits in characters', () => {
     const title = chat.json<{ title: string }>().title;
     expect(title).toBe(`${EMOJI.repeat(79)}…`);
   });
+  it('cuts an imported ChatGPT title at 200 characters, never inside one', async () => {
+    const node = (id: string, parent: string | null, children: string[], role: string | null, text: string) => ({
+      id,
+      parent,
+      children,
+      message: role === null ? null : { id, author: { role }, create_time: 1_700_000_000, content: { parts: [text] } },
+    });
+    // One ASCII letter first: a cut by UTF-16 units would end on half an emoji.
+    const conversation = {
+      title: `a${EMOJI.repeat(300)}`,
+      create_time: 1_700_000_000,
+      update_time: 1_700_000_100,
+      conversation_id: 'emoji-title',
+      current_node: 'a1',
+      mapping: {
+        root: node('root', null, ['u1'], null, ''),
+        u1: node('u1', 'root', ['a1'], 'user', 'Hello?'),
+        a1: node('a1', 'u1', [], 'assistant', 'Hello.'),
+      },
+    };
+    const response = await app.inject({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/chats/import`,
+      headers: ada.headers,
+      payload: [conversation],
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    const chatId = response.json<{ results: { chat_id: string }[] }>().results[0]?.chat_id ?? '';
+    const chat = await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats/${chatId}`, headers: ada.headers });
+    expect(chat.json<{ title: string }>().title).toBe(`a${EMOJI.repeat(199)}`);
+  });
+
+  it("previews a tree node's answer in whole characters", async () => {
+    const asked = await ask(app, ada, { question: EMOJI.repeat(300) });
+    const chatId = asked.json<{ chat_id: string }>().chat_id;
+    const tree = await app.inject({
+      method: 'GET',
+      url: `/v1/users/${ada.id}/chats/${chatId}/tree`,
+      headers: ada.headers,
+    });
+    const preview = tree.json<{ nodes: { answer_preview: string | null }[] }>().nodes[0]?.answer_preview ?? '';
+    // No lone surrogate: every UTF-16 unit of the preview (and of the offline answer's quote
+    // of the question in it) belongs to a whole character.
+    expect(preview).toContain(EMOJI);
+    // A half character written to the database comes back as U+FFFD.
+    expect(preview).not.toContain('\uFFFD');
+    expect(preview).not.toMatch(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/);
+  });
 });

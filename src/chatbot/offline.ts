@@ -1,3 +1,4 @@
+import { characterCount, firstCharacters } from '../domain/text.js';
 import { ChatbotError } from './errors.js';
 import {
   toMessages,
@@ -11,7 +12,7 @@ const QUOTE_MAX = 80;
 
 function quote(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
-  return oneLine.length > QUOTE_MAX ? `${oneLine.slice(0, QUOTE_MAX - 1)}…` : oneLine;
+  return characterCount(oneLine) > QUOTE_MAX ? `${firstCharacters(oneLine, QUOTE_MAX - 1)}…` : oneLine;
 }
 
 function answerFor({ history, question, settings }: ChatbotRequest): string {

@@ -1,3 +1,5 @@
+import { MODEL_MAX_LENGTH } from '../domain/limits.js';
+import { firstCharacters } from '../domain/text.js';
 import { ChatbotError } from './errors.js';
 import {
   createUpstreamHttp,
@@ -51,7 +53,7 @@ export function createOpenAiProvider(options: OpenAiProviderOptions): ChatbotPro
   // Bounded like every stored identifier (exports re-import only what they can validate).
   const modelOf = (body: unknown, fallback: unknown): string | null =>
     isRecord(body) && typeof body.model === 'string'
-      ? body.model.slice(0, 200)
+      ? firstCharacters(body.model, MODEL_MAX_LENGTH)
       : typeof fallback === 'string'
         ? fallback
         : null;

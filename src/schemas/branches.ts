@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { QaPairRow } from '../domain/types.js';
 import { BRANCH_NAME_MAX_LENGTH } from '../domain/limits.js';
+import { firstCharacters } from '../domain/text.js';
 import type { BranchSummary, ChatTree } from '../domain/views.js';
 import { TITLE_MAX_LENGTH } from '../domain/limits.js';
 import { QaPairStatus, toQaPair } from './pairs.js';
@@ -105,7 +106,7 @@ function toTreeNode(pair: QaPairRow): Static<typeof TreeNode> {
     id,
     parent_id,
     question,
-    answer_preview: answer === null ? null : answer.slice(0, ANSWER_PREVIEW_LENGTH),
+    answer_preview: answer === null ? null : firstCharacters(answer, ANSWER_PREVIEW_LENGTH),
     status,
     created_at,
   };

@@ -4,7 +4,7 @@ import {
   MAX_IMPORTED_PAIRS,
   TITLE_MAX_LENGTH,
 } from '../../domain/limits.js';
-import { storable } from '../../domain/text.js';
+import { firstCharacters, storable } from '../../domain/text.js';
 import type { ImportedBranch, ImportedChat, ImportedPair } from '../../domain/transfer.js';
 import type { WorkMeter } from '../work-meter.js';
 import { fromSeconds, ImportError, orderParentsFirst } from './common.js';
@@ -178,7 +178,7 @@ export async function fromChatGpt(value: unknown, meter: WorkMeter): Promise<Imp
       for (const child of node.children) stack.push({ nodeId: child, parentPair });
       continue;
     }
-    const question = storable(node.text.slice(0, IMPORTED_TEXT_MAX_LENGTH));
+    const question = storable(firstCharacters(node.text, IMPORTED_TEXT_MAX_LENGTH));
     const askedAt = seconds(node.createdAt, created);
     const basePair = {
       parentKey: parentPair,
@@ -218,7 +218,7 @@ export async function fromChatGpt(value: unknown, meter: WorkMeter): Promise<Imp
       pairs.push({
         ...basePair,
         key,
-        answer: storable(answer.text.slice(0, IMPORTED_TEXT_MAX_LENGTH)),
+        answer: storable(firstCharacters(answer.text, IMPORTED_TEXT_MAX_LENGTH)),
         status: 'answered',
         errorCode: null,
         errorMessage: null,
@@ -278,7 +278,7 @@ export async function fromChatGpt(value: unknown, meter: WorkMeter): Promise<Imp
     typeof value.title === 'string' && value.title.trim() !== '' ? value.title.trim() : 'Imported from ChatGPT';
   return {
     sourceId: storable(`chatgpt:${conversationId}`),
-    title: storable(title.slice(0, TITLE_MAX_LENGTH)),
+    title: storable(firstCharacters(title, TITLE_MAX_LENGTH)),
     createdAt: seconds(created, null),
     updatedAt: seconds(updated, created),
     settings: {},
