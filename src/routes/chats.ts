@@ -129,7 +129,7 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
     },
     async (request) => {
       const parentId = request.query.parent_id;
-      const context = await fastify.services.conversation.previewContext(actorOf(request), {
+      const context = await fastify.services.context.preview(actorOf(request), {
         userId: request.params.user_id,
         chatId: request.params.chat_id,
         ...(parentId === undefined ? {} : { parentId: parentId === 'null' ? null : parentId }),

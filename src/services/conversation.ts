@@ -1,25 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { setTimeout as delay } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import {
-  ChatbotError,
-  type ChatbotProvider,
-  type ChatbotStreamEvent,
-  type ConversationSettings,
-  type ConversationTurn,
-  type SearchResult,
-} from '../chatbot/index.js';
-import type { ChatRow, ChatSettings, QaPairRow } from '../domain/types.js';
-import { DomainError, badRequest, chatNotFound, qaPairNotFound, tooManyBranches } from '../domain/errors.js';
-import { describeFailure, UPSTREAM_FAILURES } from './upstream-failures.js';
+import { setTimeout as delay } from 'node:timers/promises';
+import { ChatbotError, type ChatbotProvider, type ChatbotStreamEvent, type SearchResult } from '../chatbot/index.js';
 import type { AskPlacement } from '../domain/asks.js';
+import { DomainError, badRequest, chatNotFound, qaPairNotFound, tooManyBranches } from '../domain/errors.js';
 import { MAX_QUEUED_ASKS_PER_CHAT, QUESTION_MAX_LENGTH } from '../domain/limits.js';
 import { requireText, storable, storableDeep, titleFromQuestion } from '../domain/text.js';
+import type { ChatRow, QaPairRow } from '../domain/types.js';
 import type { ChatLock } from '../repositories/contract.js';
 import type { AccessService, Actor } from './access.js';
 import { findPairOfChat, type ChatStores } from './chats.js';
+import { historyLimitOf, providerSettings, toTurns } from './context.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
+import { describeFailure, UPSTREAM_FAILURES } from './upstream-failures.js';
 
 export interface AskInput {
   userId: string;
@@ -63,11 +57,6 @@ export interface AskOptions {
   stream?: StreamObserver;
 }
 
-const providerSettings = (settings: ChatSettings): ConversationSettings => ({
-  ...(settings.systemPrompt === undefined ? {} : { systemPrompt: settings.systemPrompt }),
-  ...(settings.model === undefined ? {} : { model: settings.model }),
-});
-
 export function createConversationService(deps: {
   stores: ChatStores;
   access: AccessService;
@@ -84,7 +73,7 @@ export function createConversationService(deps: {
   setMaxListeners(0, shutdown.signal);
   const running = new Set<Promise<unknown>>();
 
-  const historyLimit = (chat: ChatRow | undefined) => chat?.settings.historyMaxTurns ?? deps.historyMaxTurns;
+  const historyLimit = (chat: ChatRow | undefined) => historyLimitOf(chat, deps.historyMaxTurns);
 
   /**
    * Stores the question, calls the chatbot outside any transaction, then stores the
@@ -116,9 +105,7 @@ export function createConversationService(deps: {
     if (begun.status === 'too_many_branches') throw tooManyBranches();
     const { pair, history, branchId } = begun;
     const settings = providerSettings(input.chat?.settings ?? {});
-    const turns: ConversationTurn[] = history.flatMap((turn) =>
-      turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
-    );
+    const turns = toTurns(history);
     // One controller per ask, tied to shutdown (and to the client for plain asks) by
     // listeners removed when the ask ends: AbortSignal.any over the long-lived shutdown
     // signal would keep a little memory per ask forever on Node 20.
@@ -302,33 +289,6 @@ export function createConversationService(deps: {
           options,
         );
       });
-    },
-
-    /**
-     * The exact request body the next question would send upstream (without that question),
-     * for the active branch or after `parentId` (null: a new first question).
-     */
-    async previewContext(
-      actor: Actor,
-      input: { userId: string; chatId: string; parentId?: string | null },
-    ): Promise<{ provider: string; historyTurns: number; body: Record<string, unknown> }> {
-      await access.assertActsFor(actor, input.userId);
-      const chat = await ownedChat(input.userId, input.chatId);
-      let head: string | null;
-      if (input.parentId === undefined) {
-        const active = chat.activeBranchId ? await stores.branches.find(chat.activeBranchId) : undefined;
-        head = active?.headPairId ?? null;
-      } else {
-        head = input.parentId === null ? null : (await pairOfChat(chat.id, input.parentId)).id;
-      }
-      const history = (await stores.pairs.listHistory(head, historyLimit(chat))).flatMap((turn) =>
-        turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }],
-      );
-      return {
-        provider: chatbot.name,
-        historyTurns: history.length,
-        body: chatbot.requestBody({ history, settings: providerSettings(chat.settings) }),
-      };
     },
 
     /** Asks still running (streaming or not). */

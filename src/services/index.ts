@@ -4,6 +4,7 @@ import { createAccessService } from './access.js';
 import { createAskService } from './ask.js';
 import { createBranchService } from './branches.js';
 import { createChatService } from './chats.js';
+import { createContextService } from './context.js';
 import { createConversationService } from './conversation.js';
 import { createIdempotencyService } from './idempotency.js';
 import { createPortabilityService } from './portability.js';
@@ -60,6 +61,12 @@ export function createServices(
       keys: storage.idempotency,
       access,
       ttlMs: options.idempotencyTtlHours * 3_600_000,
+    }),
+    context: createContextService({
+      stores: storage,
+      access,
+      chatbot: deps.chatbot,
+      historyMaxTurns: options.historyMaxTurns,
     }),
     conversation: createConversationService({
       stores: storage,
