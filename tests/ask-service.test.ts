@@ -31,6 +31,8 @@ const pair: QaPairRow = {
   latencyMs: 10,
   createdAt: new Date(Date.UTC(2025, 4, 1, 9)),
   answeredAt: new Date(Date.UTC(2025, 4, 1, 9, 0, 1)),
+  rendered: null,
+  renderedNode: null,
 };
 const result: AskResult = { chatId: 'chat-1', branchId: 'branch-1', pair };
 const upstreamFailure = () =>

@@ -25,6 +25,7 @@ const chat: ChatRow = {
   forkedFromPairId: null,
   settings: { historyMaxTurns: 4 },
   importSource: null,
+  version: 1,
 };
 const row = (fields: Partial<QaPairRow> & Pick<QaPairRow, 'id' | 'parentId' | 'seq' | 'question'>): QaPairRow => ({
   chatId: chat.id,
@@ -41,6 +42,8 @@ const row = (fields: Partial<QaPairRow> & Pick<QaPairRow, 'id' | 'parentId' | 's
   latencyMs: null,
   createdAt: at(fields.seq),
   answeredAt: null,
+  rendered: null,
+  renderedNode: null,
   ...fields,
 });
 const first = row({

@@ -1,3 +1,4 @@
+import { renderingsOf } from './render.js';
 import type { BranchRow, QaPairRow, StoredSearchResult } from './types.js';
 
 /** Where a new pair goes in the chat's tree. */
@@ -43,6 +44,15 @@ export function outcomeColumns(outcome: PairOutcome) {
     model: outcome.model,
     upstreamRequestId: outcome.upstreamRequestId,
   } satisfies Partial<QaPairRow>;
+}
+
+/**
+ * The columns that complete `pair` with `outcome`: the outcome's, and the renderings of
+ * the pair as it then is (a final pair's JSON is stored with it).
+ */
+export function completionColumns(pair: QaPairRow, outcome: PairOutcome) {
+  const columns = outcomeColumns(outcome);
+  return { ...columns, ...renderingsOf({ ...pair, ...columns }) };
 }
 
 /**

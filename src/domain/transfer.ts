@@ -1,3 +1,4 @@
+import { withRenderings } from './render.js';
 import type { BranchRow, ChatRow, ChatSettings, QaPairRow, QaPairStatus, StoredSearchResult } from './types.js';
 
 /** A chat read from an import file, with its own keys, before it gets ids of ours. */
@@ -77,27 +78,30 @@ export function planImport(imported: ImportedChat, userId: string, newId: () => 
     forkedFromPairId: null,
     settings: imported.settings,
     importSource: imported.sourceId,
+    version: 1,
   };
-  const pairs = imported.pairs.map((pair, index): QaPairRow => ({
-    id: pairIds.get(pair.key) ?? newId(),
-    chatId,
-    userId,
-    parentId: idOf(pairIds, pair.parentKey),
-    seq: index + 1,
-    question: pair.question,
-    answer: pair.answer,
-    searchResults: pair.searchResults,
-    status: pair.status,
-    errorCode: pair.errorCode,
-    errorMessage: pair.errorMessage,
-    provider: pair.provider,
-    model: pair.model,
-    upstreamRequestId: pair.upstreamRequestId,
-    historyTurns: pair.historyTurns,
-    latencyMs: pair.latencyMs,
-    createdAt: pair.createdAt,
-    answeredAt: pair.answeredAt,
-  }));
+  const pairs = imported.pairs.map((pair, index): QaPairRow =>
+    withRenderings({
+      id: pairIds.get(pair.key) ?? newId(),
+      chatId,
+      userId,
+      parentId: idOf(pairIds, pair.parentKey),
+      seq: index + 1,
+      question: pair.question,
+      answer: pair.answer,
+      searchResults: pair.searchResults,
+      status: pair.status,
+      errorCode: pair.errorCode,
+      errorMessage: pair.errorMessage,
+      provider: pair.provider,
+      model: pair.model,
+      upstreamRequestId: pair.upstreamRequestId,
+      historyTurns: pair.historyTurns,
+      latencyMs: pair.latencyMs,
+      createdAt: pair.createdAt,
+      answeredAt: pair.answeredAt,
+    }),
+  );
   const branches = imported.branches.map((branch): BranchRow => ({
     id: branchIds.get(branch.key) ?? newId(),
     chatId,
@@ -119,7 +123,8 @@ export function planForkCopies(path: readonly QaPairRow[], chatId: string, newPa
   const copies: QaPairRow[] = [];
   let parentId: string | null = null;
   for (const [index, pair] of path.entries()) {
-    const copy: QaPairRow = { ...pair, id: newPairId(), chatId, parentId, seq: index + 1 };
+    // Rendered again: the stored renderings carry the original's id and parent.
+    const copy = withRenderings({ ...pair, id: newPairId(), chatId, parentId, seq: index + 1 });
     copies.push(copy);
     parentId = copy.id;
   }

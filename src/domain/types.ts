@@ -21,6 +21,11 @@ export interface UserRow {
   id: string;
   name: string;
   createdAt: Date;
+  /**
+   * Bumped in the transaction of every change to one of the user's chat rows (created,
+   * renamed, asked in, deleted...): the validator of the chat list.
+   */
+  chatsVersion: number;
 }
 
 /** Only a SHA-256 of the key is stored; `prefix` tells keys apart without revealing them. */
@@ -48,6 +53,11 @@ export interface ChatRow {
   settings: ChatSettings;
   /** For an imported chat: where it came from ("chatgpt:<id>", "export:<id>"), so a second import skips it. */
   importSource: string | null;
+  /**
+   * Bumped in the transaction of every change visible in any view of the chat (its row,
+   * its pairs, its branches): the validator of the chat's views, and their cache key.
+   */
+  version: number;
 }
 
 export type QaPairStatus = 'pending' | 'streaming' | 'answered' | 'failed';
@@ -74,6 +84,14 @@ export interface QaPairRow {
   latencyMs: number | null;
   createdAt: Date;
   answeredAt: Date | null;
+  /**
+   * Once the pair is final (answered or failed): its public JSON, exactly as every view
+   * writes it (src/domain/render.ts), so reads concatenate it instead of rebuilding it.
+   * Null while pending or streaming (rendered live), and for pairs not rendered yet.
+   */
+  rendered: string | null;
+  /** The same for its node in the chat's tree (the answer cut to a preview). */
+  renderedNode: string | null;
 }
 
 export interface BranchRow {

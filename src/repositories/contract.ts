@@ -23,9 +23,11 @@ import type {
  * The rules both engines must agree on are tested once, against both, in tests/repositories/.
  */
 
+export type NewUser = Omit<UserRow, 'chatsVersion'>;
+
 export interface UserStore {
   /** Stores a user with their first API key, in one transaction. */
-  createWithKey(user: UserRow, key: ApiKeyRow): Promise<UserRow>;
+  createWithKey(user: NewUser, key: ApiKeyRow): Promise<UserRow>;
   /** Removes the user and, through the foreign keys' cascade, everything of theirs. */
   delete(id: string): Promise<boolean>;
   findById(id: string): Promise<UserRow | undefined>;

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
+import { publicPair, type PublicPair } from '../domain/render.js';
 import type { QaPairRow } from '../domain/types.js';
-import { Id, Nullable, Timestamp, toIso } from './common.js';
+import { Id, Nullable, Timestamp } from './common.js';
 
 export const SearchResult = Type.Object({ url: Type.String(), name: Type.String(), snippet: Type.String() });
 
@@ -44,29 +45,20 @@ export const QaPairOnBranch = Type.Object({
 });
 export type QaPairOnBranch = Static<typeof QaPairOnBranch>;
 
+// The schema is the domain's rendering, field for field (checked both ways).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+export type QaPairMatchesRendering = Check<Same<QaPair, PublicPair>>;
+
 /**
  * A pair's own fields, as every view of a pair names them: the ask answer, the chat view,
- * the tree and the export all start from this one mapping of a row. Its key order is the
- * order of the SSE `done` event and of recorded Idempotency-Key replays, which are written
- * with JSON.stringify rather than by a response schema.
+ * the tree and the export all write this one rendering of a row (src/domain/render.ts),
+ * stored with the row once the pair is final. Its key order is the order of the SSE
+ * `done` event and of recorded Idempotency-Key replays, which are written with
+ * JSON.stringify rather than by a response schema.
  */
 export function toQaPair(pair: QaPairRow): QaPair {
-  return {
-    id: pair.id,
-    parent_id: pair.parentId,
-    question: pair.question,
-    answer: pair.answer,
-    search_results: pair.searchResults,
-    status: pair.status,
-    error: pair.errorCode === null ? null : { code: pair.errorCode, message: pair.errorMessage ?? '' },
-    created_at: toIso(pair.createdAt),
-    answered_at: toIso(pair.answeredAt),
-    provider: pair.provider,
-    model: pair.model,
-    upstream_request_id: pair.upstreamRequestId,
-    latency_ms: pair.latencyMs,
-    history_turns: pair.historyTurns,
-  };
+  return publicPair(pair);
 }
 
 /** Where a pair of the shown branch sits in the chat's tree: worked out by the view, from its tree index. */

@@ -57,7 +57,7 @@ export async function openStorage(engine: Engine, options: StorageOptions = {}):
 export const at = (minutes: number): Date => new Date(Date.UTC(2024, 4, 1, 10, 0, 0) + minutes * 60_000);
 
 export async function seedUser(storage: Storage, name = 'Ada'): Promise<UserRow> {
-  const user: UserRow = { id: randomUUID(), name, createdAt: at(0) };
+  const user = { id: randomUUID(), name, createdAt: at(0) };
   return storage.users.createWithKey(user, {
     id: randomUUID(),
     userId: user.id,

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderingsOf } from '../../src/domain/render.js';
 import type { Storage } from '../../src/repositories/contract.js';
 import {
   after,
@@ -327,9 +328,9 @@ describe.each(engines)('asks on %s', (engine) => {
         model: 'model-x',
         upstreamRequestId: 'req-1',
       });
-      expect(pair).toEqual({
+      const expected = {
         ...begun.pair,
-        status: 'answered',
+        status: 'answered' as const,
         answer: 'The answer',
         searchResults: sources,
         errorCode: null,
@@ -338,7 +339,11 @@ describe.each(engines)('asks on %s', (engine) => {
         latencyMs: 1500,
         model: 'model-x',
         upstreamRequestId: 'req-1',
-      });
+      };
+      // Final now: stored with its renderings, as views will write it.
+      expect(pair).toEqual({ ...expected, ...renderingsOf(expected) });
+      expect(JSON.parse(pair?.rendered ?? 'null')).toMatchObject({ id: begun.pair.id, answer: 'The answer' });
+      expect(begun.pair.rendered).toBeNull();
       expect(await storage.pairs.find(begun.pair.id)).toEqual(pair);
       expect((await storage.chats.findById(chat.id))?.updatedAt).toEqual(at(2));
     });

@@ -40,6 +40,7 @@ describe.each(engines)('chats on %s', (engine) => {
       forkedFromPairId: null,
       settings: { systemPrompt: 'Be brief', historyMaxTurns: 3 },
       importSource: null,
+      version: 1,
     });
     expect(await storage.chats.findById(chat.id)).toEqual(chat);
     expect(await storage.branches.find(mainBranchId)).toMatchObject({ name: 'main', headPairId: null });
@@ -90,6 +91,7 @@ describe.each(engines)('chats on %s', (engine) => {
       ...chat,
       title: 'After',
       updatedAt: at(8),
+      version: chat.version + 1,
     });
     expect((await storage.chats.update(chat.id, { settings: { model: 'm-2' } }, at(9)))?.settings).toEqual({
       model: 'm-2',
@@ -129,9 +131,9 @@ describe.each(engines)('chats on %s', (engine) => {
           prefix: 'kay',
           createdAt: at(1),
         }),
-      ).toEqual(user);
-      expect(await storage.users.findById(user.id)).toEqual(user);
-      expect(await storage.users.findByKeyHash(keyHash)).toEqual(user);
+      ).toEqual({ ...user, chatsVersion: 1 });
+      expect(await storage.users.findById(user.id)).toEqual({ ...user, chatsVersion: 1 });
+      expect(await storage.users.findByKeyHash(keyHash)).toEqual({ ...user, chatsVersion: 1 });
       expect(await storage.users.findByKeyHash('b'.repeat(64))).toBeUndefined();
     });
 

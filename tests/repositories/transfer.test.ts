@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderingsOf } from '../../src/domain/render.js';
 import type { ImportedBranch, ImportedChat, ImportedPair } from '../../src/domain/transfer.js';
 import type { QaPairRow, UserRow } from '../../src/domain/types.js';
 import type { Storage } from '../../src/repositories/contract.js';
@@ -285,11 +286,14 @@ describe.each(engines)('transfer on %s', (engine) => {
       return { chat, mainBranchId, newPairIds: newPairIds.given };
     }
 
-    /** What a copy of `original` must be: the same but for id, chat, parent and seq. */
-    const copyOf = (original: QaPairRow, copy: Pick<QaPairRow, 'id' | 'chatId' | 'parentId' | 'seq'>) => ({
-      ...original,
-      ...copy,
-    });
+    /**
+     * What a copy of `original` must be: the same but for id, chat, parent and seq, and
+     * rendered under its own id and parent (never the original's rendering).
+     */
+    const copyOf = (original: QaPairRow, copy: Pick<QaPairRow, 'id' | 'chatId' | 'parentId' | 'seq'>) => {
+      const expected = { ...original, ...copy };
+      return { ...expected, ...renderingsOf(expected) };
+    };
 
     it('copies the path to the pair under new ids, with a main branch over it and the source recorded', async () => {
       const source = await sourceChat();
@@ -308,6 +312,7 @@ describe.each(engines)('transfer on %s', (engine) => {
         forkedFromPairId: source.ids.q3.pair.id,
         settings: { systemPrompt: 'Source prompt', model: 'm-9' },
         importSource: null,
+        version: 1,
       });
 
       const copies = await storage.pairs.listOfChat(chat.id, 10);

@@ -40,6 +40,7 @@ export const users = pgTable('users', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   createdAt: timestamptz('created_at').notNull(),
+  chatsVersion: integer('chats_version').notNull().default(1),
 });
 
 export const apiKeys = pgTable(
@@ -80,6 +81,7 @@ export const chats = pgTable(
       .notNull()
       .default(sql`'{}'::jsonb`),
     importSource: text('import_source'),
+    version: integer('version').notNull().default(1),
   },
   (table) => [
     index('chats_user_updated_idx').on(table.userId, table.updatedAt, table.id),
@@ -117,6 +119,9 @@ export const qaPairs = pgTable(
     latencyMs: integer('latency_ms'),
     createdAt: timestamptz('created_at').notNull(),
     answeredAt: timestamptz('answered_at'),
+    /** Text, not jsonb: the bytes are served as they are, and jsonb would reorder the keys. */
+    rendered: text('rendered'),
+    renderedNode: text('rendered_node'),
   },
   (table) => [
     uniqueIndex('qa_pairs_chat_seq_unique').on(table.chatId, table.seq),

@@ -26,6 +26,8 @@ export const users = sqliteTable('users', {
   id: text('id').primaryKey(),
   name: text('name').notNull(),
   createdAt: timestamp('created_at').notNull(),
+  /** See UserRow.chatsVersion. */
+  chatsVersion: integer('chats_version').notNull().default(1),
 });
 
 /**
@@ -81,6 +83,8 @@ export const chats = sqliteTable(
       .default(sql`'{}'`),
     /** For an imported chat: where it came from ("chatgpt:<id>", "export:<id>"), so a second import skips it. */
     importSource: text('import_source'),
+    /** See ChatRow.version. */
+    version: integer('version').notNull().default(1),
   },
   (table) => [
     index('chats_user_updated_idx').on(table.userId, table.updatedAt, table.id),
@@ -124,6 +128,9 @@ export const qaPairs = sqliteTable(
     latencyMs: integer('latency_ms'),
     createdAt: timestamp('created_at').notNull(),
     answeredAt: timestamp('answered_at'),
+    /** See QaPairRow.rendered: written by the stores when the pair becomes final. */
+    rendered: text('rendered'),
+    renderedNode: text('rendered_node'),
   },
   (table) => [
     uniqueIndex('qa_pairs_chat_seq_unique').on(table.chatId, table.seq),

@@ -6,7 +6,7 @@ import type { BranchRow, BranchWithHead } from '../../domain/types.js';
 import type { BranchStore, CreateBranchResult, RenameBranchResult } from '../contract.js';
 import { exclusivePairsOf } from '../shared-sql.js';
 import { isPgError } from './errors.js';
-import { countBranches, lockChat } from './shared.js';
+import { chatChanged, countBranches, lockChat } from './shared.js';
 
 /** Branches on PostgreSQL; changes take the chat's row lock, as asks do, so caps and counts hold. */
 export function createPgBranchStore(db: PgDb): BranchStore {
@@ -41,6 +41,7 @@ export function createPgBranchStore(db: PgDb): BranchStore {
           const [row] = await tx.insert(branches).values(branch).returning();
           if (!row) throw new Error(`branch ${branch.id} was not inserted`);
           await tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId));
+          await chatChanged(tx, branch.chatId);
           return { status: 'created', branch: row };
         });
       } catch (error) {
@@ -50,13 +51,24 @@ export function createPgBranchStore(db: PgDb): BranchStore {
     },
 
     async activate(chatId: string, branchId: string): Promise<void> {
-      await db.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId));
+      await db.transaction(async (tx) => {
+        await tx.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId));
+        await chatChanged(tx, chatId);
+      });
     },
 
     async rename(id: string, name: string | null, now: Date): Promise<RenameBranchResult> {
       try {
-        const [branch] = await db.update(branches).set({ name, updatedAt: now }).where(eq(branches.id, id)).returning();
-        return branch ? { status: 'renamed', branch } : { status: 'missing' };
+        return await db.transaction(async (tx): Promise<RenameBranchResult> => {
+          const [branch] = await tx
+            .update(branches)
+            .set({ name, updatedAt: now })
+            .where(eq(branches.id, id))
+            .returning();
+          if (!branch) return { status: 'missing' };
+          await chatChanged(tx, branch.chatId);
+          return { status: 'renamed', branch };
+        });
       } catch (error) {
         if (isPgError(error, '23505')) return { status: 'name_taken' };
         throw error;
@@ -92,6 +104,7 @@ export function createPgBranchStore(db: PgDb): BranchStore {
             ...(input.activateBranchId ? { activeBranchId: input.activateBranchId } : {}),
           })
           .where(eq(chats.id, input.chatId));
+        await chatChanged(tx, input.chatId);
         return exclusive.length;
       });
     },

@@ -3,7 +3,7 @@ import type { PgDb } from '../../db/pg/client.js';
 import { chats, deletedChats } from '../../db/pg/schema.js';
 import type { ChatCursor, ChatRow, ChatSettings } from '../../domain/types.js';
 import type { ChatStore, NewChat } from '../contract.js';
-import { insertChatWithMainBranch, wasDeleted } from './shared.js';
+import { chatListChanged, insertChatWithMainBranch, wasDeleted } from './shared.js';
 
 /** Chats on PostgreSQL: each method one statement or one short transaction. */
 export function createPgChatStore(db: PgDb): ChatStore {
@@ -57,12 +57,15 @@ export function createPgChatStore(db: PgDb): ChatStore {
     },
 
     async update(id: string, changes: { title?: string; settings?: ChatSettings }, now: Date) {
-      const [row] = await db
-        .update(chats)
-        .set({ ...changes, updatedAt: now })
-        .where(eq(chats.id, id))
-        .returning();
-      return row;
+      return db.transaction(async (tx) => {
+        const [row] = await tx
+          .update(chats)
+          .set({ ...changes, updatedAt: now, version: sql`${chats.version} + 1` })
+          .where(eq(chats.id, id))
+          .returning();
+        if (row) await chatListChanged(tx, row.userId);
+        return row;
+      });
     },
 
     // Cascades to its branches and pairs; the tombstone commits with the deletion.
@@ -71,6 +74,7 @@ export function createPgChatStore(db: PgDb): ChatStore {
         const [deleted] = await tx.delete(chats).where(eq(chats.id, id)).returning({ userId: chats.userId });
         if (!deleted) return false;
         await tx.insert(deletedChats).values({ id, userId: deleted.userId }).onConflictDoNothing();
+        await chatListChanged(tx, deleted.userId);
         return true;
       });
     },

@@ -1,6 +1,6 @@
 import { eq, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
-import { appInstances, pendingPairs, qaPairs } from '../../db/pg/schema.js';
+import { appInstances, chats, pendingPairs, qaPairs, users } from '../../db/pg/schema.js';
 import type { InstanceLiveness } from '../contract.js';
 
 /**
@@ -19,7 +19,10 @@ export function createPgLiveness(
   const staleSeconds = options.staleAfterMs / 1000;
 
   async function failUnfinished(errorCode: string, errorMessage: string, now: Date): Promise<number> {
-    const result = await db.execute(sql`
+    // The chats of the failed pairs change (and so their owners' lists): their versions go
+    // up in the same statement. Left unrendered: reads render them live until the stored
+    // rendering is backfilled.
+    const result = await db.execute<{ failed: number }>(sql`
       WITH live AS (
         SELECT id FROM ${appInstances}
         WHERE heartbeat_at > now() - make_interval(secs => ${staleSeconds}::float8)
@@ -28,13 +31,23 @@ export function createPgLiveness(
         DELETE FROM ${pendingPairs}
         WHERE instance_id <> ${instanceId} AND instance_id NOT IN (SELECT id FROM live)
         RETURNING qa_pair_id
+      ),
+      failed AS (
+        UPDATE ${qaPairs}
+        SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage}, answered_at = ${now.toISOString()}::timestamptz
+        WHERE status IN ('pending', 'streaming')
+          AND (id IN (SELECT qa_pair_id FROM orphans)
+            OR NOT EXISTS (SELECT 1 FROM ${pendingPairs} o WHERE o.qa_pair_id = ${qaPairs}.id))
+        RETURNING chat_id
+      ),
+      changed AS (
+        UPDATE ${chats} SET version = version + 1 WHERE id IN (SELECT chat_id FROM failed) RETURNING user_id
+      ),
+      listed AS (
+        UPDATE ${users} SET chats_version = chats_version + 1 WHERE id IN (SELECT user_id FROM changed)
       )
-      UPDATE ${qaPairs}
-      SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage}, answered_at = ${now.toISOString()}::timestamptz
-      WHERE status IN ('pending', 'streaming')
-        AND (id IN (SELECT qa_pair_id FROM orphans)
-          OR NOT EXISTS (SELECT 1 FROM ${pendingPairs} o WHERE o.qa_pair_id = ${qaPairs}.id))`);
-    return result.rowCount ?? 0;
+      SELECT count(*)::int AS failed FROM failed`);
+    return result.rows[0]?.failed ?? 0;
   }
 
   return {

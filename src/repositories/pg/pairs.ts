@@ -1,12 +1,13 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { branches, chats, pendingPairs, qaPairs } from '../../db/pg/schema.js';
-import { askLookup, landAsk, outcomeColumns, type PairOutcome } from '../../domain/asks.js';
+import { askLookup, completionColumns, landAsk, type PairOutcome } from '../../domain/asks.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
 import { askedPair, branchOfAsk } from '../../domain/rows.js';
 import type { QaPairRow, TreeNode } from '../../domain/types.js';
 import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
 import {
+  chatChanged,
   answeredHistory,
   byDepth,
   clampLimit,
@@ -130,6 +131,7 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
         activeBranchId: branchId,
       })
       .where(eq(chats.id, input.chatId));
+    await chatChanged(tx, input.chatId);
     return { status: 'begun', pair, history, branchId };
   }
 
@@ -165,13 +167,18 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
       return db.transaction(async (tx) => {
         // The chat's row first, as deleting the chat takes it (then its pairs, by cascade):
         // the same order in both keeps the two from deadlocking.
-        const [owner] = await tx.select({ chatId: qaPairs.chatId }).from(qaPairs).where(eq(qaPairs.id, pairId));
-        if (!owner) return undefined;
-        await lockChat(tx, owner.chatId);
-        const [pair] = await tx.update(qaPairs).set(outcomeColumns(outcome)).where(eq(qaPairs.id, pairId)).returning();
+        const [asked] = await tx.select().from(qaPairs).where(eq(qaPairs.id, pairId));
+        if (!asked) return undefined;
+        await lockChat(tx, asked.chatId);
+        const [pair] = await tx
+          .update(qaPairs)
+          .set(completionColumns(asked, outcome))
+          .where(eq(qaPairs.id, pairId))
+          .returning();
         if (!pair) return undefined;
         await tx.delete(pendingPairs).where(eq(pendingPairs.qaPairId, pairId));
         await tx.update(chats).set({ updatedAt: outcome.answeredAt }).where(eq(chats.id, pair.chatId));
+        await chatChanged(tx, pair.chatId);
         return pair;
       });
     },

@@ -1,6 +1,6 @@
 import { eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
-import { branches, chats, deletedChats, qaPairs } from '../../db/pg/schema.js';
+import { branches, chats, deletedChats, qaPairs, users } from '../../db/pg/schema.js';
 import { chatWithMainBranch, type NewChatFields } from '../../domain/rows.js';
 import type { ChatRow, QaPairRow } from '../../domain/types.js';
 
@@ -69,12 +69,32 @@ export async function answeredHistory(
   return rows.reverse();
 }
 
+/**
+ * Records a change visible in the chat's views: its version and its owner's chat-list
+ * version go up, in one statement of the change's transaction (the chat's row before the
+ * user's, the order every transaction here takes them in).
+ */
+export async function chatChanged(tx: Tx, chatId: string): Promise<void> {
+  await tx.execute(sql`WITH changed AS (
+      UPDATE ${chats} SET version = version + 1 WHERE id = ${chatId} RETURNING user_id
+    ) UPDATE ${users} SET chats_version = chats_version + 1 WHERE id IN (SELECT user_id FROM changed)`);
+}
+
+/** Records a change of the user's chat list that no remaining chat carries (a creation, a deletion). */
+export async function chatListChanged(tx: Tx, userId: string): Promise<void> {
+  await tx
+    .update(users)
+    .set({ chatsVersion: sql`${users.chatsVersion} + 1` })
+    .where(eq(users.id, userId));
+}
+
 /** Inserts a chat and its `main` branch, active and empty; the caller holds the transaction. */
 export async function insertChatWithMainBranch(tx: Tx, chat: NewChatFields, mainBranchId: string): Promise<ChatRow> {
   const rows = chatWithMainBranch(chat, mainBranchId);
   const [row] = await tx.insert(chats).values(rows.chat).returning();
   if (!row) throw new Error(`chat ${chat.id} was not inserted`);
   await tx.insert(branches).values(rows.branch);
+  await chatListChanged(tx, chat.userId);
   return row;
 }
 

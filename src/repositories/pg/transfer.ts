@@ -5,7 +5,7 @@ import { planForkCopies, planImport, type ImportedChat } from '../../domain/tran
 import type { ChatRow } from '../../domain/types.js';
 import type { ForkChatInput, ImportChatResult, TransferStore } from '../contract.js';
 import { isPgError } from './errors.js';
-import { insertChatWithMainBranch, insertInBatches } from './shared.js';
+import { chatListChanged, insertChatWithMainBranch, insertInBatches } from './shared.js';
 
 /** The ids on the path from the first pair to `headPairId` (inclusive), as a subquery. */
 function pathIds(headPairId: string) {
@@ -52,6 +52,7 @@ export function createPgTransferStore(db: PgDb): TransferStore {
           await tx.insert(chats).values(rows.chat);
           await insertInBatches(rows.pairs, (batch) => tx.insert(qaPairs).values(batch));
           await insertInBatches(rows.branches, (batch) => tx.insert(branches).values(batch));
+          await chatListChanged(tx, userId);
           const [chat] = await tx.select().from(chats).where(eq(chats.id, rows.chat.id));
           if (!chat) throw new Error(`imported chat ${rows.chat.id} vanished inside its own transaction`);
           return { status: 'imported', chat };

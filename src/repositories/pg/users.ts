@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { apiKeys, users } from '../../db/pg/schema.js';
 import type { ApiKeyRow, UserRow } from '../../domain/types.js';
-import type { UserStore } from '../contract.js';
+import type { NewUser, UserStore } from '../contract.js';
 
 /** Users and their API keys on PostgreSQL. */
 export function createPgUserStore(db: PgDb): UserStore {
@@ -19,12 +19,13 @@ export function createPgUserStore(db: PgDb): UserStore {
     .prepare('users_find_by_key_hash');
 
   return {
-    async createWithKey(user: UserRow, key: ApiKeyRow): Promise<UserRow> {
-      await db.transaction(async (tx) => {
-        await tx.insert(users).values(user);
+    async createWithKey(user: NewUser, key: ApiKeyRow): Promise<UserRow> {
+      return db.transaction(async (tx) => {
+        const [row] = await tx.insert(users).values(user).returning();
+        if (!row) throw new Error(`user ${user.id} was not inserted`);
         await tx.insert(apiKeys).values(key);
+        return row;
       });
-      return user;
     },
 
     /** Removes the user and, through the foreign keys' cascade, everything of theirs. */

@@ -32,6 +32,7 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
           if (shared.countBranches(branch.chatId) >= MAX_BRANCHES_PER_CHAT) return { status: 'too_many_branches' };
           const row = tx.insert(branches).values(branch).returning().get();
           tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId)).run();
+          shared.chatChanged(branch.chatId);
           return { status: 'created', branch: row };
         });
       } catch (error) {
@@ -41,13 +42,20 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
     },
 
     async activate(chatId: string, branchId: string): Promise<void> {
-      db.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId)).run();
+      db.transaction((tx) => {
+        tx.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId)).run();
+        shared.chatChanged(chatId);
+      });
     },
 
     async rename(id: string, name: string | null, now: Date): Promise<RenameBranchResult> {
       try {
-        const branch = db.update(branches).set({ name, updatedAt: now }).where(eq(branches.id, id)).returning().get();
-        return branch ? { status: 'renamed', branch } : { status: 'missing' };
+        return db.transaction((tx): RenameBranchResult => {
+          const branch = tx.update(branches).set({ name, updatedAt: now }).where(eq(branches.id, id)).returning().get();
+          if (!branch) return { status: 'missing' };
+          shared.chatChanged(branch.chatId);
+          return { status: 'renamed', branch };
+        });
       } catch (error) {
         if (isUniqueViolation(error)) return { status: 'name_taken' };
         throw error;
@@ -83,6 +91,7 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
           })
           .where(eq(chats.id, input.chatId))
           .run();
+        shared.chatChanged(input.chatId);
         return exclusive.length;
       });
     },

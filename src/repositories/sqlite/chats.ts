@@ -50,12 +50,16 @@ export function createSqliteChatStore(db: SqliteDb, shared: SharedStatements): C
     },
 
     async update(id: string, changes: { title?: string; settings?: ChatSettings }, now: Date) {
-      return db
-        .update(chats)
-        .set({ ...changes, updatedAt: now })
-        .where(eq(chats.id, id))
-        .returning()
-        .get();
+      return db.transaction((tx) => {
+        const chat = tx
+          .update(chats)
+          .set({ ...changes, updatedAt: now, version: sql`${chats.version} + 1` })
+          .where(eq(chats.id, id))
+          .returning()
+          .get();
+        if (chat) shared.chatListChanged(chat.userId);
+        return chat;
+      });
     },
 
     // Its branches and pairs go with it through the foreign keys' cascade.
@@ -64,6 +68,7 @@ export function createSqliteChatStore(db: SqliteDb, shared: SharedStatements): C
         const deleted = tx.delete(chats).where(eq(chats.id, id)).returning({ userId: chats.userId }).get();
         if (!deleted) return false;
         tx.insert(deletedChats).values({ id, userId: deleted.userId }).onConflictDoNothing().run();
+        shared.chatListChanged(deleted.userId);
         return true;
       });
     },

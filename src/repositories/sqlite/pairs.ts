@@ -1,7 +1,7 @@
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
-import { branches, chats, qaPairs } from '../../db/sqlite/schema.js';
-import { askLookup, landAsk, outcomeColumns, type PairOutcome } from '../../domain/asks.js';
+import { branches, chats, qaPairs, users } from '../../db/sqlite/schema.js';
+import { askLookup, completionColumns, landAsk, type PairOutcome } from '../../domain/asks.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
 import { askedPair, branchOfAsk } from '../../domain/rows.js';
 import type { QaPairRow, StoredSearchResult, TreeNode } from '../../domain/types.js';
@@ -93,6 +93,8 @@ export function createSqlitePairStore(
       answeredAt: setTo<Date>('answeredAt'),
       model: setTo<string | null>('model'),
       upstreamRequestId: setTo<string | null>('upstreamRequestId'),
+      rendered: setTo<string | null>('rendered'),
+      renderedNode: setTo<string | null>('renderedNode'),
     })
     .where(eq(qaPairs.id, p('id')))
     .returning()
@@ -152,6 +154,7 @@ export function createSqlitePairStore(
       shared.insertBranch.run({ ...branchOfAsk({ ...input, branchId: input.newBranchId, parentId }) });
     }
     recordAskOnChat.run({ id: input.chatId, seq, question: input.question, now: input.now, branchId });
+    shared.chatChanged(input.chatId);
     return { status: 'begun', pair, history, branchId };
   }
 
@@ -184,23 +187,37 @@ export function createSqlitePairStore(
 
     async complete(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined> {
       return db.transaction(() => {
-        const pair = completePair.get({ id: pairId, ...outcomeColumns(outcome) });
+        const asked = find.get({ id: pairId });
+        if (!asked) return undefined;
+        const pair = completePair.get({ id: pairId, ...completionColumns(asked, outcome) });
         if (!pair) return undefined;
         touchChat.run({ id: pair.chatId, updatedAt: outcome.answeredAt });
+        shared.chatChanged(pair.chatId);
         return pair;
       });
     },
 
     failUnfinished(errorCode: string, errorMessage: string, now: Date): number {
-      return (
-        db
+      return db.transaction((tx) => {
+        // Literal values, not parameters: SQLite uses the partial index only when the
+        // query's condition matches the index's own WHERE clause as written.
+        const unfinished = sql`${qaPairs.status} in ('pending', 'streaming')`;
+        // Their chats change (and so their owners' lists).
+        tx.update(chats)
+          .set({ version: sql`${chats.version} + 1` })
+          .where(inArray(chats.id, tx.select({ id: qaPairs.chatId }).from(qaPairs).where(unfinished)))
+          .run();
+        tx.update(users)
+          .set({ chatsVersion: sql`${users.chatsVersion} + 1` })
+          .where(inArray(users.id, tx.select({ id: qaPairs.userId }).from(qaPairs).where(unfinished)))
+          .run();
+        // Left unrendered: reads render them live until the stored rendering is backfilled.
+        return tx
           .update(qaPairs)
           .set({ status: 'failed', errorCode, errorMessage, answeredAt: now })
-          // Literal values, not parameters: SQLite uses the partial index only when the
-          // query's condition matches the index's own WHERE clause as written.
-          .where(sql`${qaPairs.status} in ('pending', 'streaming')`)
-          .run().changes
-      );
+          .where(unfinished)
+          .run().changes;
+      });
     },
   };
 }

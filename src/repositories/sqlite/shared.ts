@@ -1,6 +1,6 @@
 import { eq, getTableColumns, sql, type Placeholder, type SQL } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
-import { branches, chats, deletedChats, qaPairs } from '../../db/sqlite/schema.js';
+import { branches, chats, deletedChats, qaPairs, users } from '../../db/sqlite/schema.js';
 import { chatWithMainBranch, type NewChatFields } from '../../domain/rows.js';
 import type { ChatRow, QaPairRow } from '../../domain/types.js';
 
@@ -108,9 +108,33 @@ export function createSharedStatements(db: SqliteDb) {
     })
     .prepare();
 
+  const bumpChat = db
+    .update(chats)
+    .set({ version: sql`${chats.version} + 1` })
+    .where(eq(chats.id, p('id')))
+    .returning({ userId: chats.userId })
+    .prepare();
+  const bumpUser = db
+    .update(users)
+    .set({ chatsVersion: sql`${users.chatsVersion} + 1` })
+    .where(eq(users.id, p('id')))
+    .prepare();
+
   return {
     findChat,
     findBranch,
+    /**
+     * Records a change visible in the chat's views: its version and its owner's chat-list
+     * version go up. Called inside the transaction of the change.
+     */
+    chatChanged(chatId: string): void {
+      const chat = bumpChat.get({ id: chatId });
+      if (chat) bumpUser.run({ id: chat.userId });
+    },
+    /** Records a change of the user's chat list that no remaining chat carries (a deletion). */
+    chatListChanged(userId: string): void {
+      bumpUser.run({ id: userId });
+    },
     insertBranch,
     wasDeleted: (id: string) => wasDeleted.get({ id }) !== undefined,
     countBranches: (chatId: string) => countBranches.get({ chatId })?.n ?? 0,
@@ -132,6 +156,7 @@ export function createSharedStatements(db: SqliteDb) {
       const row = insertChat.get(rows.chat);
       if (!row) throw new Error(`chat ${chat.id} was not inserted`);
       insertBranch.run({ ...rows.branch });
+      bumpUser.run({ id: chat.userId });
       return row;
     },
   };

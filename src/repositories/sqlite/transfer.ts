@@ -57,6 +57,8 @@ export function createSqliteTransferStore(db: SqliteDb, shared: SharedStatements
       createdAt: p('createdAt'),
       // Raw milliseconds: a placeholder of a timestamp column would call getTime() on null.
       answeredAt: sql`${p('answeredAt')}`,
+      rendered: p('rendered'),
+      renderedNode: p('renderedNode'),
     })
     .prepare();
 
@@ -76,6 +78,7 @@ export function createSqliteTransferStore(db: SqliteDb, shared: SharedStatements
         // transaction, and the triggers' programs are compiled once.
         for (const pair of rows.pairs) insertFullPair.run({ ...pair, answeredAt: pair.answeredAt?.getTime() ?? null });
         for (const branch of rows.branches) shared.insertBranch.run({ ...branch });
+        shared.chatListChanged(userId);
         const chat = shared.findChat.get({ id: rows.chat.id });
         if (!chat) throw new Error(`imported chat ${rows.chat.id} vanished inside its own transaction`);
         return { status: 'imported', chat };

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { apiKeys, users } from '../../db/sqlite/schema.js';
 import type { ApiKeyRow, UserRow } from '../../domain/types.js';
-import type { UserStore } from '../contract.js';
+import type { NewUser, UserStore } from '../contract.js';
 
 /**
  * Users and their API keys. Methods are async so a PostgreSQL implementation can take
@@ -22,12 +22,12 @@ export function createSqliteUserStore(db: SqliteDb): UserStore {
     .prepare();
 
   return {
-    async createWithKey(user: UserRow, key: ApiKeyRow): Promise<UserRow> {
-      db.transaction((tx) => {
-        tx.insert(users).values(user).run();
+    async createWithKey(user: NewUser, key: ApiKeyRow): Promise<UserRow> {
+      return db.transaction((tx) => {
+        const row = tx.insert(users).values(user).returning().get();
         tx.insert(apiKeys).values(key).run();
+        return row;
       });
-      return user;
     },
 
     /** Removes the user and, through the foreign keys' cascade, everything of theirs. */

@@ -1,0 +1,4 @@
+ALTER TABLE "chats" ADD COLUMN "version" integer DEFAULT 1 NOT NULL;--> statement-breakpoint
+ALTER TABLE "qa_pairs" ADD COLUMN "rendered" text;--> statement-breakpoint
+ALTER TABLE "qa_pairs" ADD COLUMN "rendered_node" text;--> statement-breakpoint
+ALTER TABLE "users" ADD COLUMN "chats_version" integer DEFAULT 1 NOT NULL;
