@@ -110,6 +110,7 @@ export async function buildApp(options: BuildAppOptions) {
     adminApiKey: config.adminApiKey,
     allowSignup: config.allowSignup,
     historyMaxTurns: config.historyMaxTurns,
+    viewCacheBytes: config.viewCacheBytes,
     idempotencyTtlHours: config.idempotencyTtlHours,
     ...(config.database.engine === 'pg'
       ? { instances: { heartbeatMs: config.database.heartbeatMs, staleAfterMs: config.database.staleAfterMs } }

@@ -36,6 +36,7 @@ export const ConfigSchema = Type.Object({
   UPSTREAM_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 10, default: 3 }),
   UPSTREAM_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 60_000, default: 250 }),
   HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
+  VIEW_CACHE_MB: Type.Integer({ minimum: 0, maximum: 4096, default: 32 }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
   ALLOW_SIGNUP: Type.Boolean({ default: true }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600 }),
@@ -115,6 +116,8 @@ export interface AppConfig {
   metricsToken: string | undefined;
   idempotencyTtlHours: number;
   historyMaxTurns: number;
+  /** Bytes of rendered views kept in memory (0: none). */
+  viewCacheBytes: number;
   adminApiKey: string | undefined;
   allowSignup: boolean;
   logLevel: string;
@@ -304,6 +307,7 @@ function deriveConfig(raw: RawConfig): AppConfig {
     metricsToken: raw.METRICS_TOKEN,
     idempotencyTtlHours: raw.IDEMPOTENCY_TTL_HOURS,
     historyMaxTurns: raw.HISTORY_MAX_TURNS,
+    viewCacheBytes: raw.VIEW_CACHE_MB * 1024 * 1024,
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,
     logLevel: raw.LOG_LEVEL,

@@ -1,8 +1,11 @@
+import type { Static } from '@sinclair/typebox';
 import { describe, expect, it } from 'vitest';
 import { indexTree } from '../src/domain/tree.js';
 import type { BranchRow, ChatRow, QaPairRow } from '../src/domain/types.js';
-import { toChatTree } from '../src/schemas/branches.js';
-import { toChatWithPairs } from '../src/schemas/chats.js';
+import { pairJson, treeNodeJson } from '../src/domain/render.js';
+import type { ChatTree, ChatView } from '../src/domain/views.js';
+import { chatTreeJson, ChatTreeResponse } from '../src/schemas/branches.js';
+import { chatViewJson, ChatWithPairs } from '../src/schemas/chats.js';
 import { toQaPair } from '../src/schemas/pairs.js';
 import { toChatExport } from '../src/schemas/portability.js';
 
@@ -96,6 +99,14 @@ const branches: BranchRow[] = [
   },
 ];
 const tree = indexTree(pairs, branches, chat.activeBranchId);
+
+// The views as a client reads them: assembled from each pair's stored rendering.
+const rendered = (rows: QaPairRow[], render: (pair: QaPairRow) => string) =>
+  rows.map((pair) => ({ id: pair.id, parentId: pair.parentId, json: render(pair) }));
+const toChatWithPairs = (view: Omit<ChatView, 'pairs'> & { pairs: QaPairRow[] }): Static<typeof ChatWithPairs> =>
+  JSON.parse(chatViewJson({ ...view, pairs: rendered(view.pairs, pairJson) })) as Static<typeof ChatWithPairs>;
+const toChatTree = (tree: Omit<ChatTree, 'nodes'> & { nodes: QaPairRow[] }): Static<typeof ChatTreeResponse> =>
+  JSON.parse(chatTreeJson({ ...tree, nodes: rendered(tree.nodes, treeNodeJson) })) as Static<typeof ChatTreeResponse>;
 
 describe('one pair mapper behind every view of a pair', () => {
   it('shows a pair the same in the chat view, the tree and the export', () => {

@@ -38,6 +38,14 @@ export interface PublicTreeNode {
 /** How much of an answer a tree node shows. */
 export const ANSWER_PREVIEW_LENGTH = 200;
 
+/**
+ * The generation of every public JSON shape (pairs, nodes, chat views). It is part of each
+ * ETag, so a release that changes a shape changes every validator clients hold. Such a
+ * release also clears the stored renderings in a migration (`rendered = null`): the start-up
+ * backfill renders them again and reads render the missing ones live meanwhile.
+ */
+export const RENDERING = 1;
+
 type PairFields = Omit<QaPairRow, 'rendered' | 'renderedNode'>;
 
 export function publicPair(pair: PairFields): PublicPair {

@@ -1,11 +1,18 @@
 import type { SearchHit } from './search.js';
 import type { TreeIndex } from './tree.js';
-import type { BranchRow, ChatRow, QaPairRow } from './types.js';
+import type { BranchRow, ChatRow } from './types.js';
+
+/** A pair of a view, written out: its place, and its JSON (stored, or rendered live). */
+export interface RenderedPair {
+  id: string;
+  parentId: string | null;
+  json: string;
+}
 
 /** A chat as GET shows it: the pairs of its active branch, and the tree around them. */
 export interface ChatView {
   chat: ChatRow;
-  pairs: QaPairRow[];
+  pairs: RenderedPair[];
   /** Pairs of the active branch before the first one returned (0 unless over MAX_PAIRS_IN_VIEW). */
   earlierPairs: number;
   branches: BranchRow[];
@@ -31,7 +38,8 @@ export interface BranchSummary {
 
 export interface ChatTree {
   chat: ChatRow;
-  nodes: QaPairRow[];
+  /** Each pair's tree node, in asking order. */
+  nodes: RenderedPair[];
   branches: BranchSummary[];
   truncated: boolean;
 }

@@ -713,6 +713,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Every error has this shape */
             400: {
                 headers: {
@@ -1064,6 +1071,13 @@ export interface operations {
                         earlier_qa_pairs: number;
                     };
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Every error has this shape */
             400: {
@@ -1439,6 +1453,13 @@ export interface operations {
                         body: unknown;
                     };
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Every error has this shape */
             400: {
@@ -1878,6 +1899,13 @@ export interface operations {
                         }[];
                     };
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Every error has this shape */
             400: {
@@ -2642,6 +2670,13 @@ export interface operations {
                     };
                 };
             };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             /** @description Every error has this shape */
             400: {
                 headers: {
@@ -3379,6 +3414,13 @@ export interface operations {
                     };
                     "text/markdown": string;
                 };
+            };
+            /** @description Not modified: If-None-Match names the current ETag. No body. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Every error has this shape */
             400: {

@@ -86,6 +86,17 @@ export type BeginAskResult =
   /** The ask would start a branch, and the chat has MAX_BRANCHES_PER_CHAT already. */
   | { status: 'too_many_branches' };
 
+/**
+ * A pair as a view writes it: its place in the tree, and its stored rendering (the pair's
+ * JSON, or its tree node's). `json` is null while the pair is not final, or not rendered
+ * yet: the view then renders the row live.
+ */
+export interface PairFragment {
+  id: string;
+  parentId: string | null;
+  json: string | null;
+}
+
 export interface PairStore {
   find(id: string): Promise<QaPairRow | undefined>;
   /** The pairs from the first one to `headPairId`, first first (the latest `limit` of them). */
@@ -96,6 +107,16 @@ export interface PairStore {
   listOfChat(chatId: string, limit: number): Promise<QaPairRow[]>;
   /** Every pair of the chat as (id, parent id), in asking order. */
   listTree(chatId: string): Promise<TreeNode[]>;
+  /** `listPath` as stored renderings: what the chat view concatenates. */
+  listPathFragments(headPairId: string | null, limit: number): Promise<PairFragment[]>;
+  /** `listOfChat` as stored tree-node renderings: what the tree view concatenates. */
+  listTreeFragments(chatId: string, limit: number): Promise<PairFragment[]>;
+  /**
+   * Stores the renderings of up to `limit` final pairs that have none (pairs from before
+   * renderings were stored, pairs failed by recovery); returns how many. Views do not
+   * change (they render such pairs live, identically), so no version moves.
+   */
+  renderMissing(limit: number): Promise<number>;
   /**
    * Stores the question as a `pending` (or `streaming`) pair at its place in the tree
    * (creating the chat, or a branch, when needed), makes its branch active and returns the

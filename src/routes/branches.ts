@@ -14,12 +14,11 @@ import {
   RenameBranchBody,
   SetActiveBranchBody,
   toBranch,
-  toChatTree,
 } from '../schemas/branches.js';
 import { AskResponse, Chat, ChatParams, toAskResponse, toChat } from '../schemas/chats.js';
-import { errorResponses } from '../schemas/common.js';
+import { errorResponses, notModified } from '../schemas/common.js';
 import { clientDisconnectSignal } from './client-signal.js';
-import { defaultToEmptyBody } from './hooks.js';
+import { applyValidators, defaultToEmptyBody, ifNoneMatchOf, sendJsonText, sendNotModified } from './hooks.js';
 
 const CHAT = '/v1/users/:user_id/chats/:chat_id';
 
@@ -36,13 +35,15 @@ const branchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         operationId: 'listBranches',
         summary: "List a chat's branches, oldest first",
         params: ChatParams,
-        response: { 200: BranchList, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: BranchList, ...notModified, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { user_id: userId, chat_id: chatId } = request.params;
-      const list = await branches().listBranches(actorOf(request), userId, chatId);
-      return { data: list.map(toBranch) };
+      const result = await fastify.services.views.branches(actorOf(request), userId, chatId, ifNoneMatchOf(request));
+      applyValidators(reply, result);
+      if (result.notModified) return sendNotModified(reply);
+      return { data: result.body.map(toBranch) };
     },
   );
 
@@ -139,12 +140,14 @@ const branchRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         operationId: 'getChatTree',
         summary: "The chat's whole tree: every pair as a flat node with its parent, and the branches",
         params: ChatParams,
-        response: { 200: ChatTreeResponse, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: ChatTreeResponse, ...notModified, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { user_id: userId, chat_id: chatId } = request.params;
-      return toChatTree(await branches().getTree(actorOf(request), userId, chatId));
+      const result = await fastify.services.views.tree(actorOf(request), userId, chatId, ifNoneMatchOf(request));
+      applyValidators(reply, result);
+      return result.notModified ? sendNotModified(reply) : sendJsonText(reply, result.body);
     },
   );
 

@@ -13,10 +13,9 @@ import {
   fromSettingsInput,
   UserParams,
   toChat,
-  toChatWithPairs,
 } from '../schemas/chats.js';
-import { Page, errorResponses } from '../schemas/common.js';
-import { defaultToEmptyBody } from './hooks.js';
+import { Page, errorResponses, notModified } from '../schemas/common.js';
+import { applyValidators, defaultToEmptyBody, ifNoneMatchOf, sendJsonText, sendNotModified } from './hooks.js';
 
 /** Chat CRUD under /v1/users/{user_id}/chats. Every route needs a key acting for that user. */
 const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
@@ -54,11 +53,19 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         summary: "List the user's chats, most recently updated first",
         params: UserParams,
         querystring: ListChatsQuery,
-        response: { 200: Page(Chat), ...errorResponses(400, 401, 403, 404) },
+        response: { 200: Page(Chat), ...notModified, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      const page = await fastify.services.chats.listChats(actorOf(request), request.params.user_id, request.query);
+    async (request, reply) => {
+      const result = await fastify.services.views.chatList(
+        actorOf(request),
+        request.params.user_id,
+        request.query,
+        ifNoneMatchOf(request),
+      );
+      applyValidators(reply, result);
+      if (result.notModified) return sendNotModified(reply);
+      const page = result.body;
       return { data: page.chats.map(toChat), has_more: page.nextCursor !== null, next_cursor: page.nextCursor };
     },
   );
@@ -71,16 +78,18 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
         operationId: 'getChat',
         summary: 'A chat with the pairs of its active branch, first question first',
         params: ChatParams,
-        response: { 200: ChatWithPairs, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: ChatWithPairs, ...notModified, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
-      const view = await fastify.services.chats.getChat(
+    async (request, reply) => {
+      const result = await fastify.services.views.chat(
         actorOf(request),
         request.params.user_id,
         request.params.chat_id,
+        ifNoneMatchOf(request),
       );
-      return toChatWithPairs(view);
+      applyValidators(reply, result);
+      return result.notModified ? sendNotModified(reply) : sendJsonText(reply, result.body);
     },
   );
 
@@ -124,16 +133,23 @@ const chatRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
           'user message gives the body of that ask, byte for byte. No key is ever included.',
         params: ChatParams,
         querystring: ContextQuery,
-        response: { 200: ContextResponse, ...errorResponses(400, 401, 403, 404) },
+        response: { 200: ContextResponse, ...notModified, ...errorResponses(400, 401, 403, 404) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const parentId = request.query.parent_id;
-      const context = await fastify.services.context.preview(actorOf(request), {
-        userId: request.params.user_id,
-        chatId: request.params.chat_id,
-        ...(parentId === undefined ? {} : { parentId: parentId === 'null' ? null : parentId }),
-      });
+      const result = await fastify.services.views.context(
+        actorOf(request),
+        {
+          userId: request.params.user_id,
+          chatId: request.params.chat_id,
+          ...(parentId === undefined ? {} : { parentId: parentId === 'null' ? null : parentId }),
+        },
+        ifNoneMatchOf(request),
+      );
+      applyValidators(reply, result);
+      if (result.notModified) return sendNotModified(reply);
+      const context = result.body;
       return { provider: context.provider, history_turns: context.historyTurns, body: context.body };
     },
   );

@@ -3,7 +3,8 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import { actorOf } from '../plugins/auth.js';
 import { ChatParams, UserParams } from '../schemas/chats.js';
-import { errorResponses } from '../schemas/common.js';
+import { errorResponses, notModified } from '../schemas/common.js';
+import { applyValidators, ifNoneMatchOf, sendNotModified } from './hooks.js';
 import { ChatExport, ExportQuery, ImportBody, ImportReport } from '../schemas/portability.js';
 import type { ImportPayload } from '../services/portability.js';
 
@@ -38,18 +39,26 @@ const portabilityRoutes: FastifyPluginAsyncTypebox = async (fastify) => {
               'text/markdown': { schema: Type.String({ description: 'The active branch, with sources as links' }) },
             },
           },
+          ...notModified,
           ...errorResponses(400, 401, 403, 404),
         },
       },
     },
     async (request, reply) => {
       const { user_id: userId, chat_id: chatId } = request.params;
+      const views = fastify.services.views;
       if (request.query.format === 'markdown') {
-        const markdown = await portability().exportChatMarkdown(actorOf(request), userId, chatId);
-        return reply.type('text/markdown; charset=utf-8').send(markdown);
+        const markdown = await views.markdown(actorOf(request), userId, chatId, ifNoneMatchOf(request));
+        applyValidators(reply, markdown);
+        return markdown.notModified
+          ? sendNotModified(reply)
+          : reply.type('text/markdown; charset=utf-8').send(markdown.body);
       }
-      const exported = await portability().exportChat(actorOf(request), userId, chatId);
-      return reply.type('application/json; charset=utf-8').send(exported);
+      const exported = await views.export(actorOf(request), userId, chatId, ifNoneMatchOf(request));
+      applyValidators(reply, exported);
+      return exported.notModified
+        ? sendNotModified(reply)
+        : reply.type('application/json; charset=utf-8').send(exported.body);
     },
   );
 

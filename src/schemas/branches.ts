@@ -1,10 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { QaPairRow } from '../domain/types.js';
 import { BRANCH_NAME_MAX_LENGTH } from '../domain/limits.js';
-import { firstCharacters } from '../domain/text.js';
+import { ANSWER_PREVIEW_LENGTH, type PublicTreeNode } from '../domain/render.js';
 import type { BranchSummary, ChatTree } from '../domain/views.js';
 import { TITLE_MAX_LENGTH } from '../domain/limits.js';
-import { QaPairStatus, toQaPair } from './pairs.js';
+import { QaPairStatus } from './pairs.js';
 import { EXAMPLE_IDS, Id, IdWith, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const BranchParams = Type.Object({ user_id: Id, chat_id: Id, branch_id: Id }, { additionalProperties: false });
@@ -62,8 +61,6 @@ export const DeletedBranch = Type.Object({
   deleted_qa_pairs: Type.Integer({ description: 'Pairs no other branch used' }),
 });
 
-const ANSWER_PREVIEW_LENGTH = 200;
-
 export const TreeNode = Type.Object({
   id: Id,
   parent_id: Nullable(Id),
@@ -99,25 +96,20 @@ export function toBranch(summary: BranchSummary): Branch {
   };
 }
 
-/** A pair as a node of the tree: its own fields (the one pair mapper), with the answer cut to a preview. */
-function toTreeNode(pair: QaPairRow): Static<typeof TreeNode> {
-  const { id, parent_id, question, answer, status, created_at } = toQaPair(pair);
-  return {
-    id,
-    parent_id,
-    question,
-    answer_preview: answer === null ? null : firstCharacters(answer, ANSWER_PREVIEW_LENGTH),
-    status,
-    created_at,
-  };
-}
+// The node schema is the domain's rendering of a tree node, field for field (checked both ways).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+export type TreeNodeMatchesRendering = Check<Same<Static<typeof TreeNode>, PublicTreeNode>>;
 
-export function toChatTree(tree: ChatTree): Static<typeof ChatTreeResponse> {
-  return {
-    chat_id: tree.chat.id,
-    active_branch_id: tree.chat.activeBranchId,
-    nodes: tree.nodes.map(toTreeNode),
-    branches: tree.branches.map(toBranch),
-    truncated: tree.truncated,
-  };
+/**
+ * The tree's JSON (ChatTreeResponse, in its key order): every node's stored JSON
+ * concatenated, with the branches. tests/render.test.ts checks it against the schema's
+ * serialiser.
+ */
+export function chatTreeJson(tree: ChatTree): string {
+  return (
+    `{"chat_id":${JSON.stringify(tree.chat.id)},"active_branch_id":${JSON.stringify(tree.chat.activeBranchId)},` +
+    `"nodes":[${tree.nodes.map((node) => node.json).join(',')}],` +
+    `"branches":${JSON.stringify(tree.branches.map(toBranch))},"truncated":${String(tree.truncated)}}`
+  );
 }

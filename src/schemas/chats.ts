@@ -5,7 +5,7 @@ import type { ChatView } from '../domain/views.js';
 import type { SettingsChange } from '../domain/settings.js';
 import type { TreeIndex } from '../domain/tree.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../domain/limits.js';
-import { QaPair, QaPairOnBranch, toQaPair, toQaPairOnBranch, type PairPlace } from './pairs.js';
+import { QaPair, QaPairOnBranch, toQaPair, type PairPlace } from './pairs.js';
 import { EXAMPLE_IDS, Id, IdWith, PaginationQuery, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
 
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
@@ -187,17 +187,29 @@ export function toForkedFrom(chat: ChatRow): Chat['forked_from'] {
 }
 
 /**
- * The chat view: the chat, and the pairs of its active branch, each with its place in the
- * tree. The places are the view's work (from the tree index it holds); the pair mapper
- * only writes them out.
+ * The chat view's JSON (ChatWithPairs, in its key order): the chat, and the pairs of its
+ * active branch, each its stored JSON with its place in the tree appended. Concatenated,
+ * not built as objects and serialised: a pair's JSON is written once, when it is final.
+ * tests/render.test.ts checks that the text is exactly what the response schema's
+ * serialiser would write.
  */
-export function toChatWithPairs(view: ChatView) {
-  return {
-    ...toChat(view.chat),
-    branch_count: view.branches.length,
-    earlier_qa_pairs: view.earlierPairs,
-    qa_pairs: view.pairs.map((pair) => toQaPairOnBranch(pair, placeInTree(view.tree, pair.id))),
-  };
+export function chatViewJson(view: ChatView): string {
+  const chat = JSON.stringify(toChat(view.chat));
+  const parts: string[] = [chat.slice(0, -1), ',"branch_count":', String(view.branches.length), ',"qa_pairs":['];
+  for (const [index, pair] of view.pairs.entries()) {
+    const place = placeInTree(view.tree, pair.id);
+    parts.push(
+      index === 0 ? '' : ',',
+      pair.json.slice(0, -1),
+      ',"sibling_index":',
+      String(place.siblingIndex),
+      ',"siblings":',
+      JSON.stringify(place.siblings),
+      '}',
+    );
+  }
+  parts.push('],"earlier_qa_pairs":', String(view.earlierPairs), '}');
+  return parts.join('');
 }
 
 /** The pair's siblings (itself included) in asking order, each with a branch to open it. */

@@ -117,3 +117,8 @@ export const TrimmedText = (maxLength: number, description?: string) =>
     maxLength: maxLength + RAW_TEXT_SLACK,
     description: `${description ? `${description}; ` : ''}1 to ${maxLength} characters (Unicode code points: an emoji is one) after trimming`,
   });
+
+/** The answer to a conditional GET whose If-None-Match names the current ETag. */
+export const notModified = {
+  304: Type.Null({ description: 'Not modified: If-None-Match names the current ETag. No body.' }),
+};

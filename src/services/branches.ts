@@ -7,7 +7,8 @@ import { firstCharacters, requireText } from '../domain/text.js';
 import { indexTree, type TreeIndex } from '../domain/tree.js';
 import type { ChatLock, Storage } from '../repositories/contract.js';
 import type { AccessService, Actor } from './access.js';
-import { findOwnedChat, findPairOfChat, type ChatStores } from './chats.js';
+import { findOwnedChat, findPairOfChat, renderFragments, type ChatStores } from './chats.js';
+import { treeNodeJson } from '../domain/render.js';
 
 const nameTaken = (name: string) => conflict('BRANCH_NAME_TAKEN', `This chat already has a branch named "${name}"`);
 
@@ -52,7 +53,11 @@ export function createBranchService(deps: {
 
   return {
     async listBranches(actor: Actor, userId: string, chatId: string): Promise<BranchSummary[]> {
-      const chat = await ownedChat(actor, userId, chatId);
+      return this.branchesOf(await ownedChat(actor, userId, chatId));
+    },
+
+    /** The branches of a chat already checked to be the actor's. */
+    async branchesOf(chat: ChatRow): Promise<BranchSummary[]> {
       return (await loadSummaries(chat)).summaries;
     },
 
@@ -163,16 +168,20 @@ export function createBranchService(deps: {
 
     /** Every pair of the chat as flat nodes in asking order (parents before children), with the branches. */
     async getTree(actor: Actor, userId: string, chatId: string): Promise<ChatTree> {
-      const chat = await ownedChat(actor, userId, chatId);
-      const [{ summaries }, pairs] = await Promise.all([
+      return this.treeOf(await ownedChat(actor, userId, chatId));
+    },
+
+    /** The tree of a chat already checked to be the actor's. */
+    async treeOf(chat: ChatRow): Promise<ChatTree> {
+      const [{ summaries }, fragments] = await Promise.all([
         loadSummaries(chat),
-        stores.pairs.listOfChat(chat.id, MAX_TREE_NODES + 1),
+        stores.pairs.listTreeFragments(chat.id, MAX_TREE_NODES + 1),
       ]);
       return {
         chat,
-        nodes: pairs.slice(0, MAX_TREE_NODES),
+        nodes: await renderFragments(stores, fragments.slice(0, MAX_TREE_NODES), treeNodeJson),
         branches: summaries,
-        truncated: pairs.length > MAX_TREE_NODES,
+        truncated: fragments.length > MAX_TREE_NODES,
       };
     },
 

@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { ChatCursor, ChatRow, QaPairRow } from '../domain/types.js';
 import { badRequest, chatNotFound, qaPairNotFound } from '../domain/errors.js';
-import type { Storage } from '../repositories/contract.js';
+import type { PairFragment, Storage } from '../repositories/contract.js';
 import type { AccessService, Actor } from './access.js';
 import { requireText } from '../domain/text.js';
 import { isStorableDate } from '../domain/dates.js';
 import { indexTree } from '../domain/tree.js';
-import type { ChatView } from '../domain/views.js';
+import type { ChatView, RenderedPair } from '../domain/views.js';
+import { pairJson } from '../domain/render.js';
 import { DEFAULT_CHAT_TITLE, MAX_PAIRS_IN_VIEW, TITLE_MAX_LENGTH } from '../domain/limits.js';
 import { applySettings, type SettingsChange } from '../domain/settings.js';
 
@@ -57,6 +58,29 @@ export async function findPairOfChat(
   return pair;
 }
 
+/**
+ * The JSON of each fragment: the stored rendering, or for a pair without one (still
+ * running, or not backfilled yet) its row rendered live, by the same renderer.
+ */
+export async function renderFragments(
+  stores: Pick<Storage, 'pairs'>,
+  fragments: readonly PairFragment[],
+  render: (pair: QaPairRow) => string,
+): Promise<RenderedPair[]> {
+  const rendered: RenderedPair[] = new Array<RenderedPair>(fragments.length);
+  for (const [index, fragment] of fragments.entries()) {
+    let json = fragment.json;
+    if (json === null) {
+      const row = await stores.pairs.find(fragment.id);
+      // Deleted between the two reads (a branch deletion): left out, as a read after it would.
+      if (!row) continue;
+      json = render(row);
+    }
+    rendered[index] = { id: fragment.id, parentId: fragment.parentId, json };
+  }
+  return rendered.filter((pair) => pair !== undefined);
+}
+
 export function createChatService(deps: { stores: ChatStores; access: AccessService }) {
   const { stores, access } = deps;
   const ownedChat = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
@@ -89,14 +113,19 @@ export function createChatService(deps: { stores: ChatStores; access: AccessServ
     },
 
     async getChat(actor: Actor, userId: string, chatId: string): Promise<ChatView> {
-      const chat = await ownedChat(actor, userId, chatId);
+      return this.viewOf(await ownedChat(actor, userId, chatId));
+    },
+
+    /** The view of a chat already checked to be the actor's (the view service reads it first for its version). */
+    async viewOf(chat: ChatRow): Promise<ChatView> {
       const branchRows = (await stores.branches.listOfChat(chat.id)).map((row) => row.branch);
       const active = branchRows.find((branch) => branch.id === chat.activeBranchId);
       const head = active?.headPairId ?? null;
-      const [pairs, nodes] = await Promise.all([
-        stores.pairs.listPath(head, MAX_PAIRS_IN_VIEW),
+      const [fragments, nodes] = await Promise.all([
+        stores.pairs.listPathFragments(head, MAX_PAIRS_IN_VIEW),
         stores.pairs.listTree(chat.id),
       ]);
+      const pairs = await renderFragments(stores, fragments, pairJson);
       const tree = indexTree(nodes, branchRows, chat.activeBranchId);
       const length = head === null ? 0 : tree.depthOf(head) + 1;
       return { chat, pairs, earlierPairs: Math.max(0, length - pairs.length), branches: branchRows, tree };

@@ -17,6 +17,12 @@ export const historyLimitOf = (chat: ChatRow | undefined, historyMaxTurns: numbe
 export const toTurns = (history: Pick<QaPairRow, 'question' | 'answer'>[]): ConversationTurn[] =>
   history.flatMap((turn) => (turn.answer === null ? [] : [{ question: turn.question, answer: turn.answer }]));
 
+export interface ContextPreview {
+  provider: string;
+  historyTurns: number;
+  body: Record<string, unknown>;
+}
+
 /** "What will be sent": the upstream request of a chat's next question, built as an ask builds it. */
 export function createContextService(deps: {
   stores: ChatStores;
@@ -33,14 +39,19 @@ export function createContextService(deps: {
     async preview(
       actor: Actor,
       input: { userId: string; chatId: string; parentId?: string | null },
-    ): Promise<{ provider: string; historyTurns: number; body: Record<string, unknown> }> {
+    ): Promise<ContextPreview> {
       const chat = await findOwnedChat(deps, actor, input.userId, input.chatId);
+      return this.previewOf(chat, input.parentId);
+    },
+
+    /** The preview of a chat already checked to be the actor's. */
+    async previewOf(chat: ChatRow, parentId?: string | null): Promise<ContextPreview> {
       let head: string | null;
-      if (input.parentId === undefined) {
+      if (parentId === undefined) {
         const active = chat.activeBranchId ? await stores.branches.find(chat.activeBranchId) : undefined;
         head = active?.headPairId ?? null;
       } else {
-        head = input.parentId === null ? null : (await findPairOfChat(stores, chat.id, input.parentId)).id;
+        head = parentId === null ? null : (await findPairOfChat(stores, chat.id, parentId)).id;
       }
       const history = toTurns(await stores.pairs.listHistory(head, historyLimitOf(chat, deps.historyMaxTurns)));
       return {
@@ -49,6 +60,17 @@ export function createContextService(deps: {
         body: chatbot.requestBody({ history, settings: providerSettings(chat.settings) }),
       };
     },
+
+    /**
+     * What the preview depends on besides the chat: the provider and the service's defaults
+     * (an empty conversation's request body carries the default model and the like). A restart
+     * with another provider or HISTORY_MAX_TURNS changes it, and so every context's ETag.
+     */
+    fingerprint: JSON.stringify([
+      chatbot.name,
+      deps.historyMaxTurns,
+      chatbot.requestBody({ history: [], settings: {} }),
+    ]),
   };
 }
 

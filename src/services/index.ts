@@ -11,6 +11,8 @@ import { createPortabilityService } from './portability.js';
 import { createSearchService } from './search.js';
 import type { Telemetry } from './telemetry.js';
 import { createUserService } from './users.js';
+import { createViewCache } from './view-cache.js';
+import { createViewService } from './views.js';
 
 export interface ServiceOptions {
   adminApiKey: string | undefined;
@@ -18,6 +20,8 @@ export interface ServiceOptions {
   historyMaxTurns: number;
   /** How long an Idempotency-Key is remembered. */
   idempotencyTtlHours: number;
+  /** The view cache's bound in bytes; 0 keeps no views. */
+  viewCacheBytes: number;
 }
 
 /** The stores the command line needs: no chat lock, no liveness (a server may be running beside it). */
@@ -53,20 +57,31 @@ export function createServices(
   const { access } = base;
   // One lock for everything that must not interleave with an ask on the same chat.
   const { chatLock } = storage;
+  const branches = createBranchService({ stores: storage, access, chatLock });
+  const context = createContextService({
+    stores: storage,
+    access,
+    chatbot: deps.chatbot,
+    historyMaxTurns: options.historyMaxTurns,
+  });
   const services = {
     ...base,
-    branches: createBranchService({ stores: storage, access, chatLock }),
+    branches,
+    context,
+    views: createViewService({
+      stores: storage,
+      access,
+      chats: base.chats,
+      branches,
+      context,
+      portability: base.portability,
+      cache: createViewCache(options.viewCacheBytes),
+    }),
     search: createSearchService({ stores: storage, access }),
     idempotency: createIdempotencyService({
       keys: storage.idempotency,
       access,
       ttlMs: options.idempotencyTtlHours * 3_600_000,
-    }),
-    context: createContextService({
-      stores: storage,
-      access,
-      chatbot: deps.chatbot,
-      historyMaxTurns: options.historyMaxTurns,
     }),
     conversation: createConversationService({
       stores: storage,

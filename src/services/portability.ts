@@ -171,8 +171,15 @@ export function createPortabilityService(deps: {
       return loadExport(await findOwnedChat(deps, actor, userId, chatId));
     },
 
+    /** The lossless export of a chat already checked to be the actor's. */
+    exportOf: loadExport,
+
     async exportChatMarkdown(actor: Actor, userId: string, chatId: string): Promise<string> {
-      const chat = await findOwnedChat(deps, actor, userId, chatId);
+      return this.markdownOf(await findOwnedChat(deps, actor, userId, chatId));
+    },
+
+    /** The Markdown of the active branch of a chat already checked to be the actor's. */
+    async markdownOf(chat: ChatRow): Promise<string> {
       const branch = chat.activeBranchId ? await stores.branches.find(chat.activeBranchId) : undefined;
       return toMarkdown(chat, await stores.pairs.listPath(branch?.headPairId ?? null), branch);
     },

@@ -141,6 +141,11 @@ export const qaPairs = sqliteTable(
     index('qa_pairs_unfinished_idx')
       .on(table.status)
       .where(sql`${table.status} in ('pending', 'streaming')`),
+    // Only final pairs without a stored rendering (before the upgrade that added it, or
+    // failed by recovery): the background backfill finds them without a scan.
+    index('qa_pairs_unrendered_idx')
+      .on(table.id)
+      .where(sql`${table.rendered} is null and ${table.status} in ('answered', 'failed')`),
   ],
 );
 

@@ -20,8 +20,8 @@ export function createPgLiveness(
 
   async function failUnfinished(errorCode: string, errorMessage: string, now: Date): Promise<number> {
     // The chats of the failed pairs change (and so their owners' lists): their versions go
-    // up in the same statement. Left unrendered: reads render them live until the stored
-    // rendering is backfilled.
+    // up in the same statement. Left unrendered (any rendering they carried is cleared):
+    // reads render them live until the lifecycle's backfill stores their rendering.
     const result = await db.execute<{ failed: number }>(sql`
       WITH live AS (
         SELECT id FROM ${appInstances}
@@ -34,7 +34,8 @@ export function createPgLiveness(
       ),
       failed AS (
         UPDATE ${qaPairs}
-        SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage}, answered_at = ${now.toISOString()}::timestamptz
+        SET status = 'failed', error_code = ${errorCode}, error_message = ${errorMessage}, answered_at = ${now.toISOString()}::timestamptz,
+          rendered = null, rendered_node = null
         WHERE status IN ('pending', 'streaming')
           AND (id IN (SELECT qa_pair_id FROM orphans)
             OR NOT EXISTS (SELECT 1 FROM ${pendingPairs} o WHERE o.qa_pair_id = ${qaPairs}.id))

@@ -5,7 +5,8 @@ import { askLookup, completionColumns, landAsk, type PairOutcome } from '../../d
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
 import { askedPair, branchOfAsk } from '../../domain/rows.js';
 import type { QaPairRow, TreeNode } from '../../domain/types.js';
-import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
+import type { BeginAskInput, BeginAskResult, PairFragment, PairStore } from '../contract.js';
+import { renderingsOf } from '../../domain/render.js';
 import {
   chatChanged,
   answeredHistory,
@@ -53,6 +54,20 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
     .where(eq(qaPairs.chatId, p('chatId')))
     .orderBy(asc(qaPairs.seq))
     .prepare('pairs_tree');
+
+  const pathFragments = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId, json: qaPairs.rendered })
+    .from(pathWalk(sql`${p('headPairId')}::text`, sql`${p('limit')}::int`))
+    .innerJoin(qaPairs, onPath)
+    .orderBy(byDepth)
+    .prepare('pairs_path_fragments');
+  const treeFragments = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId, json: qaPairs.renderedNode })
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, p('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .limit(p('limit'))
+    .prepare('pairs_tree_fragments');
 
   async function beginAsk(tx: Tx, input: BeginAskInput): Promise<BeginAskResult> {
     if (input.newChat) {
@@ -155,6 +170,36 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
 
     async listTree(chatId: string): Promise<TreeNode[]> {
       return skeleton.execute({ chatId });
+    },
+
+    async listPathFragments(headPairId: string | null, limit: number): Promise<PairFragment[]> {
+      if (headPairId === null) return [];
+      return (await pathFragments.execute({ headPairId, limit: clampLimit(limit) })).reverse();
+    },
+
+    async listTreeFragments(chatId: string, limit: number): Promise<PairFragment[]> {
+      return treeFragments.execute({ chatId, limit: clampLimit(limit) });
+    },
+
+    async renderMissing(limit: number): Promise<number> {
+      const rows = await db
+        .select()
+        .from(qaPairs)
+        .where(sql`${qaPairs.rendered} is null and ${qaPairs.status} in ('answered', 'failed')`)
+        .limit(clampLimit(limit));
+      if (rows.length === 0) return 0;
+      const renderings = rows.map((row) => ({ id: row.id, ...renderingsOf(row) }));
+      // One statement for the batch (each list one array parameter); another instance backfilling the same rows at the same
+      // time writes the same text.
+      await db.execute(sql`
+        UPDATE ${qaPairs} SET rendered = batch.rendered, rendered_node = batch.rendered_node
+        FROM unnest(
+          ${sql.param(renderings.map((row) => row.id))}::text[],
+          ${sql.param(renderings.map((row) => row.rendered))}::text[],
+          ${sql.param(renderings.map((row) => row.renderedNode))}::text[]
+        ) AS batch(id, rendered, rendered_node)
+        WHERE ${qaPairs.id} = batch.id AND ${qaPairs.rendered} IS NULL`);
+      return rows.length;
     },
 
     async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {

@@ -5,7 +5,8 @@ import { askLookup, completionColumns, landAsk, type PairOutcome } from '../../d
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
 import { askedPair, branchOfAsk } from '../../domain/rows.js';
 import type { QaPairRow, StoredSearchResult, TreeNode } from '../../domain/types.js';
-import type { BeginAskInput, BeginAskResult, PairStore } from '../contract.js';
+import type { BeginAskInput, BeginAskResult, PairFragment, PairStore } from '../contract.js';
+import { renderingsOf } from '../../domain/render.js';
 import { setTo, type SharedStatements } from './shared.js';
 
 /**
@@ -99,6 +100,25 @@ export function createSqlitePairStore(
     .where(eq(qaPairs.id, p('id')))
     .returning()
     .prepare();
+  const treeFragments = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId, json: qaPairs.renderedNode })
+    .from(qaPairs)
+    .where(eq(qaPairs.chatId, p('chatId')))
+    .orderBy(asc(qaPairs.seq))
+    .limit(p('limit'))
+    .prepare();
+  // Literal values: SQLite uses a partial index only for a condition written as its own.
+  const unrendered = db
+    .select()
+    .from(qaPairs)
+    .where(sql`${qaPairs.rendered} is null and ${qaPairs.status} in ('answered', 'failed')`)
+    .limit(p('limit'))
+    .prepare();
+  const storeRenderings = db
+    .update(qaPairs)
+    .set({ rendered: setTo<string | null>('rendered'), renderedNode: setTo<string | null>('renderedNode') })
+    .where(eq(qaPairs.id, p('id')))
+    .prepare();
   const touchChat = db
     .update(chats)
     .set({ updatedAt: setTo<Date>('updatedAt') })
@@ -179,6 +199,22 @@ export function createSqlitePairStore(
       return skeleton.all({ chatId });
     },
 
+    async listPathFragments(headPairId: string | null, limit: number): Promise<PairFragment[]> {
+      return shared.listPathFragments(headPairId, limit);
+    },
+
+    async listTreeFragments(chatId: string, limit: number): Promise<PairFragment[]> {
+      return treeFragments.all({ chatId, limit });
+    },
+
+    async renderMissing(limit: number): Promise<number> {
+      return db.transaction(() => {
+        const rows = unrendered.all({ limit });
+        for (const row of rows) storeRenderings.run({ id: row.id, ...renderingsOf(row) });
+        return rows.length;
+      });
+    },
+
     async beginAsk(input: BeginAskInput): Promise<BeginAskResult> {
       // better-sqlite3 rolls back only on a throw: every outcome other than 'begun' is
       // decided before anything is written (a new chat has one branch, never too many).
@@ -211,10 +247,11 @@ export function createSqlitePairStore(
           .set({ chatsVersion: sql`${users.chatsVersion} + 1` })
           .where(inArray(users.id, tx.select({ id: qaPairs.userId }).from(qaPairs).where(unfinished)))
           .run();
-        // Left unrendered: reads render them live until the stored rendering is backfilled.
+        // Left unrendered (any rendering they carried is cleared: the pair just changed): reads
+        // render them live until the lifecycle's backfill stores their rendering.
         return tx
           .update(qaPairs)
-          .set({ status: 'failed', errorCode, errorMessage, answeredAt: now })
+          .set({ status: 'failed', errorCode, errorMessage, answeredAt: now, rendered: null, renderedNode: null })
           .where(unfinished)
           .run().changes;
       });

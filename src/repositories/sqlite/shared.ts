@@ -3,6 +3,7 @@ import type { SqliteDb } from '../../db/sqlite/client.js';
 import { branches, chats, deletedChats, qaPairs, users } from '../../db/sqlite/schema.js';
 import { chatWithMainBranch, type NewChatFields } from '../../domain/rows.js';
 import type { ChatRow, QaPairRow } from '../../domain/types.js';
+import type { PairFragment } from '../contract.js';
 
 /**
  * What several SQLite stores share: the path walk and the statements of rows that more
@@ -61,6 +62,12 @@ export function createSharedStatements(db: SqliteDb) {
   // The latest `limit` pairs of a path, newest first.
   const path = db
     .select(getTableColumns(qaPairs))
+    .from(pathWalk(p('headPairId'), p('limit')))
+    .innerJoin(qaPairs, onPath)
+    .orderBy(byDepth)
+    .prepare();
+  const pathFragments = db
+    .select({ id: qaPairs.id, parentId: qaPairs.parentId, json: qaPairs.rendered })
     .from(pathWalk(p('headPairId'), p('limit')))
     .innerJoin(qaPairs, onPath)
     .orderBy(byDepth)
@@ -142,6 +149,11 @@ export function createSharedStatements(db: SqliteDb) {
     /** The pairs from the first one to `headPairId`, first first (the latest `limit` of them). */
     listPath(headPairId: string | null, limit = Number.MAX_SAFE_INTEGER): QaPairRow[] {
       return headPairId === null ? [] : path.all({ headPairId, limit }).reverse();
+    },
+
+    /** `listPath` as stored renderings. */
+    listPathFragments(headPairId: string | null, limit: number): PairFragment[] {
+      return headPairId === null ? [] : pathFragments.all({ headPairId, limit }).reverse();
     },
 
     /** The latest `limit` answered pairs on the path to `headPairId`, oldest first. */
