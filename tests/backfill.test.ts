@@ -21,6 +21,7 @@ const upstream = useFakeUpstream();
 async function downgrade(app: App): Promise<void> {
   const statements = [
     'DROP INDEX qa_pairs_unrendered_idx',
+    'DROP INDEX qa_pairs_chat_tree_idx',
     'ALTER TABLE qa_pairs DROP COLUMN rendered',
     'ALTER TABLE qa_pairs DROP COLUMN rendered_node',
     'ALTER TABLE chats DROP COLUMN version',

@@ -76,6 +76,18 @@ describe.skipIf(onPg)('query plans (SQLite)', () => {
       .map((row) => (row as { detail: string }).detail)
       .join('\n');
     expect(titleLookup).toContain('(chat_id=? AND qa_pair_id=?)');
+    // A chat view reads its whole tree skeleton (ids and parents in asking order) for the
+    // siblings: from the covering index alone, never from the wide pair rows.
+    const skeleton = [...executed.keys()].find((query) =>
+      /^select "id", "parent_id" from "qa_pairs" where "qa_pairs"."chat_id" = \? order by/i.test(query),
+    );
+    expect(skeleton).toBeDefined();
+    const skeletonPlan = database.sqlite
+      .prepare(`EXPLAIN QUERY PLAN ${skeleton ?? ''}`)
+      .all(chatId)
+      .map((row) => (row as { detail: string }).detail)
+      .join('\n');
+    expect(skeletonPlan).toContain('USING COVERING INDEX qa_pairs_chat_tree_idx');
     database.close();
   });
 });

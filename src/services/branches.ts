@@ -41,8 +41,14 @@ export function createBranchService(deps: {
     }));
   }
 
-  async function loadSummaries(chat: ChatRow): Promise<{ summaries: BranchSummary[]; nodes: TreeNode[] }> {
-    const [rows, nodes] = await Promise.all([stores.branches.listOfChat(chat.id), stores.pairs.listTree(chat.id)]);
+  async function loadSummaries(
+    chat: ChatRow,
+    knownNodes?: TreeNode[],
+  ): Promise<{ summaries: BranchSummary[]; nodes: TreeNode[] }> {
+    const [rows, nodes] = await Promise.all([
+      stores.branches.listOfChat(chat.id),
+      knownNodes ?? stores.pairs.listTree(chat.id),
+    ]);
     const tree = indexTree(
       nodes,
       rows.map((row) => row.branch),
@@ -173,15 +179,15 @@ export function createBranchService(deps: {
 
     /** The tree of a chat already checked to be the actor's. */
     async treeOf(chat: ChatRow): Promise<ChatTree> {
-      const [{ summaries }, fragments] = await Promise.all([
-        loadSummaries(chat),
-        stores.pairs.listTreeFragments(chat.id, MAX_TREE_NODES + 1),
-      ]);
+      const fragments = await stores.pairs.listTreeFragments(chat.id, MAX_TREE_NODES + 1);
+      const truncated = fragments.length > MAX_TREE_NODES;
+      // The fragments are the whole tree unless it was cut: then the branch lengths need the rest.
+      const { summaries } = await loadSummaries(chat, truncated ? undefined : fragments);
       return {
         chat,
         nodes: await renderFragments(stores, fragments.slice(0, MAX_TREE_NODES), treeNodeJson),
         branches: summaries,
-        truncated: fragments.length > MAX_TREE_NODES,
+        truncated,
       };
     },
 

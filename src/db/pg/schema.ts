@@ -125,6 +125,9 @@ export const qaPairs = pgTable(
   },
   (table) => [
     uniqueIndex('qa_pairs_chat_seq_unique').on(table.chatId, table.seq),
+    // Covers a chat's tree skeleton (ids and parents in asking order) without touching the
+    // wide rows: every chat view reads it for the siblings and branch lengths.
+    index('qa_pairs_chat_tree_idx').on(table.chatId, table.seq, table.id, table.parentId),
     index('qa_pairs_parent_seq_idx').on(table.parentId, table.seq),
     index('qa_pairs_user_idx').on(table.userId),
     index('qa_pairs_unfinished_idx')

@@ -134,6 +134,9 @@ export const qaPairs = sqliteTable(
   },
   (table) => [
     uniqueIndex('qa_pairs_chat_seq_unique').on(table.chatId, table.seq),
+    // Covers a chat's tree skeleton (ids and parents in asking order) without touching the
+    // wide rows: every chat view reads it for the siblings and branch lengths.
+    index('qa_pairs_chat_tree_idx').on(table.chatId, table.seq, table.id, table.parentId),
     // Children of a pair in asking order: siblings for the branch switcher.
     index('qa_pairs_parent_seq_idx').on(table.parentId, table.seq),
     index('qa_pairs_user_idx').on(table.userId),
