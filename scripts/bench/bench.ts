@@ -454,13 +454,31 @@ async function main() {
     coldStartsMs.push(server.startMs);
   }
   rss = rssSampler(server.child.pid ?? 0);
+  // Idle: after start, before any load (the last cold start's process).
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const idleRssMb = rss.peak();
   // A second instance on the same database, for --instances 2: scenarios split their load.
   const second =
     INSTANCES === 2 ? await start('dist/src/server.js', serverEnv('bench.db', upstream.url), 'http') : undefined;
   process.stdout.write(
     `seeding peak RSS ${seedingPeakRssMb.toFixed(0)} MB; cold start on the seeded database: ` +
-      `${coldStartsMs.map((ms) => ms.toFixed(0)).join(', ')} ms\n`,
+      `${coldStartsMs.map((ms) => ms.toFixed(0)).join(', ')} ms; idle RSS ${idleRssMb.toFixed(0)} MB\n`,
   );
+
+  /** The server restarted with the view cache on or off (VIEW_CACHE_MB=0), for the scenarios that say which. */
+  let viewCache = true;
+  const useViewCache = async (on: boolean) => {
+    if (on === viewCache) return;
+    rss.stop();
+    await stop(server.child);
+    server = await start(
+      'dist/src/server.js',
+      { ...serverEnv('bench.db', upstream.url), ...(on ? {} : { VIEW_CACHE_MB: '0' }) },
+      'http',
+    );
+    rss = rssSampler(server.child.pid ?? 0);
+    viewCache = on;
+  };
 
   let counter = 0;
   const rotate = (ids: string[]) => () => ids[counter++ % ids.length] ?? '';
@@ -495,6 +513,10 @@ async function main() {
     floor: () => Promise<{ kind: string; env: Record<string, string>; target: Target }>;
     connections?: number[];
     server?: { url: string; sampler: ReturnType<typeof rssSampler> };
+    /** false: on a server without the view cache (one instance only). */
+    viewCache?: boolean;
+    /** The target as it must be right before the run (an ETag read after earlier scenarios wrote). */
+    prepare?: (target: Target) => Promise<Target>;
   };
   const userGet = (user: { headers: Record<string, string> }, path: string): Target => ({
     method: 'GET',
@@ -516,6 +538,20 @@ async function main() {
   const listFirst = userGet(lister, `/v1/users/${lister.id}/chats?limit=20`);
   const listDeep = userGet(lister, `/v1/users/${lister.id}/chats?limit=20&cursor=${deepCursor}`);
   const tree = userGet(asker, `/v1/users/${asker.id}/chats/${treeChat}`);
+  const wholeTree = userGet(asker, `/v1/users/${asker.id}/chats/${treeChat}/tree`);
+  /** The same GET with the ETag it answers: a client revalidating its copy, answered 304. */
+  const revalidating = async (target: Target): Promise<Target> => {
+    const path = typeof target.path === 'function' ? target.path() : target.path;
+    const etag = (await fetch(`${server.url}${path}`, { headers: target.headers })).headers.get('etag') ?? '';
+    const check = await fetch(`${server.url}${path}`, { headers: { ...target.headers, 'if-none-match': etag } });
+    if (check.status !== 304) throw new Error(`${path} with If-None-Match answered ${check.status}, not 304`);
+    return { ...target, headers: { ...target.headers, 'if-none-match': etag } };
+  };
+  const smallGetFloor = async () => ({
+    kind: 'small',
+    env: { FLOOR_MODE: 'small' },
+    target: { method: 'GET' as const, path: '/floor' },
+  });
   const search = userGet(searcher, `/v1/users/${searcher.id}/search?q=otters%20live&limit=20`);
   const scenarios: Scenario[] = [
     {
@@ -549,7 +585,11 @@ async function main() {
       connections: [100],
       server: { url: slowServer.url, sampler: slowRss },
     },
+    { name: 'get_chat_200_nocache', target: getChat, floor: bytesFloor(getChat, asker.headers), viewCache: false },
+    { name: 'get_tree_1000_nocache', target: wholeTree, floor: bytesFloor(wholeTree, asker.headers), viewCache: false },
     { name: 'get_chat_200', target: getChat, floor: bytesFloor(getChat, asker.headers) },
+    { name: 'get_chat_200_304', target: getChat, prepare: revalidating, floor: smallGetFloor },
+    { name: 'get_tree_1000', target: wholeTree, floor: bytesFloor(wholeTree, asker.headers) },
     { name: 'list_chats_first', target: listFirst, floor: bytesFloor(listFirst, lister.headers) },
     { name: 'list_chats_deep', target: listDeep, floor: bytesFloor(listDeep, lister.headers) },
     { name: 'get_chat_tree', target: tree, floor: bytesFloor(tree, asker.headers) },
@@ -558,16 +598,19 @@ async function main() {
 
   for (const scenario of scenarios) {
     if (ONLY.length > 0 && !ONLY.some((name) => scenario.name.startsWith(name))) continue;
+    if (scenario.viewCache === false && second) continue;
+    await useViewCache(scenario.viewCache ?? true);
     const floorSpec = await scenario.floor();
     const floor = floorSpec.kind.startsWith('ideal')
       ? undefined
       : await start('scripts/bench/floor.ts', floorSpec.env, 'stdout');
     const target = scenario.server ?? { url: server.url, sampler: rss };
     const urls = scenario.server || !second ? [target.url] : [target.url, second.url];
+    const request = scenario.prepare ? await scenario.prepare(scenario.target) : scenario.target;
     for (const connections of scenario.connections ?? [10, 100]) {
-      await loadAll(urls, scenario.target, connections, WARMUP);
+      await loadAll(urls, request, connections, WARMUP);
       target.sampler.reset();
-      const ours = await loadAll(urls, scenario.target, connections, DURATION);
+      const ours = await loadAll(urls, request, connections, DURATION);
       const peakRssMb = target.sampler.peak();
       let floorResult: LoadResult;
       if (floor) {
@@ -737,6 +780,7 @@ async function main() {
         duration: DURATION,
         seedingPeakRssMb,
         coldStartsMs,
+        idleRssMb,
         rows,
         mixed,
         scale,
@@ -758,7 +802,7 @@ async function main() {
   }
   process.stdout.write(
     `\nCold start on the seeded database: ${coldStartsMs.map((ms) => ms.toFixed(0)).join(', ')} ms; ` +
-      `seeding peak RSS ${seedingPeakRssMb.toFixed(0)} MB\n`,
+      `idle RSS after start ${idleRssMb.toFixed(0)} MB; seeding peak RSS ${seedingPeakRssMb.toFixed(0)} MB\n`,
   );
   if (mixed)
     process.stdout.write(
