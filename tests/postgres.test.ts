@@ -89,7 +89,12 @@ describe.skipIf(!onPg)('PostgreSQL: index use, readiness, lost lock connections,
         ],
         'pairs of a chat in order': [
           `SELECT * FROM qa_pairs WHERE chat_id = '${pair.chat_id}' ORDER BY seq LIMIT 1000`,
-          'qa_pairs_chat_seq_unique',
+          // Either index on (chat_id, seq, ...) serves it.
+          'qa_pairs_chat_',
+        ],
+        'the tree skeleton of a chat (ids and parents, every chat view)': [
+          `SELECT id, parent_id FROM qa_pairs WHERE chat_id = '${pair.chat_id}' ORDER BY seq`,
+          'qa_pairs_chat_tree_idx',
         ],
         'a pair by id (each step of a path walk)': [`SELECT * FROM qa_pairs WHERE id = '${pair.id}'`, 'qa_pairs_pkey'],
         'branches of a chat': [
