@@ -96,6 +96,25 @@ describe('metrics', () => {
     expect(text).toContain('http_request_duration_seconds_count{method="POST",route="/search",status_code="502"} 1');
     expect(text).toContain('chat_qa_pairs_total{status="answered"} 1');
     expect(text).toContain('chat_qa_pairs_total{status="failed"} 1');
+    // Conditional reads: built once, then from the view cache, then 304 for the same ETag.
+    const chatId = (await app.inject({ method: 'GET', url: `/v1/users/${ada.id}/chats`, headers: ada.headers })).json<{
+      data: { id: string }[];
+    }>().data[0]?.id;
+    const chatUrl = `/v1/users/${ada.id}/chats/${chatId}`;
+    const first = await app.inject({ method: 'GET', url: chatUrl, headers: ada.headers });
+    await app.inject({ method: 'GET', url: chatUrl, headers: ada.headers });
+    const notModified = await app.inject({
+      method: 'GET',
+      url: chatUrl,
+      headers: { ...ada.headers, 'if-none-match': String(first.headers.etag) },
+    });
+    expect(notModified.statusCode).toBe(304);
+    const views = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(views).toContain('chat_view_reads_total{view="chat",outcome="built"} 1');
+    expect(views).toContain('chat_view_reads_total{view="chat",outcome="cached"} 1');
+    expect(views).toContain('chat_view_reads_total{view="chat",outcome="not_modified"} 1');
+    expect(views).toContain('chat_view_reads_total{view="list",outcome="built"} 1');
+    expect(views).toMatch(/chat_view_cache_bytes [1-9]\d*/);
     expect(text).toContain('chat_upstream_call_duration_seconds_count{provider="you",outcome="ok"} 1');
     expect(text).toContain('chat_upstream_call_duration_seconds_count{provider="you",outcome="upstream_error"} 1');
     expect(text).toContain('chat_upstream_retries_total{provider="you",reason="status"} 1');

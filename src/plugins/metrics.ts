@@ -62,12 +62,25 @@ export default fp<{ token: string | undefined }>(
       labelNames: ['status'],
     });
     const streams = new client.Gauge({ name: 'chat_streams_in_flight', help: 'Streamed answers running now' });
+    const viewReads = new client.Counter({
+      name: 'chat_view_reads_total',
+      help: 'Reads of chat views and chat lists: answered 304 (not_modified), from the view cache, or built',
+      labelNames: ['view', 'outcome'],
+    });
+    const viewCacheBytes = new client.Gauge({
+      name: 'chat_view_cache_bytes',
+      help: 'Bytes of rendered views held by the view cache (bounded by VIEW_CACHE_MB)',
+    });
 
     fastify.decorate('telemetry', {
       upstreamCall: (provider, outcome, seconds) => upstreamSeconds.observe({ provider, outcome }, seconds),
       upstreamRetry: (provider, reason) => retries.inc({ provider, reason }),
       pairStored: (status) => pairs.inc({ status }),
       streamsInFlight: (delta) => streams.inc(delta),
+      viewRead: (view, outcome, cacheBytes) => {
+        viewReads.inc({ view, outcome });
+        viewCacheBytes.set(cacheBytes);
+      },
     } satisfies Telemetry);
   },
   { name: 'metrics' },

@@ -76,6 +76,7 @@ export function createServices(
       context,
       portability: base.portability,
       cache: createViewCache(options.viewCacheBytes),
+      ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
     }),
     search: createSearchService({ stores: storage, access }),
     idempotency: createIdempotencyService({

@@ -9,6 +9,7 @@ import type { BranchService } from './branches.js';
 import { findOwnedChat, type ChatService } from './chats.js';
 import type { ContextService } from './context.js';
 import type { PortabilityService } from './portability.js';
+import { noTelemetry, type Telemetry, type ViewKind } from './telemetry.js';
 import type { ViewCache } from './view-cache.js';
 
 /** A read under a validator: the current ETag, and the body unless the client's copy is current. */
@@ -42,27 +43,44 @@ export function createViewService(deps: {
   context: ContextService;
   portability: PortabilityService;
   cache: ViewCache;
+  telemetry?: Telemetry;
 }) {
   const { stores, access, cache } = deps;
+  const telemetry = deps.telemetry ?? noTelemetry;
   const owned = (actor: Actor, userId: string, chatId: string) => findOwnedChat(deps, actor, userId, chatId);
   // A short, stable token of the context's dependencies besides the chat.
   const contextTag = fnv1a(deps.context.fingerprint);
 
   async function conditional<T>(
+    view: ViewKind,
     etag: string,
     ifNoneMatch: string | undefined,
     produce: () => Promise<T>,
   ): Promise<Conditional<T>> {
-    if (etagMatches(ifNoneMatch, etag)) return { etag, notModified: true };
+    if (etagMatches(ifNoneMatch, etag)) {
+      telemetry.viewRead(view, 'not_modified', cache.bytes);
+      return { etag, notModified: true };
+    }
     return { etag, notModified: false, body: await produce() };
   }
 
-  async function cached(key: string, build: () => Promise<string>): Promise<string> {
+  /** A view built on every read that is not a 304 (those not worth caching). */
+  async function uncached<T>(view: ViewKind, build: () => Promise<T>): Promise<T> {
+    const body = await build();
+    telemetry.viewRead(view, 'built', cache.bytes);
+    return body;
+  }
+
+  async function cached(view: ViewKind, key: string, build: () => Promise<string>): Promise<string> {
     const hit = cache.get(key);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) {
+      telemetry.viewRead(view, 'cached', cache.bytes);
+      return hit;
+    }
     // Built after the version was read, so the body is of that version or newer: never older.
     const body = await build();
     cache.set(key, body);
+    telemetry.viewRead(view, 'built', cache.bytes);
     return body;
   }
 
@@ -72,22 +90,24 @@ export function createViewService(deps: {
     /** GET of a chat: its JSON (ChatWithPairs), cached. */
     async chat(actor: Actor, userId: string, chatId: string, ifNoneMatch?: string): Promise<Conditional<string>> {
       const chat = await owned(actor, userId, chatId);
-      return conditional(chatTag('c', chat), ifNoneMatch, () =>
-        cached(`chat:${chat.id}:${chat.version}`, async () => chatViewJson(await deps.chats.viewOf(chat))),
+      return conditional('chat', chatTag('c', chat), ifNoneMatch, () =>
+        cached('chat', `chat:${chat.id}:${chat.version}`, async () => chatViewJson(await deps.chats.viewOf(chat))),
       );
     },
 
     /** The chat's tree (ChatTreeResponse), cached. */
     async tree(actor: Actor, userId: string, chatId: string, ifNoneMatch?: string): Promise<Conditional<string>> {
       const chat = await owned(actor, userId, chatId);
-      return conditional(chatTag('t', chat), ifNoneMatch, () =>
-        cached(`tree:${chat.id}:${chat.version}`, async () => chatTreeJson(await deps.branches.treeOf(chat))),
+      return conditional('tree', chatTag('t', chat), ifNoneMatch, () =>
+        cached('tree', `tree:${chat.id}:${chat.version}`, async () => chatTreeJson(await deps.branches.treeOf(chat))),
       );
     },
 
     async branches(actor: Actor, userId: string, chatId: string, ifNoneMatch?: string) {
       const chat = await owned(actor, userId, chatId);
-      return conditional(chatTag('b', chat), ifNoneMatch, () => deps.branches.branchesOf(chat));
+      return conditional('branches', chatTag('b', chat), ifNoneMatch, () =>
+        uncached('branches', () => deps.branches.branchesOf(chat)),
+      );
     },
 
     async context(
@@ -96,19 +116,23 @@ export function createViewService(deps: {
       ifNoneMatch?: string,
     ) {
       const chat = await owned(actor, input.userId, input.chatId);
-      return conditional(chatTag('x', chat, `-${contextTag}`), ifNoneMatch, () =>
-        deps.context.previewOf(chat, input.parentId),
+      return conditional('context', chatTag('x', chat, `-${contextTag}`), ifNoneMatch, () =>
+        uncached('context', () => deps.context.previewOf(chat, input.parentId)),
       );
     },
 
     async export(actor: Actor, userId: string, chatId: string, ifNoneMatch?: string) {
       const chat = await owned(actor, userId, chatId);
-      return conditional(chatTag('e', chat), ifNoneMatch, () => deps.portability.exportOf(chat));
+      return conditional('export', chatTag('e', chat), ifNoneMatch, () =>
+        uncached('export', () => deps.portability.exportOf(chat)),
+      );
     },
 
     async markdown(actor: Actor, userId: string, chatId: string, ifNoneMatch?: string) {
       const chat = await owned(actor, userId, chatId);
-      return conditional(chatTag('m', chat), ifNoneMatch, () => deps.portability.markdownOf(chat));
+      return conditional('markdown', chatTag('m', chat), ifNoneMatch, () =>
+        uncached('markdown', () => deps.portability.markdownOf(chat)),
+      );
     },
 
     /** A page of the user's chat list, under the user's list version (every chat change bumps it). */
@@ -116,8 +140,8 @@ export function createViewService(deps: {
       await access.assertActsFor(actor, userId);
       const user = await stores.users.findById(userId);
       if (!user) throw userNotFound();
-      return conditional(`"l${RENDERING}.${user.chatsVersion}"`, ifNoneMatch, () =>
-        deps.chats.listChats(actor, userId, options),
+      return conditional('list', `"l${RENDERING}.${user.chatsVersion}"`, ifNoneMatch, () =>
+        uncached('list', () => deps.chats.listChats(actor, userId, options)),
       );
     },
   };
