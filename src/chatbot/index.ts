@@ -1,9 +1,6 @@
 import type { AppConfig } from '../config.js';
-import { createOfflineProvider } from './offline.js';
-import { createOpenAiProvider } from './openai.js';
 import type { UpstreamHttpOptions } from './http.js';
 import type { ChatbotProvider } from './types.js';
-import { createYouProvider } from './you.js';
 
 export type {
   ChatbotAnswer,
@@ -17,11 +14,14 @@ export type {
 } from './types.js';
 export { ChatbotError, type ChatbotErrorKind } from './errors.js';
 
-/** Builds the provider the config names. Adding a provider means one file plus a case here. */
-export function createChatbotProvider(
+/**
+ * Builds the provider the config names. Adding a provider means one file plus a case here.
+ * Only that provider's module is loaded: the offline one needs no HTTP client (undici).
+ */
+export async function createChatbotProvider(
   config: AppConfig['chatbot'],
   hooks: { onRetry?: UpstreamHttpOptions['onRetry'] } = {},
-): ChatbotProvider {
+): Promise<ChatbotProvider> {
   const http = {
     timeoutMs: config.timeoutMs,
     streamMaxMs: config.streamMaxMs,
@@ -30,17 +30,23 @@ export function createChatbotProvider(
     ...(hooks.onRetry ? { onRetry: hooks.onRetry } : {}),
   };
   switch (config.provider) {
-    case 'you':
+    case 'you': {
       if (!config.youApiKey) throw new Error('The you provider needs YOU_API_KEY');
+      const { createYouProvider } = await import('./you.js');
       return createYouProvider({ url: config.youApiUrl, apiKey: config.youApiKey, ...http });
-    case 'openai':
+    }
+    case 'openai': {
+      const { createOpenAiProvider } = await import('./openai.js');
       return createOpenAiProvider({
         baseUrl: config.openAiBaseUrl,
         apiKey: config.openAiApiKey,
         defaultModel: config.openAiModel,
         ...http,
       });
-    case 'offline':
+    }
+    case 'offline': {
+      const { createOfflineProvider } = await import('./offline.js');
       return createOfflineProvider();
+    }
   }
 }

@@ -14,7 +14,6 @@ import {
   type ImportLog,
 } from '../services/portability.js';
 import { CliError, EXIT, PipeClosed, isClosedPipe, type ExitCode } from './exit-codes.js';
-import { createProgress } from './progress.js';
 
 export interface CliIo {
   stdout: NodeJS.WritableStream;
@@ -34,6 +33,9 @@ export interface StorageContext {
 const OPERATOR: Actor = { kind: 'admin' };
 
 const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** The progress bars (cli-progress), loaded by the commands that draw one, not by every start of the server. */
+const progressBars = () => import('./progress.js');
 
 /** `n chats`, `1 chat`. */
 export const plural = (count: number, noun: string) => `${count} ${noun}${count === 1 ? '' : 's'}`;
@@ -176,6 +178,7 @@ export async function importFile(
     },
   };
   const reports = await portability.importEach(OPERATOR, userId, source.items, log);
+  const { createProgress } = await progressBars();
   const bar = createProgress({ stream: io.stderr, label: 'import', total: source.total, unit: source.unit });
   const counts = { imported: 0, skipped: 0, failed: 0 };
   const failures: ImportItemReport[] = [];
@@ -222,6 +225,7 @@ export async function exportUser(
   const { portability } = context.services;
   const total = await portability.countChats(OPERATOR, input.userId);
   const lines = await portability.exportAll(OPERATOR, input.userId);
+  const { createProgress } = await progressBars();
   const bar = createProgress({ stream: io.stderr, label: 'export', total, unit: 'chats' });
   let written = 0;
   const counted = Readable.from(

@@ -62,7 +62,7 @@ export async function withStorage(
   const interrupt = () => interrupted.abort();
   process.once('SIGINT', interrupt).once('SIGTERM', interrupt);
   try {
-    const services = createStorageServices(createStorage(database), {
+    const services = createStorageServices(await createStorage(database), {
       adminApiKey: config.adminApiKey,
       allowSignup: config.allowSignup,
     });

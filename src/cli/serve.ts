@@ -42,11 +42,11 @@ async function checkPort(config: AppConfig): Promise<void> {
 }
 
 /** A SQLite file is claimed for this process (see src/db/sqlite/claim.ts); memory and PostgreSQL need none. */
-function claim(config: AppConfig, files: RuntimeFiles | undefined): DatabaseClaim | undefined {
+async function claim(config: AppConfig, files: RuntimeFiles | undefined): Promise<DatabaseClaim | undefined> {
   const { database } = config;
   if (database.engine !== 'sqlite' || database.location === ':memory:') return undefined;
   try {
-    return claimDatabaseFile(database.location, { nativeBinding: files?.nativeBinding });
+    return await claimDatabaseFile(database.location, { nativeBinding: files?.nativeBinding });
   } catch (error) {
     if (error instanceof DatabaseClaimedError) throw new CliError(EXIT.unavailable, `Cannot start: ${error.message}`);
     throw new CliError(
@@ -63,7 +63,7 @@ function claim(config: AppConfig, files: RuntimeFiles | undefined): DatabaseClai
  */
 export async function serve(config: AppConfig, files: RuntimeFiles | undefined): Promise<void> {
   await checkPort(config);
-  const databaseClaim = claim(config, files);
+  const databaseClaim = await claim(config, files);
   let app;
   try {
     app = await buildApp({ config, files });

@@ -1,6 +1,12 @@
 import type { DatabaseConfig } from '../config.js';
-import { openDatabase, type OpenDatabaseOptions, type OpenedDatabase } from './sqlite/client.js';
-import { openPgDatabase, redactDatabaseUrl, type OpenedPgDatabase } from './pg/client.js';
+import type { OpenDatabaseOptions, OpenedDatabase } from './sqlite/client.js';
+import type { OpenedPgDatabase } from './pg/client.js';
+import type { DatabaseClaim } from './sqlite/claim.js';
+import { redactDatabaseUrl } from './pg/url.js';
+
+// Each engine's driver and Drizzle dialect are imported only when that engine is opened:
+// a SQLite server never loads `pg`, a PostgreSQL one never loads better-sqlite3 (their
+// modules are a good part of start-up time and memory).
 
 /** The open database: SQLite on this machine or a PostgreSQL server, told apart by `engine`. */
 export type AppDatabase = OpenedDatabase | OpenedPgDatabase;
@@ -30,6 +36,7 @@ export async function openAppDatabase(
 ): Promise<AppDatabase> {
   try {
     if (config.engine === 'pg') {
+      const { openPgDatabase } = await import('./pg/client.js');
       return await openPgDatabase(config.url, {
         max: config.poolMax,
         lockMax: config.lockPoolMax,
@@ -41,6 +48,7 @@ export async function openAppDatabase(
         ...(options.pgMigrationsFolder ? { migrationsFolder: options.pgMigrationsFolder } : {}),
       });
     }
+    const { openDatabase } = await import('./sqlite/client.js');
     return openDatabase(config.location, {
       migrationsFolder: options.migrationsFolder,
       nativeBinding: options.nativeBinding,
@@ -54,5 +62,14 @@ export async function openAppDatabase(
   }
 }
 
-// A SQLite file is held by one serving process at a time (see ./sqlite/claim.ts).
-export { claimDatabaseFile, DatabaseClaimedError, type DatabaseClaim } from './sqlite/claim.js';
+/** A SQLite file is held by one serving process at a time (see ./sqlite/claim.ts). */
+export async function claimDatabaseFile(
+  location: string,
+  options: { nativeBinding?: string | undefined } = {},
+): Promise<DatabaseClaim> {
+  const { claimDatabaseFile: claim } = await import('./sqlite/claim.js');
+  return claim(location, options);
+}
+
+export { DatabaseClaimedError } from './sqlite/claim-error.js';
+export type { DatabaseClaim } from './sqlite/claim.js';

@@ -13,9 +13,9 @@ export default fp<{ config: AppConfig['chatbot']; provider?: ChatbotProvider }>(
   async (fastify, options) => {
     const chatbot =
       options.provider ??
-      createChatbotProvider(options.config, {
+      (await createChatbotProvider(options.config, {
         onRetry: (reason) => fastify.telemetry.upstreamRetry(options.config.provider, reason),
-      });
+      }));
     fastify.log.info({ provider: chatbot.name, reason: options.config.providerReason }, 'chatbot provider selected');
     fastify.decorate('chatbot', chatbot);
     fastify.addHook('onClose', async () => chatbot.close());

@@ -18,7 +18,7 @@ declare module 'fastify' {
 /** Builds the storage of the open database and the services over it, once, for the route plugins. */
 export default fp<ServicesOptions>(
   async (fastify, options) => {
-    const storage = createStorage(fastify.database, {
+    const storage = await createStorage(fastify.database, {
       ...options.instances,
       onLockLost: (chatId, err) =>
         fastify.log.warn({ err, chatId }, "a chat lock's connection failed during an ask: the lock was released early"),

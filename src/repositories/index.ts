@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { AppDatabase } from '../db/index.js';
 import type { Storage } from './contract.js';
-import { createPgStorage } from './pg/index.js';
-import { createSqliteStorage } from './sqlite/index.js';
 
 export type * from './contract.js';
 export { InvalidSearchQuery } from './contract.js';
@@ -14,10 +12,17 @@ export interface StorageOptions {
   onLockLost?: (chatId: string, error: Error) => void;
 }
 
-/** The stores of the open database's engine: the only place that picks one. */
-export function createStorage(database: AppDatabase, options: StorageOptions = {}): Storage {
+/**
+ * The stores of the open database's engine: the only place that picks one. Only that
+ * engine's stores (and through them its Drizzle dialect) are loaded.
+ */
+export async function createStorage(database: AppDatabase, options: StorageOptions = {}): Promise<Storage> {
   const instanceId = randomUUID();
-  if (database.engine === 'sqlite') return createSqliteStorage(database.db, instanceId);
+  if (database.engine === 'sqlite') {
+    const { createSqliteStorage } = await import('./sqlite/index.js');
+    return createSqliteStorage(database.db, instanceId);
+  }
+  const { createPgStorage } = await import('./pg/index.js');
   return createPgStorage(database, {
     instanceId,
     heartbeatMs: options.heartbeatMs ?? 5_000,

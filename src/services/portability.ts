@@ -6,9 +6,6 @@ import { toIso } from '../schemas/common.js';
 import { toChatExport, type ChatExport } from '../schemas/portability.js';
 import type { AccessService, Actor } from './access.js';
 import { findOwnedChat, type ChatStores } from './chats.js';
-import { fromChatExport, isChatExport } from './imports/chat-export.js';
-import { fromChatGpt, isChatGptConversation } from './imports/chatgpt.js';
-import { assertShallow, ImportError } from './imports/common.js';
 import type { ImportedChat } from '../domain/transfer.js';
 import { WorkMeter } from './work-meter.js';
 import { MAX_IMPORTED_CHATS } from '../domain/limits.js';
@@ -85,6 +82,9 @@ export function jsonItems(value: unknown): ImportItem[] {
     : [{ index: 0, value }];
 }
 
+/** The import parsers, loaded at the first import rather than at start-up. */
+const importParsers = () => import('./imports/index.js');
+
 function parseNdjson(text: string): ImportItem[] {
   return text.split('\n').flatMap((line, index) => ndjsonItem(index, line) ?? []);
 }
@@ -128,6 +128,8 @@ export function createPortabilityService(deps: {
       error: item.error ?? null,
     };
     if (item.error !== undefined) return report;
+    const { assertShallow, fromChatExport, fromChatGpt, ImportError, isChatExport, isChatGptConversation } =
+      await importParsers();
     let imported: ImportedChat;
     try {
       await assertShallow(item.value, meter);
@@ -225,6 +227,7 @@ export function createPortabilityService(deps: {
       if (items.length > MAX_IMPORTED_CHATS) {
         throw badRequest('INVALID_IMPORT', `The file holds more than ${MAX_IMPORTED_CHATS} chats: split it`);
       }
+      const { isChatExport, isChatGptConversation } = await importParsers();
       if (
         items.every(
           (item) => item.error !== undefined || (!isChatExport(item.value) && !isChatGptConversation(item.value)),

@@ -18,14 +18,16 @@ export interface RunningServer {
 
 /**
  * Starts the server with `env` (plus PATH, PORT and HOST) and resolves once /ready answers
- * 200; rejects with the server's output if it exits first.
+ * 200; rejects with the server's output if it exits first. `nodeArgs` go to node before the
+ * entry (a preloaded module, say).
  */
 export async function startServerProcess(
   env: Record<string, string>,
-  options: { cwd?: string } = {},
+  options: { cwd?: string; nodeArgs?: string[] } = {},
 ): Promise<RunningServer> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', tsxLoader, join(root, 'src', 'server.ts')], {
+  const args = ['--import', tsxLoader, ...(options.nodeArgs ?? []), join(root, 'src', 'server.ts')];
+  const child = spawn(process.execPath, args, {
     cwd: options.cwd ?? root, // callers give an absolute database path, or a cwd of their own
     env: { PATH: process.env.PATH ?? '', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],

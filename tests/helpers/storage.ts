@@ -44,7 +44,7 @@ export async function openStorage(engine: Engine, options: StorageOptions = {}):
   // The app's own defaults (pool sizes, timeouts), as the server would open it.
   const database = await openAppDatabase(loadConfig({ DATABASE_URL: location, LOG_LEVEL: 'silent' }).database);
   return {
-    storage: createStorage(database, options),
+    storage: await createStorage(database, options),
     database,
     async close() {
       await database.close();

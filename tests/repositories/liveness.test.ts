@@ -95,7 +95,7 @@ describe.each(engines)('orphan recovery on %s', (engine) => {
     }
 
     it('leaves the pairs of a live instance, and of the sweeping one, alone', async () => {
-      const peer = peerOf(opened.database);
+      const peer = await peerOf(opened.database);
       await storage.liveness.beat();
       await peer.liveness.beat();
       const theirs = await unfinishedPairs(peer);
@@ -119,8 +119,8 @@ describe.each(engines)('orphan recovery on %s', (engine) => {
     });
 
     it('fails the pairs of an instance whose heartbeat is stale, and only those', async () => {
-      const stale = peerOf(opened.database);
-      const live = peerOf(opened.database);
+      const stale = await peerOf(opened.database);
+      const live = await peerOf(opened.database);
       await Promise.all([storage.liveness.beat(), stale.liveness.beat(), live.liveness.beat()]);
       const dead = await unfinishedPairs(stale);
       const running = await unfinishedPairs(live);
@@ -137,8 +137,8 @@ describe.each(engines)('orphan recovery on %s', (engine) => {
     });
 
     it('fails the pairs of an instance that left, or that never beat', async () => {
-      const left = peerOf(opened.database);
-      const silent = peerOf(opened.database);
+      const left = await peerOf(opened.database);
+      const silent = await peerOf(opened.database);
       await storage.liveness.beat();
       await left.liveness.beat();
       const ofLeft = await unfinishedPairs(left);
@@ -149,7 +149,7 @@ describe.each(engines)('orphan recovery on %s', (engine) => {
     });
 
     it('a beat brings a stale instance back: its pairs are no longer orphans', async () => {
-      const peer = peerOf(opened.database);
+      const peer = await peerOf(opened.database);
       await peer.liveness.beat();
       const pairs = await unfinishedPairs(peer);
       await setHeartbeatAgo(peer.liveness.instanceId, 120);

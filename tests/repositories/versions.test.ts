@@ -170,7 +170,7 @@ describe.each(engines)('versions on %s', (engine) => {
     const { user, chat } = await freshChat();
     // On PostgreSQL a pair is an orphan once no live instance owns it: one begun by another
     // instance (a second storage has its own id) that never beat.
-    const owner = engine === 'pg' ? createStorage(opened.database) : storage;
+    const owner = engine === 'pg' ? await createStorage(opened.database) : storage;
     await begin(owner, { chatId: chat.id, userId: user.id, question: 'Left running', now: at(1) });
     const before = await versionsOf(chat);
     const failed = await storage.liveness.failOrphans('INTERRUPTED', 'stopped', at(2));

@@ -62,21 +62,6 @@ export function defaultPgMigrationsFolder(): string {
   }
 }
 
-/** The URL without its password, for messages and logs. */
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    // node-postgres also takes the password as a query parameter.
-    for (const name of [...parsed.searchParams.keys()]) {
-      if (name.toLowerCase() === 'password') parsed.searchParams.set(name, '***');
-    }
-    return parsed.toString();
-  } catch {
-    return '(unparsable URL)';
-  }
-}
-
 /**
  * Connects to PostgreSQL at `url` with two pools, applies pending migrations (one instance
  * at a time, under an advisory lock) and returns the Drizzle instance. Pool errors on idle

@@ -1,26 +1,15 @@
 import { resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { prepareDatabaseFolder } from './client.js';
+import { DatabaseClaimedError } from './claim-error.js';
+
+export { DatabaseClaimedError } from './claim-error.js';
 
 /** A server's claim on a SQLite database file, held until `release` or the process's end. */
 export interface DatabaseClaim {
   /** The lock file, `<database>.lock`. */
   file: string;
   release(): void;
-}
-
-export class DatabaseClaimedError extends Error {
-  override name = 'DatabaseClaimedError';
-
-  constructor(
-    readonly database: string,
-    readonly pid: number | undefined,
-  ) {
-    super(
-      `the database ${database} is in use by another server (${pid === undefined ? 'pid unknown' : `pid ${pid}`}); ` +
-        'stop that server first, or set DATABASE_URL to another file',
-    );
-  }
 }
 
 /**
