@@ -17,7 +17,7 @@ import { CliError, EXIT, PipeClosed, isClosedPipe, type ExitCode } from './exit-
 import { createProgress } from './progress.js';
 
 export interface CliIo {
-  stdout: NodeJS.WritableStream;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
