@@ -90,12 +90,33 @@ export function loggerOptions(
   };
 }
 
+/**
+ * Node's HTTP server options for REQUEST_TIMEOUT_MS: a request (headers and body) must
+ * arrive within it, or it is answered 408 and its connection closed (clientErrorHandler).
+ * The headers' own limit must not exceed it: Node swaps the two if it does, and a stalled
+ * body would then be cut only after the headers' 60 s. Connections are checked often enough
+ * for the limit to hold within a second.
+ */
+function requestTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(1000, Math.floor(requestTimeoutMs / 2)),
+  };
+}
+
 /** Builds the whole app, ready for `inject` or `listen`; it never listens by itself. */
 export async function buildApp(options: BuildAppOptions) {
   const { config } = options;
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.logLevel),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's default is no limit at all: a stalled upload would hold its connection forever.
+    requestTimeout: config.requestTimeoutMs,
+    http: requestTimeouts(config.requestTimeoutMs),
+    // Idle keep-alive connections close at once on shutdown; those with a response in flight
+    // finish it (the lifecycle plugin drains asks and streams, and cuts uploads still arriving).
+    forceCloseConnections: 'idle',
     genReqId: () => randomUUID(),
     // Fastify's two lines per request off: the request-log plugin writes one instead.
     logController: new LogController({ disableRequestLogging: true }),

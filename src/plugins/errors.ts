@@ -1,8 +1,9 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError } from '../domain/errors.js';
-import { logRequestLine } from './request-log.js';
+import { logRequestLine, recordSocketAnswer } from './request-log.js';
 import { domainErrorBody, errorBody, internalErrorBody, reasonPhrase, type ErrorResponse } from '../schemas/common.js';
 
 declare module 'fastify' {
@@ -166,18 +167,22 @@ function clientErrorBody(error: Error & { code?: string }): ErrorResponse {
 }
 
 /**
- * Fastify's `clientErrorHandler` option: the HTTP parser's errors, which arrive on the bare
- * socket. The answer is written by hand, in the one error shape, and the connection closed
+ * Fastify's `clientErrorHandler` option: the HTTP parser's errors, and Node's timeouts of a
+ * request that did not arrive within REQUEST_TIMEOUT_MS, which arrive on the bare socket. The answer is written by hand, in the one error shape, and the connection closed
  * (its stream can no longer be trusted to be at a request boundary).
  */
 export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const payload = clientErrorBody(error);
   this.log.debug({ code: error.code, status: payload.statusCode }, 'client error');
-  if (!socket.writable) {
+  // A response already under way (a reply sent before the body came in full) cannot be
+  // followed by another: the connection is only closed. Node's own handler checks the same.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
+  recordSocketAnswer(socket, payload.statusCode, payload.code);
   const json = JSON.stringify(payload);
   socket.end(
     `HTTP/1.1 ${payload.statusCode} ${payload.error}\r\n` +

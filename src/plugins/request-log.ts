@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 
@@ -58,6 +59,14 @@ function logLine(request: FastifyRequest, line: RequestLine): void {
   else request.log.info({ request: line }, message);
 }
 
+/** What clientErrorHandler wrote on a socket by hand (a 408 for a request still arriving). */
+const socketAnswers = new WeakMap<Socket, { statusCode: number; code: string }>();
+
+/** Records the answer written on `socket` outside Fastify, for the line of its request. */
+export function recordSocketAnswer(socket: Socket, statusCode: number, code: string): void {
+  socketAnswers.set(socket, { statusCode, code });
+}
+
 /**
  * The line of an answered request. Also called by the `frameworkErrors` handler, whose
  * replies (what the router refuses) run no route hooks.
@@ -87,9 +96,13 @@ export default fp(
       done();
     });
 
+    // The connection closed before the response ended: the client left, or a request still
+    // arriving was answered on the bare socket (408) and its connection closed.
     fastify.addHook('onRequestAbort', (request, done) => {
       aborted.add(request);
-      logLine(request, { method: request.method, url: redactUrl(request.url), aborted: true });
+      const answer = socketAnswers.get(request.raw.socket);
+      const outcome = answer ? { statusCode: answer.statusCode, code: answer.code } : { aborted: true as const };
+      logLine(request, { method: request.method, url: redactUrl(request.url), ...outcome });
       done();
     });
   },
