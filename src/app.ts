@@ -3,7 +3,8 @@ import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Options as AjvOptions } from 'ajv';
 import { fastifySSE } from '@fastify/sse';
-import Fastify, { type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
+import pinoPretty from 'pino-pretty';
 import type { ChatbotProvider } from './chatbot/index.js';
 import type { AppConfig } from './config.js';
 import type { RuntimeFiles } from './embedded.js';
@@ -13,6 +14,7 @@ import databasePlugin from './plugins/database.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
+import requestLogPlugin from './plugins/request-log.js';
 import securityPlugin from './plugins/security.js';
 import servicesPlugin from './plugins/services.js';
 import swaggerPlugin from './plugins/swagger.js';
@@ -75,8 +77,30 @@ function serializerPerSchema(): SerializerSelector.SerializerFactory {
   };
 }
 
-/** Pino options: the level from config, and credentials redacted should a header ever be logged. */
-export function loggerOptions(level: string) {
+/**
+ * Lines for a person at a terminal: time, level, message (which says it all) and the
+ * request id; the fields a request line repeats as JSON are left out. Written synchronously,
+ * so nothing is lost when close-with-grace exits the process.
+ */
+function prettyStream(destination: NodeJS.WritableStream | undefined) {
+  return pinoPretty({
+    ...(destination ? { destination } : {}),
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,reqId,request',
+    messageFormat: '{msg}{if reqId} [{reqId}]{end}',
+    sync: true,
+  });
+}
+
+/**
+ * Pino options: the level from config, and credentials redacted should a header ever be
+ * logged. JSON, one object per line, unless `pretty` (stdout is a terminal); to stdout
+ * unless `destination`.
+ */
+export function loggerOptions(
+  level: string,
+  options: { pretty?: boolean | undefined; /** Instead of stdout (tests). */ destination?: NodeJS.WritableStream } = {},
+) {
   return {
     level,
     redact: {
@@ -84,6 +108,26 @@ export function loggerOptions(level: string) {
       paths: ['headers.authorization', 'headers["x-api-key"]', '*.headers.authorization', '*.headers["x-api-key"]'],
       censor: '[redacted]',
     },
+    ...(options.pretty
+      ? { stream: prettyStream(options.destination) }
+      : options.destination
+        ? { stream: options.destination }
+        : {}),
+  };
+}
+
+/**
+ * Node's HTTP server options for REQUEST_TIMEOUT_MS: a request (headers and body) must
+ * arrive within it, or it is answered 408 and its connection closed (clientErrorHandler).
+ * The headers' own limit must not exceed it: Node swaps the two if it does, and a stalled
+ * body would then be cut only after the headers' 60 s. Connections are checked often enough
+ * for the limit to hold within a second.
+ */
+function requestTimeouts(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    headersTimeout: Math.min(60_000, requestTimeoutMs),
+    connectionsCheckingInterval: Math.min(1000, Math.floor(requestTimeoutMs / 2)),
   };
 }
 
@@ -93,7 +137,15 @@ export async function buildApp(options: BuildAppOptions) {
   const app = Fastify({
     logger: options.logger ?? loggerOptions(config.logLevel),
     bodyLimit: BODY_LIMIT_BYTES,
+    // Fastify's default is no limit at all: a stalled upload would hold its connection forever.
+    requestTimeout: config.requestTimeoutMs,
+    http: requestTimeouts(config.requestTimeoutMs),
+    // Idle keep-alive connections close at once on shutdown; those with a response in flight
+    // finish it (the lifecycle plugin drains asks and streams, and cuts uploads still arriving).
+    forceCloseConnections: 'idle',
     genReqId: () => randomUUID(),
+    // Fastify's two lines per request off: the request-log plugin writes one instead.
+    logController: new LogController({ disableRequestLogging: true }),
     // What the router and the HTTP parser refuse is answered in the one error shape too.
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
     frameworkErrors: frameworkErrorHandler,
@@ -115,6 +167,7 @@ export async function buildApp(options: BuildAppOptions) {
   });
 
   await app.register(errorsPlugin);
+  await app.register(requestLogPlugin);
   await app.register(securityPlugin, {
     rateLimitMax: config.rateLimit.max,
     rateLimitWindowMs: config.rateLimit.windowMs,

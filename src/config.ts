@@ -45,6 +45,7 @@ export const ConfigSchema = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   IDEMPOTENCY_TTL_HOURS: Type.Integer({ minimum: 1, maximum: 720, default: 24 }),
   SHUTDOWN_GRACE_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 10_000 }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1000, maximum: 600_000, default: 30_000 }),
   CACHE_DIR: Type.Optional(
     Type.String({
       minLength: 1,
@@ -111,6 +112,8 @@ export interface AppConfig {
   };
   /** How long shutdown waits for running asks and streams before storing them as interrupted. */
   shutdownGraceMs: number;
+  /** The longest a request may take to arrive, headers and body; then 408 and the connection closed. */
+  requestTimeoutMs: number;
   rateLimit: { max: number; windowMs: number };
   corsOrigins: string[];
   metricsToken: string | undefined;
@@ -299,6 +302,7 @@ function deriveConfig(raw: RawConfig): AppConfig {
       retryBaseMs: raw.UPSTREAM_RETRY_BASE_MS,
     },
     shutdownGraceMs: raw.SHUTDOWN_GRACE_MS,
+    requestTimeoutMs: raw.REQUEST_TIMEOUT_MS,
     rateLimit: { max: raw.RATE_LIMIT_MAX, windowMs: raw.RATE_LIMIT_WINDOW_MS },
     corsOrigins: raw.CORS_ORIGINS.split(',')
       .map((origin) => origin.trim())

@@ -16,7 +16,7 @@ import {
 import { CliError, EXIT, PipeClosed, isClosedPipe, type ExitCode } from './exit-codes.js';
 
 export interface CliIo {
-  stdout: NodeJS.WritableStream;
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
   stderr: NodeJS.WritableStream & { isTTY?: boolean };
 }
 

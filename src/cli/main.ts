@@ -50,13 +50,13 @@ const COMMANDS: Record<string, Command> = {
     details: 'Listens on HOST:PORT until SIGINT or SIGTERM, then finishes running asks and exits 0.',
     options: {},
     positionals: 0,
-    async run() {
+    async run(_args, io) {
       const { configOrExit, filesOrExit } = await runtime();
       const config = configOrExit();
       const files = filesOrExit(config);
       // Loaded here only: the other commands start faster without Fastify and its plugins.
       const { serve } = await import('./serve.js');
-      await serve(config, files);
+      await serve(config, files, { prettyLogs: io.stdout.isTTY === true });
       return EXIT.ok;
     },
   },

@@ -1,9 +1,10 @@
 import { once } from 'node:events';
 import { createServer } from 'node:net';
+import { resolve } from 'node:path';
 import closeWithGrace from 'close-with-grace';
-import { buildApp } from '../app.js';
-import type { AppConfig } from '../config.js';
-import { claimDatabaseFile, DatabaseClaimedError, type DatabaseClaim } from '../db/index.js';
+import { buildApp, loggerOptions } from '../app.js';
+import type { AppConfig, DatabaseConfig } from '../config.js';
+import { claimDatabaseFile, DatabaseClaimedError, describeDatabase, type DatabaseClaim } from '../db/index.js';
 import type { RuntimeFiles } from '../embedded.js';
 import { CliError, EXIT } from './exit-codes.js';
 
@@ -56,17 +57,49 @@ async function claim(config: AppConfig, files: RuntimeFiles | undefined): Promis
   }
 }
 
+/** The database for the start-up line: a SQLite file by its full path, PostgreSQL without its password. */
+function databaseLabel(database: DatabaseConfig): string {
+  if (database.engine === 'pg') return `PostgreSQL ${describeDatabase(database)}`;
+  return database.location === ':memory:' ? 'SQLite in memory' : `SQLite ${resolve(database.location)}`;
+}
+
+/**
+ * Fastify's `listenTextResolver`: its "Server listening at" line, once per address, becomes
+ * the one start-up line saying where the API and its explorer are and what they run on.
+ * A second address (HOST=localhost: 127.0.0.1 and ::1) only adds itself.
+ */
+function startupText(config: AppConfig): (address: string) => string {
+  let told = false;
+  return (address) => {
+    if (told) return `also listening on ${address}`;
+    told = true;
+    return (
+      `listening on ${address}, API explorer ${address}/docs, ` +
+      `database ${databaseLabel(config.database)}, chatbot ${config.chatbot.provider} (${config.chatbot.providerReason})`
+    );
+  };
+}
+
+export interface ServeOptions {
+  /** Logs for a person (stdout is a terminal) rather than JSON lines. */
+  prettyLogs?: boolean;
+}
+
 /**
  * Start-up: port check -> database claim -> app (migrations, recovery) -> graceful
  * shutdown -> listen. Resolves once listening; the process then lives until SIGINT/SIGTERM,
  * when close-with-grace closes the app and exits 0.
  */
-export async function serve(config: AppConfig, files: RuntimeFiles | undefined): Promise<void> {
+export async function serve(
+  config: AppConfig,
+  files: RuntimeFiles | undefined,
+  options: ServeOptions = {},
+): Promise<void> {
   await checkPort(config);
   const databaseClaim = await claim(config, files);
   let app;
   try {
-    app = await buildApp({ config, files });
+    app = await buildApp({ config, files, logger: loggerOptions(config.logLevel, { pretty: options.prettyLogs }) });
   } catch (error) {
     databaseClaim?.release();
     // Start-up failures (an unusable DATABASE_URL, a failed migration) are the operator's
@@ -82,7 +115,7 @@ export async function serve(config: AppConfig, files: RuntimeFiles | undefined):
     databaseClaim?.release();
   });
   try {
-    await app.listen({ port: config.port, host: config.host });
+    await app.listen({ port: config.port, host: config.host, listenTextResolver: startupText(config) });
   } catch (error) {
     shutdown.uninstall();
     await app.close();

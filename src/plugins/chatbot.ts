@@ -16,7 +16,8 @@ export default fp<{ config: AppConfig['chatbot']; provider?: ChatbotProvider }>(
       (await createChatbotProvider(options.config, {
         onRetry: (reason) => fastify.telemetry.upstreamRetry(options.config.provider, reason),
       }));
-    fastify.log.info({ provider: chatbot.name, reason: options.config.providerReason }, 'chatbot provider selected');
+    // The server's start-up line names it too, with the reason (src/cli/serve.ts).
+    fastify.log.debug({ provider: chatbot.name, reason: options.config.providerReason }, 'chatbot provider selected');
     fastify.decorate('chatbot', chatbot);
     fastify.addHook('onClose', async () => chatbot.close());
   },

@@ -1,8 +1,17 @@
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { DomainError } from '../domain/errors.js';
+import { logRequestLine, recordSocketAnswer } from './request-log.js';
 import { domainErrorBody, errorBody, internalErrorBody, reasonPhrase, type ErrorResponse } from '../schemas/common.js';
+
+declare module 'fastify' {
+  interface FastifyReply {
+    /** Our `code` when this reply is an error, for the request's log line (see request-log.ts). */
+    errorCode: string | null;
+  }
+}
 
 /** The longest path parameter the router takes (ids are 36-character UUIDs); longer is a 414. */
 export const MAX_PARAM_LENGTH = 100;
@@ -134,7 +143,10 @@ export function toErrorReply(error: unknown): ErrorReply {
 export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   const result = toErrorReply(error);
   logFailure(request.log, error, result, 'request failed');
-  return reply.code(result.body.statusCode).header('x-request-id', request.id).send(result.body);
+  reply.errorCode = result.body.code;
+  reply.code(result.body.statusCode).header('x-request-id', request.id).send(result.body);
+  logRequestLine(request, reply);
+  return reply;
 }
 
 /** What the HTTP parser refuses (no request exists yet), by Node's error code. */
@@ -155,18 +167,22 @@ function clientErrorBody(error: Error & { code?: string }): ErrorResponse {
 }
 
 /**
- * Fastify's `clientErrorHandler` option: the HTTP parser's errors, which arrive on the bare
- * socket. The answer is written by hand, in the one error shape, and the connection closed
+ * Fastify's `clientErrorHandler` option: the HTTP parser's errors, and Node's timeouts of a
+ * request that did not arrive within REQUEST_TIMEOUT_MS, which arrive on the bare socket. The answer is written by hand, in the one error shape, and the connection closed
  * (its stream can no longer be trusted to be at a request boundary).
  */
 export function clientErrorHandler(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const payload = clientErrorBody(error);
   this.log.debug({ code: error.code, status: payload.statusCode }, 'client error');
-  if (!socket.writable) {
+  // A response already under way (a reply sent before the body came in full) cannot be
+  // followed by another: the connection is only closed. Node's own handler checks the same.
+  const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (!socket.writable || inFlight?.headersSent) {
     socket.destroy();
     return;
   }
+  recordSocketAnswer(socket, payload.statusCode, payload.code);
   const json = JSON.stringify(payload);
   socket.end(
     `HTTP/1.1 ${payload.statusCode} ${payload.error}\r\n` +
@@ -181,14 +197,18 @@ export function clientErrorHandler(this: FastifyInstance, error: Error & { code?
 /** Every failure, and every unknown route, answered in the one error shape. */
 export default fp(
   async (fastify) => {
+    fastify.decorateReply('errorCode', null);
+
     fastify.setErrorHandler((error: unknown, request, reply) => {
       const result = toErrorReply(error);
       logFailure(request.log, error, result, result.log === 'error' ? 'unexpected error' : 'request failed');
+      reply.errorCode = result.body.code;
       if (result.retryAfterSeconds !== undefined) reply.header('retry-after', String(result.retryAfterSeconds));
       return reply.code(result.body.statusCode).send(result.body);
     });
 
     fastify.setNotFoundHandler((request, reply) => {
+      reply.errorCode = 'NOT_FOUND';
       return reply
         .code(404)
         .send(errorBody(404, 'NOT_FOUND', `Route ${request.method} ${request.url.split('?')[0]} not found`));
