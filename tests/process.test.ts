@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { TEST_ADMIN_KEY } from './helpers/app.js';
 import { sendJson } from './helpers/fake-upstream.js';
-import { startServerProcess, type RunningServer } from './helpers/server.js';
+import { startServerProcess, untilClosing, type RunningServer } from './helpers/server.js';
 import { deferred } from './helpers/sse-client.js';
 import { onPg } from './helpers/database.js';
 import { useFakeUpstream, useServerProcessCleanup, useTempDir } from './helpers/suite.js';
@@ -151,14 +151,7 @@ describe.skipIf(onPg)('graceful shutdown', () => {
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
     // Closing has begun once new requests are turned away (or refused outright).
-    for (let attempt = 0; attempt < 400; attempt += 1) {
-      const status = await fetch(`${server.base}/ready`).then(
-        (response) => response.status,
-        () => 0,
-      );
-      if (status !== 200) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await untilClosing(server.base);
     release.resolve();
 
     const response = await inFlight;

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from '../src/config.js';
 import { TEST_ADMIN_KEY } from './helpers/app.js';
 import { resolveDatabaseUrl } from './helpers/database.js';
 import { startSse, writeSse } from './helpers/fake-upstream.js';
-import { startServerProcess, type RunningServer } from './helpers/server.js';
+import { startServerProcess, untilClosing, type RunningServer } from './helpers/server.js';
 import { deferred, openEventStream } from './helpers/sse-client.js';
 import { useFakeUpstream, useServerProcessCleanup, useTempDir } from './helpers/suite.js';
 
@@ -125,14 +125,7 @@ describe('a stalled upload', () => {
     const exited = once(server.child, 'exit');
     server.child.kill('SIGTERM');
     // Closing has begun once readiness is refused; then the stream may finish.
-    for (let attempt = 0; attempt < 400; attempt += 1) {
-      const status = await fetch(`${server.base}/ready`).then(
-        (response) => response.status,
-        () => 0,
-      );
-      if (status !== 200) break;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    await untilClosing(server.base);
     release.resolve();
 
     const done = (await stream.rest()).at(-1);

@@ -55,3 +55,18 @@ export async function startServerProcess(
 export function killServerProcesses(): void {
   for (const child of children) child.kill('SIGKILL');
 }
+
+/**
+ * Waits (bounded) until the server has begun closing: /ready answers something else than
+ * 200, or refuses the connection. A condition, not a delay: tests stay timing-independent.
+ */
+export async function untilClosing(base: string): Promise<void> {
+  for (let attempt = 0; attempt < 400; attempt += 1) {
+    const status = await fetch(`${base}/ready`).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status !== 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
