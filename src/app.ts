@@ -12,6 +12,7 @@ import authPlugin from './plugins/auth.js';
 import chatbotPlugin from './plugins/chatbot.js';
 import databasePlugin from './plugins/database.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
+import searchIndexerPlugin from './plugins/search-indexer.js';
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestLogPlugin from './plugins/request-log.js';
@@ -197,6 +198,7 @@ export async function buildApp(options: BuildAppOptions) {
       : {}),
   });
   await app.register(lifecyclePlugin, { shutdownGraceMs: config.shutdownGraceMs });
+  await app.register(searchIndexerPlugin);
   await app.register(authPlugin);
 
   await app.register(healthRoutes);

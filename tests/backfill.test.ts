@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -17,9 +18,34 @@ import { useFakeUpstream, useTempDir } from './helpers/suite.js';
 const temp = useTempDir();
 const upstream = useFakeUpstream();
 
-/** Takes the database back to before render_once: its columns, index and migration record gone. */
+/** When the journal says render_once was generated: drizzle records applied migrations by it. */
+function renderOnceTime(): number {
+  const journal = JSON.parse(
+    readFileSync(join(import.meta.dirname, '..', 'drizzle', onPg ? 'pg' : 'sqlite', 'meta', '_journal.json'), 'utf8'),
+  ) as { entries: { tag: string; when: number }[] };
+  const entry = journal.entries.find((candidate) => candidate.tag.endsWith('_render_once'));
+  if (!entry) throw new Error('no render_once migration in the journal');
+  return entry.when;
+}
+
+/**
+ * Takes the database back to before render_once: its columns and indexes gone, and the
+ * records of it and of every later migration (drizzle applies only migrations newer than
+ * the last one recorded), whose own tables go too (SQLite's search_outbox, and with it the
+ * triggers that write to it).
+ */
 async function downgrade(app: App): Promise<void> {
   const statements = [
+    ...(onPg
+      ? []
+      : [
+          // Triggers of the same names that do not need search_outbox: 0012 replaces them again.
+          'DROP TRIGGER qa_pairs_search_insert',
+          'DROP TRIGGER qa_pairs_search_update',
+          'CREATE TRIGGER qa_pairs_search_insert AFTER INSERT ON qa_pairs BEGIN SELECT 1; END',
+          'CREATE TRIGGER qa_pairs_search_update AFTER UPDATE OF answer ON qa_pairs BEGIN SELECT 1; END',
+          'DROP TABLE search_outbox',
+        ]),
     'DROP INDEX qa_pairs_unrendered_idx',
     'DROP INDEX qa_pairs_chat_tree_idx',
     'ALTER TABLE qa_pairs DROP COLUMN rendered',
@@ -29,7 +55,7 @@ async function downgrade(app: App): Promise<void> {
   ];
   for (const statement of statements) await queryRows(app, statement);
   const table = onPg ? 'drizzle.__drizzle_migrations' : '__drizzle_migrations';
-  await queryRows(app, `DELETE FROM ${table} WHERE created_at = (SELECT max(created_at) FROM ${table})`);
+  await queryRows(app, `DELETE FROM ${table} WHERE created_at >= ${renderOnceTime()}`);
 }
 
 const unrendered = async (app: App) =>

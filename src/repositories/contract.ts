@@ -179,6 +179,15 @@ export class InvalidSearchQuery extends Error {
 }
 
 export interface SearchStore {
+  /**
+   * Brings the full-text index up to date with up to `limit` writes it is behind on, and
+   * returns how many it indexed; a background job calls it until it returns less than
+   * `limit`. `search` and `listCiting` never see a stale index either way: on SQLite the
+   * asks only note their pairs and both index what is noted before they query; on
+   * PostgreSQL each write's own transaction updates its document (GIN's pending list
+   * already batches the index work), so there is never anything to index and it returns 0.
+   */
+  indexPending(limit: number): Promise<number>;
   /** Ranked matches of every term among the user's pairs and chat titles. */
   search(terms: readonly SearchTerm[], input: SearchFilters): Promise<SearchHit[]>;
   /** Without a text query: the user's pairs citing `domain`, newest first. */

@@ -119,6 +119,27 @@ describe.each(engines)('search on %s', (engine) => {
       expect(await search('numbat')).toEqual([]);
     });
 
+    it('sees every committed write the instant it returns, whatever the background indexer has done', async () => {
+      const user = await seedUser(storage);
+      const chat = await chatOf(user, 'Rivers');
+      const ids = { chatId: chat.id, userId: user.id };
+      const first = await askAndAnswer(storage, { ...ids, question: 'Where is the Danube?', now: at(1) });
+      const second = await askAndAnswer(storage, { ...ids, question: 'Is the Danube long?', now: at(2) });
+      const search = () => storage.search.search(word('danube'), { userId: user.id, ...page });
+      if (engine === 'sqlite') {
+        // The asks only noted their pairs: the indexer takes them a batch at a time...
+        expect(await storage.search.indexPending(1)).toBe(1);
+      } else {
+        // ...while PostgreSQL indexes inside each write's transaction: never a backlog.
+        expect(await storage.search.indexPending(1)).toBe(0);
+      }
+      // ...and a search indexes whatever is left before it runs.
+      expect(places(await search())).toEqual([place(chat.id, first.pair.id), place(chat.id, second.pair.id)].sort());
+      expect(await storage.search.indexPending(100)).toBe(0);
+      const third = await askAndAnswer(storage, { ...ids, question: 'Does the Danube freeze?', now: at(3) });
+      expect(places(await search())).toContain(place(chat.id, third.pair.id));
+    });
+
     it('finds imported pairs, for the importing user only', async () => {
       const user = await seedUser(storage);
       const other = await seedUser(storage, 'Bob');

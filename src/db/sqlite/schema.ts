@@ -227,7 +227,7 @@ export const qaPairSources = sqliteTable(
     userId: text('user_id')
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
-    /** A cited host, lower case, without port; filled by triggers (0005_search_index.sql). */
+    /** A cited host, lower case, without port; filled when the pair is indexed (search_outbox). */
     domain: text('domain').notNull(),
   },
   (table) => [
@@ -235,6 +235,19 @@ export const qaPairSources = sqliteTable(
     index('qa_pair_sources_user_domain_idx').on(table.userId, table.domain),
   ],
 );
+
+/**
+ * Pairs whose full-text entry (search_index, qa_pair_sources) is behind their row: the
+ * triggers of 0012_search_outbox.sql put a pair here when its question, answer or sources
+ * are written, instead of tokenising it inside the ask's transactions, and the search store
+ * indexes what is here in batches (on a timer, and always before a search runs). A pair
+ * written twice before a drain (question, then answer) is indexed once.
+ */
+export const searchOutbox = sqliteTable('search_outbox', {
+  qaPairId: text('qa_pair_id')
+    .primaryKey()
+    .references(() => qaPairs.id, { onDelete: 'cascade' }),
+});
 
 /**
  * The ids of deleted chats, so that no chat is ever created again under one of them (an

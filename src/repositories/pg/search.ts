@@ -71,6 +71,12 @@ export function createPgSearchStore(db: PgDb): SearchStore {
   });
 
   return {
+    // Documents are written by triggers in the same transaction as their pair or chat
+    // (drizzle/pg/0001_search.sql): there is no backlog to index.
+    async indexPending(): Promise<number> {
+      return 0;
+    },
+
     async search(terms: readonly SearchTerm[], input: SearchFilters): Promise<SearchHit[]> {
       const queries = terms.map(termQuery);
       const all = sql.join(queries, sql` && `);

@@ -34,6 +34,9 @@ const matchedIn = (column: number) =>
     `instr(highlight(search_index, ${column}, char(${MARK_OPEN_SQL}), char(${MARK_CLOSE_SQL})), char(${MARK_OPEN_SQL})) > 0`,
   );
 
+/** Pairs indexed per transaction when a search finds the index behind. */
+const INDEX_BATCH = 500;
+
 /** The `scope` token of a user or a chat in the index (ids without dashes). */
 export const scopeToken = (kind: 'u' | 'c', id: string) => `"${kind}${id.replaceAll('-', '')}"`;
 
@@ -47,7 +50,8 @@ export function buildMatchExpression(terms: readonly SearchTerm[], userId: strin
 }
 
 /**
- * Full-text search over the FTS5 index the migration 0005 maintains. The match expression
+ * Full-text search over the FTS5 index of migration 0005, kept up to date from
+ * search_outbox (migration 0012) by `indexPending` and before every search. The match expression
  * is built by `buildMatchExpression`, which quotes every user term; a user's documents are
  * selected by their scope token inside the index and checked again against search_docs.
  */
@@ -69,9 +73,67 @@ export function createSqliteSearchStore(db: SqliteDb): SearchStore {
     },
   });
 
+  /**
+   * Indexes up to `limit` pairs noted in search_outbox, in one transaction: their entry in
+   * search_index (removed first, for a pair indexed before its answer came) and their cited
+   * hosts; returns how many. IMMEDIATE, so that two processes (a server and the command
+   * line) never index the same batch.
+   */
+  const pending = () => db.get<{ one: number } | undefined>(sql`SELECT 1 AS one FROM search_outbox LIMIT 1`);
+  const indexBatch = (limit: number): number =>
+    // A read first: an idle server's indexer takes no write lock.
+    pending() === undefined
+      ? 0
+      : db.transaction(
+          (): number => {
+            const ids = db.all<{ id: string }>(sql`SELECT qa_pair_id AS id FROM search_outbox LIMIT ${limit}`);
+            if (ids.length === 0) return 0;
+            const batch = JSON.stringify(ids.map((row) => row.id));
+            const inBatch = sql`(SELECT value FROM json_each(${batch}))`;
+            db.run(sql`
+      DELETE FROM search_index WHERE rowid IN (SELECT id FROM search_docs WHERE qa_pair_id IN ${inBatch})`);
+            db.run(sql`
+      INSERT INTO search_index (rowid, title, question, answer, sources, scope)
+      SELECT d.id, '', p.question, coalesce(p.answer, ''),
+        coalesce((SELECT group_concat(coalesce(json_extract(value, '$.name'), '') || ' ' || coalesce(json_extract(value, '$.snippet'), '') || ' ' || coalesce(json_extract(value, '$.url'), ''), ' ') FROM json_each(p.search_results)), ''),
+        'u' || replace(p.user_id, '-', '') || ' c' || replace(p.chat_id, '-', '')
+      FROM qa_pairs p JOIN search_docs d ON d.qa_pair_id = p.id
+      WHERE p.id IN ${inBatch}`);
+            db.run(sql`DELETE FROM qa_pair_sources WHERE qa_pair_id IN ${inBatch}`);
+            // The host of every cited URL: lower case, without port, user info kept out by taking
+            // what follows '//' up to the first '/', '?' or '#' (as the earlier triggers did).
+            db.run(sql`
+      INSERT OR IGNORE INTO qa_pair_sources (qa_pair_id, user_id, domain)
+      SELECT pair_id, user_id, host FROM (
+        SELECT pair_id, user_id, lower(substr(h, 1, instr(h || ':', ':') - 1)) AS host FROM (
+          SELECT pair_id, user_id, substr(x, 1, instr(x || '/', '/') - 1) AS h FROM (
+            SELECT pair_id, user_id, replace(replace(ltrim(substr(u, instr(u, '//') + 1), '/'), '?', '/'), '#', '/') AS x FROM (
+              SELECT p.id AS pair_id, p.user_id AS user_id, json_extract(j.value, '$.url') AS u
+              FROM qa_pairs p, json_each(p.search_results) j
+              WHERE p.id IN ${inBatch}
+            ) WHERE u IS NOT NULL
+          )
+        )
+      ) WHERE host <> ''`);
+            db.run(sql`DELETE FROM search_outbox WHERE qa_pair_id IN ${inBatch}`);
+            return ids.length;
+          },
+          { behavior: 'immediate' },
+        );
+
+  /** Indexes every noted pair, so that a search sees every committed write. */
+  const indexAll = () => {
+    while (indexBatch(INDEX_BATCH) === INDEX_BATCH);
+  };
+
   return {
+    async indexPending(limit: number): Promise<number> {
+      return indexBatch(limit);
+    },
+
     /** Ranked matches of `match` among the user's documents. */
     async search(terms: readonly SearchTerm[], input: SearchFilters): Promise<SearchHit[]> {
+      indexAll();
       const match = buildMatchExpression(terms, input.userId, input.chatId);
       try {
         const conditions = sql.join(filters(input), sql` AND `);
@@ -118,6 +180,7 @@ export function createSqliteSearchStore(db: SqliteDb): SearchStore {
 
     /** Without a text query: the user's pairs citing `domain`, newest first. */
     async listCiting(input: SearchFilters & { domain: string }): Promise<SearchHit[]> {
+      indexAll();
       const rows = db.all<HitRow>(sql`
         SELECT d.chat_id, c.title AS chat_title, d.qa_pair_id, d.created_at, NULL AS score,
           replace(replace(substr(p.question, 1, 200), char(${sql.raw(String(MARK_OPEN_SQL))}), ''), char(${sql.raw(String(MARK_CLOSE_SQL))}), '') AS snippet,
