@@ -13,7 +13,7 @@ export type AppDatabase = OpenedDatabase | OpenedPgDatabase;
 
 export interface OpenAppDatabaseOptions extends Pick<
   OpenDatabaseOptions,
-  'migrationsFolder' | 'nativeBinding' | 'mustExist'
+  'migrationsFolder' | 'nativeBinding' | 'mustExist' | 'backgroundCheckpoints'
 > {
   /** drizzle/pg, when not found next to this module (the single executable unpacks it). */
   pgMigrationsFolder?: string | undefined;
@@ -53,6 +53,7 @@ export async function openAppDatabase(
       migrationsFolder: options.migrationsFolder,
       nativeBinding: options.nativeBinding,
       mustExist: options.mustExist ?? false,
+      backgroundCheckpoints: options.backgroundCheckpoints ?? false,
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);

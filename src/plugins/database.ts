@@ -18,6 +18,8 @@ export default fp<{ config: DatabaseConfig } & Omit<OpenAppDatabaseOptions, 'onP
   async (fastify, options) => {
     const { config, ...files } = options;
     const database = await openAppDatabase(config, {
+      // A server's checkpoints run beside its requests, never inside one of their commits.
+      backgroundCheckpoints: true,
       ...files,
       onPoolError: (err) => fastify.log.warn({ err }, 'a pooled database connection failed'),
     });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'drizzle-orm';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
+import { startBackgroundCheckpoints, type BackgroundCheckpoints } from './checkpoints.js';
 import * as schema from './schema.js';
 
 export type SqliteDb = BetterSQLite3Database<typeof schema>;
@@ -15,7 +16,10 @@ export interface OpenedDatabase {
   sqlite: Database.Database;
   /** True when the database answers a trivial query. */
   ping(): boolean;
-  close(): void;
+  /** Stops the checkpoint worker if there is one, folds the WAL back and closes. */
+  close(): Promise<void>;
+  /** The background checkpointer, when `backgroundCheckpoints` was asked for. */
+  checkpoints: BackgroundCheckpoints | undefined;
   /** How many migrations the database has had applied. */
   appliedMigrations(): Promise<number>;
 }
@@ -83,6 +87,8 @@ export interface OpenDatabaseOptions {
   /** Fail rather than create the file (commands that only read or add to existing data). */
   mustExist?: boolean;
   queryLogger?: Logger;
+  /** WAL checkpoints on a worker thread instead of inside commits (the server's; see checkpoints.ts). */
+  backgroundCheckpoints?: boolean;
 }
 
 /**
@@ -106,6 +112,11 @@ export function openDatabase(location: string, options: OpenDatabaseOptions = {}
     const db = drizzle(sqlite, { schema, ...(options.queryLogger ? { logger: options.queryLogger } : {}) });
     migrate(db, { migrationsFolder });
     const pingStatement = sqlite.prepare('SELECT 1 AS ok');
+    // An in-memory database has no file another connection could checkpoint.
+    const checkpoints =
+      options.backgroundCheckpoints && location !== ':memory:' && location !== ''
+        ? startBackgroundCheckpoints(sqlite, { location, nativeBinding: options.nativeBinding })
+        : undefined;
     return {
       engine: 'sqlite',
       db,
@@ -119,7 +130,9 @@ export function openDatabase(location: string, options: OpenDatabaseOptions = {}
       },
       appliedMigrations: async () =>
         (sqlite.prepare('SELECT count(*) AS n FROM __drizzle_migrations').get() as { n: number }).n,
-      close: () => {
+      checkpoints,
+      close: async () => {
+        await checkpoints?.stop();
         if (!sqlite.open) return;
         // Fold the WAL back into the main file so a closed database is one self-contained file.
         sqlite.pragma('wal_checkpoint(TRUNCATE)');
