@@ -24,6 +24,7 @@ import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
 import portabilityRoutes from './routes/portability.js';
 import searchRoutes from './routes/search.js';
+import serverRoutes from './routes/server.js';
 import userRoutes from './routes/users.js';
 import { ErrorResponse } from './schemas/common.js';
 import { createAjv } from './validation.js';
@@ -200,6 +201,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(authPlugin);
 
   await app.register(healthRoutes);
+  await app.register(serverRoutes, { allowSignup: config.allowSignup });
   await app.register(userRoutes);
   await app.register(chatRoutes);
   await app.register(askRoutes);
