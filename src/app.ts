@@ -18,6 +18,7 @@ import requestLogPlugin from './plugins/request-log.js';
 import securityPlugin from './plugins/security.js';
 import servicesPlugin from './plugins/services.js';
 import swaggerPlugin from './plugins/swagger.js';
+import webPlugin from './plugins/web.js';
 import askRoutes from './routes/ask.js';
 import branchRoutes from './routes/branches.js';
 import chatRoutes from './routes/chats.js';
@@ -36,6 +37,8 @@ export interface BuildAppOptions {
   logger?: FastifyServerOptions['logger'];
   /** Where migrations, the SQLite addon and the explorer's files are (the single executable's copies). */
   files?: RuntimeFiles | undefined;
+  /** The built web client's folder, instead of dist/web (tests). */
+  webDir?: string;
 }
 
 /** Largest request body accepted (a question is at most 16,000 characters). */
@@ -208,6 +211,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(branchRoutes);
   await app.register(searchRoutes);
   await app.register(portabilityRoutes);
+  await app.register(webPlugin, { dir: options.webDir });
 
   await app.ready();
   return app;
