@@ -53,6 +53,8 @@ export function useBrowser(): BrowserHandle {
       const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
       contexts.push(context);
       const page = await context.newPage();
+      // A missing element fails within the test's own timeout, naming the locator.
+      page.setDefaultTimeout(10_000);
       page.on('console', (message) => {
         if (message.type() === 'error') problems.push(message.text());
       });

@@ -105,6 +105,36 @@ describe('the chats sidebar', () => {
     expect(browser.problems).toEqual([]);
   });
 
+  it("edits a chat's settings, offering only those the provider uses", async () => {
+    const page = await openClient();
+    await signUp(page, 'Set');
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByRole('button', { name: 'Chat settings' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Chat settings' });
+    await dialog.waitFor();
+    await expectAccessible(page);
+    // You.com takes instructions but no model.
+    expect(await dialog.getByLabel('Model').count()).toBe(0);
+    await dialog.getByLabel('System prompt').fill('Answer in French.');
+    await dialog.getByLabel('Earlier answers sent as history').fill('5');
+    await dialog.getByRole('button', { name: 'Save settings' }).click();
+    await expect.poll(() => page.getByRole('dialog').count()).toBe(0);
+    const chatId = new URL(page.url()).pathname.split('/').pop() ?? '';
+    const key = String(await page.evaluate('JSON.parse(localStorage.getItem("chat-history.session")).apiKey'));
+    const me = (await server.app.inject({ url: '/v1/users/me', headers: { authorization: `Bearer ${key}` } })).json<{
+      id: string;
+    }>();
+    const chat = await server.app.inject({
+      url: `/v1/users/${me.id}/chats/${chatId}`,
+      headers: { authorization: `Bearer ${key}` },
+    });
+    expect(chat.json<{ settings: unknown }>().settings).toEqual({
+      system_prompt: 'Answer in French.',
+      model: null,
+      history_max_turns: 5,
+    });
+  });
+
   it('loads older chats page by page as the list scrolls, newest first', async () => {
     const user = await createUser(server.app, 'Many');
     for (let index = 1; index <= 35; index += 1) {
