@@ -65,7 +65,16 @@ export function precompress(dir) {
 /** Builds the client of the repository at `projectRoot` into its dist/web. */
 export async function buildWeb(projectRoot = root) {
   const { build } = await import('vite');
-  await build(await webConfig(projectRoot));
+  // Always the production build (React's, without its development checks and source paths),
+  // even from a process whose NODE_ENV says otherwise: vitest's global setup sets `test`.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await build({ ...(await webConfig(projectRoot)), mode: 'production' });
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
+  }
   precompress(join(projectRoot, WEB_OUT));
 }
 
