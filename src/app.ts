@@ -35,7 +35,7 @@ export interface BuildAppOptions {
   /** Replaces the configured chatbot provider (tests). */
   chatbot?: ChatbotProvider;
   logger?: FastifyServerOptions['logger'];
-  /** Where migrations, the SQLite addon and the explorer's files are (the single executable's copies). */
+  /** Where migrations, the SQLite addon, the explorer's and the web client's files are (the single executable's copies). */
   files?: RuntimeFiles | undefined;
   /** The built web client's folder, instead of dist/web (tests). */
   webDir?: string;
@@ -211,7 +211,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(branchRoutes);
   await app.register(searchRoutes);
   await app.register(portabilityRoutes);
-  await app.register(webPlugin, { dir: options.webDir });
+  await app.register(webPlugin, { dir: options.webDir ?? options.files?.webDir });
 
   await app.ready();
   return app;

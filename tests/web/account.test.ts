@@ -57,6 +57,29 @@ describe('the start page', () => {
     expect(browser.problems).toEqual([]);
   });
 
+  it('signs out by itself when the kept key is refused', async () => {
+    const page = await openClient();
+    await page.evaluate(
+      `localStorage.setItem('chat-history.session', JSON.stringify({ apiKey: 'revoked-key', user: { id: '0b6f7b8e-3f8e-4a57-9a53-2c1c1c1c1c1c', name: 'Gone', created_at: '2026-01-01T00:00:00.000Z' } }))`,
+    );
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    expect(await page.evaluate('localStorage.length')).toBe(0);
+  });
+
+  it('fits a phone: nothing wider than the screen, on the start page and signed in', async () => {
+    const page = await openClient();
+    await page.setViewportSize({ width: 360, height: 740 });
+    const overflow = () => page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await signUp(page, 'A name long enough to need wrapping on a small phone screen');
+    await page.getByRole('button', { name: 'New chat' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New chat' }).waitFor();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.getByLabel('Question').waitFor();
+    await expectAccessible(page);
+  });
+
   it('signs in with a pasted key, and refuses a wrong one with a message', async () => {
     const ada = await createUser(server.app, 'Ada');
     const page = await openClient();

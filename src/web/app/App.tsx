@@ -1,11 +1,14 @@
-import { QueryClient, QueryClientProvider } from '@tanstack/react-query';
-import { useState } from 'react';
+import { QueryClient, QueryClientProvider, useQuery } from '@tanstack/react-query';
+import { useEffect, useState } from 'react';
+import { unwrap } from '../api/client.js';
+import { ApiError } from '../api/errors.js';
+import { queryKeys } from '../api/queries.js';
 import { StartScreen } from '../features/auth/StartScreen.js';
 import { ChatView } from '../features/ask/ChatView.js';
 import { ChatHeader } from '../features/chats/ChatHeader.js';
 import { ChatSidebar } from '../features/chats/ChatSidebar.js';
 import { useRoute } from '../lib/router.js';
-import { SessionProvider, useSession } from '../lib/session.js';
+import { SessionProvider, useSession, useSignedIn } from '../lib/session.js';
 
 function Home() {
   return (
@@ -16,8 +19,22 @@ function Home() {
   );
 }
 
+/** A kept key that the server no longer accepts (deleted, or another server's) signs out. */
+function useSignOutWhenKeyRefused() {
+  const { client, apiKey, signOut } = useSignedIn();
+  const me = useQuery({
+    queryKey: queryKeys.me(apiKey),
+    queryFn: async ({ signal }) => unwrap(await client.GET('/v1/users/me', { signal })),
+  });
+  const refused = me.error instanceof ApiError && me.error.status === 401;
+  useEffect(() => {
+    if (refused) signOut();
+  }, [refused, signOut]);
+}
+
 /** Signed in: the chats beside the open one. */
 function Workspace() {
+  useSignOutWhenKeyRefused();
   const route = useRoute();
   const chatId = route.name === 'chat' ? route.chatId : undefined;
   return (
