@@ -19,7 +19,7 @@ const root = dirname(fileURLToPath(import.meta.url));
 const SOURCE_DIRS = ['src', 'tests', 'scripts'];
 
 /**
- * The import graph of every .ts file under src/, tests/ and scripts/, as the compiler
+ * The import graph of every .ts and .tsx file under src/, tests/ and scripts/, as the compiler
  * resolves it (tsconfig.json's NodeNext: `./x.js` is `./x.ts`). `ts.preProcessFile` lists
  * every module a file names: `import`, `import type`, `export ... from`, `import()` and
  * `import('...').T`. import-x/no-cycle cannot stand in: it skips type-only imports by
@@ -48,7 +48,7 @@ function resolveImport(specifier, from) {
 function projectFiles(roots) {
   return roots.flatMap((dir) =>
     readdirSync(dir, { recursive: true, withFileTypes: true })
-      .filter((entry) => entry.isFile() && entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts'))
+      .filter((entry) => entry.isFile() && /\.tsx?$/.test(entry.name) && !entry.name.endsWith('.d.ts'))
       .map((entry) => join(entry.parentPath, entry.name)),
   );
 }
@@ -250,6 +250,38 @@ const zones = [
   },
 ];
 
+/**
+ * The web client (src/web) is its own program, bundled for the browser: it shares nothing
+ * with the server but the generated API types (src/openapi), and the server imports nothing
+ * of it. Inside it, features do not import one another (bulletproof-react): what two need
+ * lives in ui/, api/ or lib/, and app/ composes the features.
+ */
+const webFeatures = readdirSync(join(root, 'src', 'web', 'features'), { withFileTypes: true })
+  .filter((entry) => entry.isDirectory())
+  .map((entry) => entry.name);
+zones.push(
+  {
+    target: './src/web',
+    from: ['./src/!(web|openapi)/**', './src/*.ts'],
+    message: 'The web client imports only the generated API types (src/openapi) from the server side.',
+  },
+  {
+    target: srcOutside(['web'], true),
+    from: './src/web',
+    message: 'The server does not import the web client.',
+  },
+  ...webFeatures.map((feature) => ({
+    target: `./src/web/features/${feature}`,
+    from: `./src/web/features/!(${feature})/**`,
+    message: 'Features do not import one another: share through src/web/ui, api or lib, compose in src/web/app.',
+  })),
+  {
+    target: ['./src/web/ui', './src/web/api', './src/web/lib'],
+    from: ['./src/web/features', './src/web/app'],
+    message: 'Shared code of the client does not import features or the app.',
+  },
+);
+
 /** Packages a layer must not depend on at all (STYLE.md: the domain and the chatbot clients have no Fastify). */
 const noFramework = (/** @type {string[]} */ names, /** @type {string} */ message) => ({
   '@typescript-eslint/no-restricted-imports': [
@@ -263,11 +295,16 @@ export default defineConfig(
   js.configs.recommended,
   tseslint.configs.recommended,
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     languageOptions: { sourceType: 'module' },
     plugins: { 'import-x': importX, local: { rules: { 'no-import-cycle': noImportCycle } } },
     settings: {
-      'import-x/resolver-next': [createTypeScriptImportResolver({ project: join(root, 'tsconfig.json') })],
+      'import-x/resolver-next': [
+        createTypeScriptImportResolver({
+          project: [join(root, 'tsconfig.json'), join(root, 'src/web/tsconfig.json')],
+          noWarnOnMultipleProjects: true,
+        }),
+      ],
     },
     rules: {
       'local/no-import-cycle': 'error',

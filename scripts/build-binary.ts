@@ -2,7 +2,7 @@
  * `npm run build:binary`: one executable file, `dist/chat-history`, that runs the command
  * line (and so the server) with no node_modules beside it. A Node single executable
  * application: an esbuild bundle of src/cli.ts, plus the files the app reads at run time
- * (migrations, the API explorer, better-sqlite3's addon) as SEA assets, injected with
+ * (migrations, the API explorer, the web client, better-sqlite3's addon) as SEA assets, injected with
  * postject into a copy of this node binary. Built and tested on Linux (macOS would also
  * need the Mach-O segment option and re-signing); it runs where this node and this
  * better-sqlite3 addon run: same OS, CPU and libc.
@@ -28,6 +28,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 import { EMBEDDED_PATHS, MANIFEST_ASSET, type EmbeddedManifest } from '../src/embedded.js';
+import { buildIfStale } from './build/if-stale.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const require = createRequire(import.meta.url);
@@ -97,6 +98,10 @@ try {
   const swaggerUiStatic = join(dirname(require.resolve('@fastify/swagger-ui/package.json')), 'static');
   for (const file of filesBelow(swaggerUiStatic))
     assets.set(`${EMBEDDED_PATHS.swaggerUiDir}/${file}`, join(swaggerUiStatic, file));
+  // The web client as `npm start` serves it, built first when its sources changed.
+  if ((await buildIfStale(root, ['web'])).length > 0) step('built the web client', started);
+  const webOut = join(root, 'dist', 'web');
+  for (const file of filesBelow(webOut)) assets.set(`${EMBEDDED_PATHS.webDir}/${file}`, join(webOut, file));
   const addon = join(
     dirname(require.resolve('better-sqlite3/package.json')),
     'build',

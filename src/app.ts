@@ -19,12 +19,14 @@ import requestLogPlugin from './plugins/request-log.js';
 import securityPlugin from './plugins/security.js';
 import servicesPlugin from './plugins/services.js';
 import swaggerPlugin from './plugins/swagger.js';
+import webPlugin from './plugins/web.js';
 import askRoutes from './routes/ask.js';
 import branchRoutes from './routes/branches.js';
 import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
 import portabilityRoutes from './routes/portability.js';
 import searchRoutes from './routes/search.js';
+import serverRoutes from './routes/server.js';
 import userRoutes from './routes/users.js';
 import { ErrorResponse } from './schemas/common.js';
 import { createAjv } from './validation.js';
@@ -34,8 +36,10 @@ export interface BuildAppOptions {
   /** Replaces the configured chatbot provider (tests). */
   chatbot?: ChatbotProvider;
   logger?: FastifyServerOptions['logger'];
-  /** Where migrations, the SQLite addon and the explorer's files are (the single executable's copies). */
+  /** Where migrations, the SQLite addon, the explorer's and the web client's files are (the single executable's copies). */
   files?: RuntimeFiles | undefined;
+  /** The built web client's folder, instead of dist/web (tests). */
+  webDir?: string;
 }
 
 /** Largest request body accepted (a question is at most 16,000 characters). */
@@ -202,12 +206,14 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(authPlugin);
 
   await app.register(healthRoutes);
+  await app.register(serverRoutes, { allowSignup: config.allowSignup });
   await app.register(userRoutes);
   await app.register(chatRoutes);
   await app.register(askRoutes);
   await app.register(branchRoutes);
   await app.register(searchRoutes);
   await app.register(portabilityRoutes);
+  await app.register(webPlugin, { dir: options.webDir ?? options.files?.webDir });
 
   await app.ready();
   return app;

@@ -13,6 +13,8 @@ export interface RuntimeFiles {
   nativeBinding: string;
   /** @fastify/swagger-ui's `static` folder. */
   swaggerUiDir: string;
+  /** The built web client (dist/web). */
+  webDir: string;
 }
 
 /** The asset that lists the others; written by scripts/build-binary.ts. */
@@ -34,6 +36,7 @@ export const EMBEDDED_PATHS = {
   pgMigrationsFolder: 'drizzle/pg',
   nativeBinding: 'better_sqlite3.node',
   swaggerUiDir: 'swagger-ui',
+  webDir: 'web',
 } as const satisfies Record<keyof RuntimeFiles, string>;
 
 function readManifest(): EmbeddedManifest {
@@ -126,5 +129,6 @@ export function unpackEmbeddedFiles(cacheRoot: string): RuntimeFiles | undefined
     pgMigrationsFolder: join(target, EMBEDDED_PATHS.pgMigrationsFolder),
     nativeBinding: join(target, EMBEDDED_PATHS.nativeBinding),
     swaggerUiDir: join(target, EMBEDDED_PATHS.swaggerUiDir),
+    webDir: join(target, EMBEDDED_PATHS.webDir),
   };
 }

@@ -99,6 +99,17 @@ describe('the single executable', () => {
         // Read to the end: a body left unread keeps its connection busy and delays shutdown.
         expect((await response.arrayBuffer()).byteLength, file).toBeGreaterThan(0);
       }
+      // The web client comes from the unpacked copy of dist/web, with what it loads at once.
+      const client = await fetch(`${base}/`);
+      expect(client.status).toBe(200);
+      expect(client.headers.get('content-security-policy')).toContain("script-src 'self'");
+      const html = await client.text();
+      const script = /<script[^>]*src="([^"]+)"/.exec(html)?.[1];
+      expect(script).toMatch(/^\/assets\/.+\.js$/);
+      const scriptResponse = await fetch(`${base}${script}`);
+      expect(scriptResponse.status).toBe(200);
+      expect((await scriptResponse.arrayBuffer()).byteLength).toBeGreaterThan(10_000);
+
       const document = await fetch(`${base}/docs/json`);
       expect(((await document.json()) as { openapi: string }).openapi).toBe('3.1.0');
 

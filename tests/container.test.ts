@@ -272,6 +272,10 @@ describe.skipIf(onPg)('scripts/container/Dockerfile (engine-independent: run wit
       expect(await waitForOk(`http://127.0.0.1:${port}/ready`, () => server.exitCode === null), output).toBe(true);
       expect((await run(healthProgram, healthArgs, { cwd: final.dir, env })).code).toBe(0);
       await useTheService(`http://127.0.0.1:${port}`);
+      // The web client the build stage made, served from dist/web.
+      const page = await fetch(`http://127.0.0.1:${port}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toMatch(/<script type="module"[^>]*src="\/assets\//);
       server.kill('SIGTERM');
       const [code] = (await exited) as [number | null];
       expect(code, output).toBe(0);

@@ -168,7 +168,10 @@ const WALKTHROUGH: { folder: string; steps: Step[] }[] = [
   },
   { folder: '8. Import', steps: [{ operationId: 'importChats' }] },
   { folder: '9. Delete', steps: [{ operationId: 'deleteChat' }] },
-  { folder: 'Health', steps: [{ operationId: 'getHealth' }, { operationId: 'getReadiness' }] },
+  {
+    folder: 'Health',
+    steps: [{ operationId: 'getHealth' }, { operationId: 'getReadiness' }, { operationId: 'getServerInfo' }],
+  },
 ];
 
 interface DocumentOperation {

@@ -40,6 +40,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The chatbot provider this server runs, and whether sign-up is open
+         * @description Public, like /health: a client shows it on its start page, before a key is known.
+         */
+        get: operations["getServerInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/users": {
         parameters: {
             query?: never;
@@ -462,6 +482,73 @@ export interface operations {
                      *       "code": "NOT_READY",
                      *       "error": "Service Unavailable",
                      *       "message": "The server is shutting down"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    getServerInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description The chatbot provider answering: offline, you or openai */
+                        provider: string;
+                        /** @description Whether POST /v1/users accepts a request without the admin key */
+                        signup_open: boolean;
+                        /** @description The chat settings this provider uses; the others are stored but have no effect */
+                        chat_settings: ("system_prompt" | "model" | "history_max_turns")[];
+                    };
+                };
+            };
+            /** @description Every error has this shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "VALIDATION_ERROR",
+                     *       "error": "Bad Request",
+                     *       "message": "params/user_id must match pattern \"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\"",
+                     *       "details": [
+                     *         {
+                     *           "path": "params/user_id",
+                     *           "message": "must match pattern \"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "CHAT_BUSY",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many questions are waiting in this chat; ask again when they are answered"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponse"];

@@ -14,6 +14,8 @@ export interface TestAppOptions {
   chatbot?: ChatbotProvider;
   /** Pino options replacing the silent default (a test that reads what is logged). */
   logger?: BuildAppOptions['logger'];
+  /** The built web client's folder (default dist/web). */
+  webDir?: string;
 }
 
 /** Builds the real app on the given database, pointed at a fake upstream, logging nothing. */
@@ -31,6 +33,7 @@ export async function buildTestApp(options: TestAppOptions): Promise<App> {
     config,
     ...(options.chatbot ? { chatbot: options.chatbot } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.webDir ? { webDir: options.webDir } : {}),
   });
 }
 

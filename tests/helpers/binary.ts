@@ -26,6 +26,7 @@ function buildKey(): string {
     'package.json',
     'package-lock.json',
     'scripts/build-binary.ts',
+    'scripts/build/web.mjs',
     ...filesBelow(join(root, 'src')),
     ...filesBelow(join(root, 'drizzle')),
   ];

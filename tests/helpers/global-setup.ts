@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildIfStale } from '../../scripts/build/if-stale.mjs';
 import { dropTestDatabases } from './database.js';
 
 const testsDir = join(import.meta.dirname, '..');
@@ -26,7 +27,11 @@ export function engineOnlyGroups(): { file: string; title: string; engine: 'sqli
  * Says which tests this run skips and why (vitest only counts them), and on PostgreSQL drops
  * the databases the test files created once all of them are done.
  */
-export default function setup(): (() => Promise<void>) | undefined {
+export default async function setup(): Promise<(() => Promise<void>) | undefined> {
+  // The browser tests (tests/web/) drive the built client: built once here when its sources
+  // changed since the last build, instead of once per file.
+  const built = await buildIfStale(join(testsDir, '..'), ['web']);
+  if (built.length > 0) process.stdout.write('Built the web client (dist/web) for the browser tests\n');
   const url = process.env.TEST_DATABASE_URL;
   const running = url ? 'pg' : 'sqlite';
   const skipped = engineOnlyGroups().filter((group) => group.engine !== running);
