@@ -24,6 +24,8 @@ async function openClient(): Promise<Page> {
 async function signUp(page: Page, name: string): Promise<string> {
   await page.getByLabel('Your name').fill(name);
   await page.getByRole('button', { name: 'Create account' }).click();
+  // The sign-in form has an "API key" field too: read the new key's once it is shown.
+  await page.getByRole('heading', { name: 'Your API key' }).waitFor();
   const key = await page.getByLabel('API key', { exact: true }).inputValue();
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.getByRole('button', { name: 'Sign out' }).waitFor();
