@@ -131,7 +131,15 @@ for (let start = 0; start < 10_000; start += 1000) {
       });
   });
 }
-database.close();
+// Imports only note their pairs for the search index (search_outbox); index them now, as
+// the triggers of a database from before it did while seeding, so that the server does not
+// spend the measured runs catching up in the background.
+const indexing = Date.now();
+let indexed = 0;
+for (let batch = await storage.search.indexPending(5000); batch > 0; batch = await storage.search.indexPending(5000))
+  indexed += batch;
+process.stderr.write(`  indexed ${indexed} pairs for search in ${((Date.now() - indexing) / 1000).toFixed(0)} s\n`);
+await database.close();
 if (probeChat.status !== 'imported') throw new Error('the probe chat was not imported');
 process.stderr.write(`  seeded ${written + 10_200} pairs in ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 process.stdout.write(
