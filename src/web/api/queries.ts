@@ -8,6 +8,10 @@ export const queryKeys = {
   me: (apiKey: string) => ['me', apiKey] as const,
   chats: (userId: string) => ['chats', userId] as const,
   chat: (userId: string, chatId: string) => ['chat', userId, chatId] as const,
+  // Below the chat's key: invalidating the chat (after an ask, a switch) refetches these too.
+  branches: (userId: string, chatId: string) => ['chat', userId, chatId, 'branches'] as const,
+  tree: (userId: string, chatId: string) => ['chat', userId, chatId, 'tree'] as const,
+  context: (userId: string, chatId: string) => ['chat', userId, chatId, 'context'] as const,
 };
 
 /** How many chats the sidebar loads per page. */

@@ -24,3 +24,7 @@ export type ChatSettings = ChatSummary['settings'];
 export type SettingsInput = NonNullable<RequestJson<'updateChat'>['settings']>;
 export type AskBody = RequestJson<'ask'>;
 export type AskResponse = Ok<'ask', 200>;
+export type Branch = Ok<'listBranches', 200>['data'][number];
+export type ChatTree = Ok<'getChatTree', 200>;
+export type TreeNode = ChatTree['nodes'][number];
+export type ChatContext = Ok<'getChatContext', 200>;

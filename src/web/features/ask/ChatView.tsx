@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query';
 import { useEffect, useRef, type ReactNode } from 'react';
 import { chatQuery } from '../../api/queries.js';
+import type { QaPair } from '../../api/types.js';
 import { ErrorNote } from '../../ui/ErrorNote.js';
 import { useSignedIn } from '../../lib/session.js';
 import { Composer } from './Composer.js';
@@ -22,14 +23,33 @@ function useStickToBottom(dependency: unknown) {
   return { container, onScroll };
 }
 
-/** A chat's conversation (its active branch) and the composer. `header` is the app's (title, settings). */
-export function ChatView({ chatId, header }: { chatId: string; header?: ReactNode }) {
+/**
+ * The pairs to show: the active branch, cut after the parent of a question asked elsewhere
+ * than at its end (an edit, a regeneration), which shows in place of what followed.
+ */
+function shownPairs(pairs: QaPair[], askedAfter: string | null | undefined): QaPair[] {
+  if (askedAfter === undefined) return pairs;
+  if (askedAfter === null) return [];
+  const parent = pairs.findIndex((pair) => pair.id === askedAfter);
+  return parent === -1 ? pairs : pairs.slice(0, parent + 1);
+}
+
+interface ChatViewProps {
+  chatId: string;
+  /** The app's header (title, settings, tools). */
+  header?: ReactNode;
+  /** What other features show with each pair (its alternatives, branch actions). */
+  pairControls?: (pair: QaPair) => ReactNode;
+}
+
+/** A chat's conversation (its active branch) and the composer. */
+export function ChatView({ chatId, header, pairControls }: ChatViewProps) {
   const { client, user } = useSignedIn();
   const chat = useQuery(chatQuery(client, user.id, chatId));
   const { pending, ask, busy } = useAsk(chatId);
   const { container, onScroll } = useStickToBottom(`${chat.data?.qa_pairs.length}-${pending?.answer.length}`);
   if (chat.error) return <ErrorNote error={chat.error} />;
-  const pairs = chat.data?.qa_pairs ?? [];
+  const pairs = shownPairs(chat.data?.qa_pairs ?? [], pending?.parentId);
   return (
     <div className="chat-view">
       {header}
@@ -40,11 +60,14 @@ export function ChatView({ chatId, header }: { chatId: string; header?: ReactNod
         ) : null}
         <ol className="exchanges" aria-label="Conversation">
           {pairs.map((pair) => (
+            // Keyed by its place (no two pairs of a branch share a parent): moving to a sibling
+            // updates the item in place, so the focus stays on the control that moved.
             <PairView
-              key={pair.id}
+              key={pair.parent_id ?? 'first'}
               pair={pair}
-              retryDisabled={busy}
-              onRetry={() => void ask(pair.question, pair.parent_id)}
+              busy={busy}
+              onAskInPlace={(question) => void ask(question, pair.parent_id)}
+              controls={pairControls?.(pair)}
             />
           ))}
           {pending ? (
