@@ -7,6 +7,7 @@ import { StartScreen } from '../features/auth/StartScreen.js';
 import { ChatView } from '../features/ask/ChatView.js';
 import { ChatHeader } from '../features/chats/ChatHeader.js';
 import { ChatSidebar } from '../features/chats/ChatSidebar.js';
+import { SearchScreen } from '../features/search/SearchScreen.js';
 import { useRoute } from '../lib/router.js';
 import { SessionProvider, useSession, useSignedIn } from '../lib/session.js';
 
@@ -41,7 +42,9 @@ function Workspace() {
     <div className="workspace">
       <ChatSidebar currentChatId={chatId} />
       <main className="main">
-        {chatId ? <ChatView key={chatId} chatId={chatId} header={<ChatHeader chatId={chatId} />} /> : <Home />}
+        {route.name === 'search' ? <SearchScreen /> : null}
+        {chatId ? <ChatView key={chatId} chatId={chatId} header={<ChatHeader chatId={chatId} />} /> : null}
+        {route.name === 'home' ? <Home /> : null}
       </main>
     </div>
   );
