@@ -8,6 +8,8 @@ import { ChatView } from '../features/ask/ChatView.js';
 import { ChatHeader } from '../features/chats/ChatHeader.js';
 import { ChatSidebar } from '../features/chats/ChatSidebar.js';
 import { SearchScreen } from '../features/search/SearchScreen.js';
+import { ChatDownloads } from '../features/transfer/ChatDownloads.js';
+import { TransferScreen } from '../features/transfer/TransferScreen.js';
 import { useRoute } from '../lib/router.js';
 import { SessionProvider, useSession, useSignedIn } from '../lib/session.js';
 
@@ -43,7 +45,14 @@ function Workspace() {
       <ChatSidebar currentChatId={chatId} />
       <main className="main">
         {route.name === 'search' ? <SearchScreen /> : null}
-        {chatId ? <ChatView key={chatId} chatId={chatId} header={<ChatHeader chatId={chatId} />} /> : null}
+        {route.name === 'transfer' ? <TransferScreen /> : null}
+        {chatId ? (
+          <ChatView
+            key={chatId}
+            chatId={chatId}
+            header={<ChatHeader chatId={chatId} actions={<ChatDownloads chatId={chatId} />} />}
+          />
+        ) : null}
         {route.name === 'home' ? <Home /> : null}
       </main>
     </div>
