@@ -33,7 +33,7 @@ export const WEB_CONTENT_SECURITY_POLICY = [
  * The paths the client's router answers (src/web/app/routes.ts): only these fall back to
  * index.html. Anything else unknown, /v1/... above all, stays the JSON 404.
  */
-export const CLIENT_ROUTES = ['/', '/chats', '/chats/*'] as const;
+export const CLIENT_ROUTES = ['/', '/chats', '/chats/*', '/history', '/transfer'] as const;
 
 /** Where the build puts the client, seen from this module in src/plugins or in dist/src/plugins. */
 export function defaultWebDir(): string {

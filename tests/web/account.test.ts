@@ -173,7 +173,7 @@ describe('the chats sidebar', () => {
     const page = await openClient();
     await page.getByLabel('API key', { exact: true }).fill(user.apiKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    const links = page.getByRole('navigation', { name: 'Chats' }).getByRole('link');
+    const links = page.getByRole('navigation', { name: 'Chats' }).getByRole('listitem').getByRole('link');
     await links.first().waitFor();
     expect(await links.first().textContent()).toContain('Chat 35');
     await links.last().scrollIntoViewIfNeeded();

@@ -7,6 +7,9 @@ import { StartScreen } from '../features/auth/StartScreen.js';
 import { ChatView } from '../features/ask/ChatView.js';
 import { ChatHeader } from '../features/chats/ChatHeader.js';
 import { ChatSidebar } from '../features/chats/ChatSidebar.js';
+import { SearchScreen } from '../features/search/SearchScreen.js';
+import { ChatDownloads } from '../features/transfer/ChatDownloads.js';
+import { TransferScreen } from '../features/transfer/TransferScreen.js';
 import { ChatTools, pairControlsOf } from './ChatTools.js';
 import { useRoute } from '../lib/router.js';
 import { SessionProvider, useSession, useSignedIn } from '../lib/session.js';
@@ -42,16 +45,27 @@ function Workspace() {
     <div className="workspace">
       <ChatSidebar currentChatId={chatId} />
       <main className="main">
+        {route.name === 'search' ? <SearchScreen /> : null}
+        {route.name === 'transfer' ? <TransferScreen /> : null}
         {chatId ? (
           <ChatView
             key={chatId}
             chatId={chatId}
-            header={<ChatHeader chatId={chatId} tools={<ChatTools chatId={chatId} />} />}
+            header={
+              <ChatHeader
+                chatId={chatId}
+                tools={
+                  <>
+                    <ChatTools chatId={chatId} />
+                    <ChatDownloads chatId={chatId} />
+                  </>
+                }
+              />
+            }
             pairControls={pairControlsOf(chatId)}
           />
-        ) : (
-          <Home />
-        )}
+        ) : null}
+        {route.name === 'home' ? <Home /> : null}
       </main>
     </div>
   );

@@ -7,6 +7,7 @@ import { useSignedIn } from '../../lib/session.js';
 import { Composer } from './Composer.js';
 import { Exchange, PairView } from './PairView.js';
 import { useAsk } from './useAsk.js';
+import { usePairFocus } from './usePairFocus.js';
 
 /** Keeps the end of the conversation in view as it grows, unless the reader scrolled up. */
 function useStickToBottom(dependency: unknown) {
@@ -48,6 +49,7 @@ export function ChatView({ chatId, header, pairControls }: ChatViewProps) {
   const chat = useQuery(chatQuery(client, user.id, chatId));
   const { pending, ask, busy } = useAsk(chatId);
   const { container, onScroll } = useStickToBottom(`${chat.data?.qa_pairs.length}-${pending?.answer.length}`);
+  usePairFocus(container, chat.data?.qa_pairs);
   if (chat.error) return <ErrorNote error={chat.error} />;
   const pairs = shownPairs(chat.data?.qa_pairs ?? [], pending?.parentId);
   return (

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import { ErrorNote } from '../../ui/ErrorNote.js';
-import { chatPath, navigate } from '../../lib/router.js';
+import { chatPath, navigate, searchPath, transferPath } from '../../lib/router.js';
+import { AppLink } from '../../ui/AppLink.js';
 import { useSignedIn } from '../../lib/session.js';
 import { useChatList, useCreateChat } from './api.js';
 import { ChatListItem } from './ChatListItem.js';
@@ -47,6 +48,10 @@ export function ChatSidebar({ currentChatId }: { currentChatId: string | undefin
         New chat
       </button>
       {create.error ? <ErrorNote error={create.error} /> : null}
+      <p className="sidebar-links">
+        <AppLink href={searchPath}>Search</AppLink>
+        <AppLink href={transferPath}>Import and export</AppLink>
+      </p>
       <h2 className="visually-hidden">Your chats</h2>
       {chats.error ? <ErrorNote error={chats.error} /> : null}
       {chats.isPending ? <p>Loading chats…</p> : null}
