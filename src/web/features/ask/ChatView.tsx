@@ -47,7 +47,12 @@ interface ChatViewProps {
 export function ChatView({ chatId, header, pairControls }: ChatViewProps) {
   const { client, user } = useSignedIn();
   const chat = useQuery(chatQuery(client, user.id, chatId));
-  const { pending, ask, busy } = useAsk(chatId);
+  const asking = useAsk(chatId);
+  const { ask, busy } = asking;
+  // Once the refetched chat holds the pair, it shows the stored one: never both at once.
+  const stored =
+    asking.pending?.pairId !== undefined && chat.data?.qa_pairs.some((pair) => pair.id === asking.pending?.pairId);
+  const pending = stored ? undefined : asking.pending;
   const { container, onScroll } = useStickToBottom(`${chat.data?.qa_pairs.length}-${pending?.answer.length}`);
   usePairFocus(container, chat.data?.qa_pairs);
   if (chat.error) return <ErrorNote error={chat.error} />;
@@ -55,7 +60,15 @@ export function ChatView({ chatId, header, pairControls }: ChatViewProps) {
   return (
     <div className="chat-view">
       {header}
-      <div className="conversation" ref={container} onScroll={onScroll}>
+      {/* Focusable, so the keyboard can scroll it even when no pair holds a control (axe: scrollable-region-focusable). */}
+      <div
+        className="conversation"
+        ref={container}
+        onScroll={onScroll}
+        tabIndex={0}
+        role="region"
+        aria-label="Messages"
+      >
         {chat.isPending ? <p>Loading the chat…</p> : null}
         {chat.isSuccess && pairs.length === 0 && !pending ? (
           <p className="muted">No questions yet: ask the first one below.</p>

@@ -15,6 +15,8 @@ export interface PendingAsk {
   sources: SearchResult[];
   status: 'streaming' | 'failed';
   error?: unknown;
+  /** The stored pair's id, once the server has said it (the stream's `start` event). */
+  pairId?: string;
 }
 
 /**
@@ -56,6 +58,7 @@ export function useAsk(chatId: string) {
           client,
           { user_id: user.id, chat_id: chatId, question, ...(parentId === undefined ? {} : { parent_id: parentId }) },
           (event) => {
+            if (event.type === 'start') update((before) => ({ ...before, pairId: event.qaPairId }));
             if (event.type === 'token') update((before) => ({ ...before, answer: before.answer + event.text }));
             if (event.type === 'search_results') update((before) => ({ ...before, sources: event.searchResults }));
           },
