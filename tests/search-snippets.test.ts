@@ -66,8 +66,8 @@ describe('search snippets', () => {
     expect(asked.statusCode, asked.body).toBe(200);
     const [hit] = await snippets('zebra');
     expect(hit?.snippet).toContain('<mark>zebra</mark>');
-    // SQLite keeps the tags as escaped text; PostgreSQL's ts_headline drops them. Neither marks them.
-    expect(hit?.snippet).toContain('bold');
+    // Both engines keep text shaped like tags, escaped (PostgreSQL's ts_headline used to drop it).
+    expect(hit?.snippet).toContain('&lt;b&gt;bold&lt;/b&gt;');
     expectMarksOnly(hit?.snippet ?? '', 'zebra');
   });
 

@@ -64,7 +64,7 @@ describe('search in the web client', () => {
     await hit.waitFor();
     // The match is highlighted: a <mark> holding the word, the rest plain text.
     expect(await hit.locator('mark').allTextContents()).toEqual(['tram']);
-    expect(await hit.locator('.snippet').textContent()).toContain('Which tram climbs to the castle in Lisbon?');
+    expect(await hit.locator('.snippet').textContent()).toContain('Which tram climbs to the castle in Lisbon'); // PostgreSQL's headline ends at a word
     await expectAccessible(page);
 
     await hit.getByRole('link', { name: 'Plan two days in Portugal' }).click();

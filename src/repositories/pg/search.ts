@@ -36,6 +36,21 @@ const unmarked = (document: SQL) =>
   sql`translate(${document}, chr(${sql.raw(String(OPEN))}) || chr(${sql.raw(String(CLOSE))}), '')`;
 
 /**
+ * Stand-ins for `<` and `>` while ts_headline runs: its parser takes anything shaped like an
+ * HTML tag for markup and leaves it out of the headline, so a question that held
+ * `<img src=x>` as text lost it from its snippet. Two more noncharacters, which stored text
+ * never holds (they are replaced on the way in), are put back after.
+ */
+const ANGLE_OPEN = 0xfdd2;
+const ANGLE_CLOSE = 0xfdd3;
+const angles = sql.raw(`'<>'`);
+const standIns = sql.raw(`chr(${ANGLE_OPEN}) || chr(${ANGLE_CLOSE})`);
+/** `document` without mark characters and with its angle brackets stood in for, for ts_headline. */
+const forHeadline = (document: SQL) => sql`translate(${unmarked(document)}, ${angles}, ${standIns})`;
+/** A headline with its angle brackets back. */
+const fromHeadline = (headline: SQL) => sql`translate(${headline}, ${standIns}, ${angles})`;
+
+/**
  * One term as a tsquery. The text is a bound parameter that only `phraseto_tsquery` reads,
  * and it treats any input as plain words: no user text is ever parsed as tsquery syntax.
  * A prefix term marks its last word `:*` on the tsquery PostgreSQL printed itself.
@@ -112,15 +127,15 @@ export function createPgSearchStore(db: PgDb): SearchStore {
           LEFT JOIN qa_pairs p ON p.id = d.qa_pair_id
         )
         SELECT chat_id, chat_title, qa_pair_id, created_at, score, in_title, in_question, in_answer, in_sources,
-          ts_headline('chat_search',
-            ${unmarked(sql`CASE
+          ${fromHeadline(sql`ts_headline('chat_search',
+            ${forHeadline(sql`CASE
               WHEN qa_pair_id IS NULL THEN chat_title
               WHEN in_question THEN question
               WHEN in_answer THEN answer
               WHEN in_sources THEN chat_search_sources(search_results)
               ELSE question
             END`)},
-            any_query, ${HEADLINE_OPTIONS}) AS snippet
+            any_query, ${HEADLINE_OPTIONS})`)} AS snippet
         FROM hits
         ORDER BY score, id`);
       return result.rows.map(toHit);
