@@ -17,18 +17,15 @@
  * (run on the seeded database before the server starts, repeatable: for experiments).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
-import { openDatabase } from '../../src/db/sqlite/client.js';
-import type { ImportedChat } from '../../src/domain/transfer.js';
-import { createSqliteStorage } from '../../src/repositories/sqlite/index.js';
-import { createUserService } from '../../src/services/users.js';
+import Database from 'better-sqlite3';
 import { freePort } from '../free-port.js';
+import { cpuMsOf, seedMeasureDatabase } from './seeded.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values } = parseArgs({
@@ -54,56 +51,6 @@ const extraEnv = Object.fromEntries(
 );
 const work = mkdtempSync(join(tmpdir(), 'measure-ask-'));
 const database = join(work, 'ask.db');
-
-/** One user with --chats chats of 10 answered pairs; closed so the server can claim the file. */
-async function seed(): Promise<{ userId: string; apiKey: string; chatIds: string[] }> {
-  const opened = openDatabase(database);
-  try {
-    const storage = createSqliteStorage(opened.db, 'measure');
-    const users = createUserService({ users: storage.users, allowSignup: true });
-    const at = new Date(Date.UTC(2026, 0, 1));
-    const chatOf = (index: number): ImportedChat => ({
-      sourceId: `measure:${index}`,
-      title: `Chat ${index}`,
-      createdAt: at,
-      updatedAt: at,
-      settings: { historyMaxTurns: 10 },
-      pairs: Array.from({ length: 10 }, (_, position) => ({
-        key: `p${position}`,
-        parentKey: position === 0 ? null : `p${position - 1}`,
-        question: `How does the river ${index} cross the valley, part ${position}?`,
-        answer: 'The river finds the lowest path through the stone, season after season. '.repeat(12),
-        searchResults: [{ url: `https://example${position}.com/${index}`, name: 'Example', snippet: 'A snippet' }],
-        status: 'answered',
-        errorCode: null,
-        errorMessage: null,
-        createdAt: at,
-        answeredAt: at,
-        provider: 'you',
-        model: null,
-        upstreamRequestId: null,
-        historyTurns: position,
-        latencyMs: 1,
-      })),
-      branches: [{ key: 'main', name: 'main', forkKey: null, headKey: 'p9', createdAt: at, updatedAt: at }],
-      activeBranchKey: 'main',
-    });
-    const { user, apiKey } = await users.createUser(undefined, { name: 'measured' });
-    const chatIds: string[] = [];
-    opened.sqlite.exec('BEGIN');
-    for (let index = 0; index < Number(values.chats); index += 1) {
-      const result = await storage.transfer.importChat({ userId: user.id, chat: chatOf(index), newId: randomUUID });
-      if (result.status === 'imported') chatIds.push(result.chat.id);
-    }
-    opened.sqlite.exec('COMMIT');
-    // The seeded pairs indexed now, so that the server starts with nothing to catch up on.
-    while ((await storage.search.indexPending(1000)) > 0);
-    for (const statement of values.sql) opened.sqlite.exec(statement);
-    return { userId: user.id, apiKey, chatIds };
-  } finally {
-    opened.close();
-  }
-}
 
 /** Spawns `args` with node and resolves once `ready` answers 200 (or the child prints "ready"). */
 async function spawnReady(
@@ -141,16 +88,6 @@ async function spawnReady(
   throw new Error('not ready within 30 s');
 }
 
-/** Clock ticks per second, for utime and stime in /proc/<pid>/stat. */
-const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-
-/** CPU time (user + system) the process has used, in milliseconds. */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1000;
-}
-
 /** The value of one un-labelled sample in a Prometheus text exposition. */
 const sample = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
 
@@ -159,7 +96,16 @@ async function main() {
     const built = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
     if (built.status !== 0) process.exit(built.status ?? 1);
   }
-  const seeded = await seed();
+  const seeded = await seedMeasureDatabase(database, {
+    chats: Number(values.chats),
+    provider: 'you',
+    settings: { historyMaxTurns: 10 },
+  });
+  if (values.sql.length > 0) {
+    const experiment = new Database(database);
+    for (const statement of values.sql) experiment.exec(statement);
+    experiment.close();
+  }
   const upstreamPort = await freePort();
   const upstream = await spawnReady(
     ['--import', 'tsx', join(root, 'scripts', 'bench', 'upstream.ts')],

@@ -22,17 +22,13 @@
  *   --label NAME      the JSON file's name (default: process-<time>)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { openDatabase } from '../../src/db/sqlite/client.js';
-import type { ImportedChat } from '../../src/domain/transfer.js';
-import { createSqliteStorage } from '../../src/repositories/sqlite/index.js';
-import { createUserService } from '../../src/services/users.js';
 import { freePort } from '../free-port.js';
+import { cpuMsOf, seedMeasureDatabase } from './seeded.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const { values } = parseArgs({
@@ -59,8 +55,6 @@ const extraEnv = Object.fromEntries(
   }),
 );
 const serverEntry = join(root, 'dist', 'src', 'server.js');
-/** Clock ticks per second, for utime and stime in /proc/<pid>/stat. */
-const clockTicks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 const MiB = 1024 * 1024;
 
 const work = mkdtempSync(join(tmpdir(), 'measure-process-'));
@@ -71,62 +65,6 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
-}
-
-/** CPU time (user + system) the process has used, in milliseconds. */
-function cpuMsOf(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) / clockTicks) * 1000;
-}
-
-/** One user with --chats chats of 10 pairs, written through the stores; closed afterwards so the server can claim it. */
-async function seedDatabase(): Promise<{ userId: string; apiKey: string; chatIds: string[] }> {
-  const opened = openDatabase(database);
-  try {
-    const storage = createSqliteStorage(opened.db, 'measure');
-    const users = createUserService({ users: storage.users, allowSignup: true });
-    const at = new Date(Date.UTC(2026, 0, 1));
-    const chatOf = (index: number): ImportedChat => ({
-      sourceId: `measure:${index}`,
-      title: `Chat ${index}`,
-      createdAt: at,
-      updatedAt: new Date(at.getTime() + index * 1000),
-      settings: {},
-      pairs: Array.from({ length: 10 }, (_, position) => ({
-        key: `p${position}`,
-        parentKey: position === 0 ? null : `p${position - 1}`,
-        question: `How does the river ${index} cross the valley, part ${position}?`,
-        answer: 'The river finds the lowest path through the stone, season after season. '.repeat(12),
-        searchResults: [{ url: `https://example${position}.com/${index}`, name: 'Example', snippet: 'A snippet' }],
-        status: 'answered',
-        errorCode: null,
-        errorMessage: null,
-        createdAt: at,
-        answeredAt: at,
-        provider: 'offline',
-        model: null,
-        upstreamRequestId: null,
-        historyTurns: position,
-        latencyMs: 1,
-      })),
-      branches: [{ key: 'main', name: 'main', forkKey: null, headKey: 'p9', createdAt: at, updatedAt: at }],
-      activeBranchKey: 'main',
-    });
-    const { user, apiKey } = await users.createUser(undefined, { name: 'measured' });
-    const chatIds: string[] = [];
-    // One transaction: the per-chat ones nest as savepoints.
-    opened.sqlite.exec('BEGIN');
-    for (let index = 0; index < chatCount; index += 1) {
-      const result = await storage.transfer.importChat({ userId: user.id, chat: chatOf(index), newId: randomUUID });
-      if (result.status === 'imported') chatIds.push(result.chat.id);
-    }
-    opened.sqlite.exec('COMMIT');
-    return { userId: user.id, apiKey, chatIds };
-  } finally {
-    opened.close();
-  }
 }
 
 interface Started {
@@ -267,7 +205,7 @@ try {
     const built = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
     if (built.status !== 0) throw new Error('npm run build failed');
   }
-  const seeded = await seedDatabase();
+  const seeded = await seedMeasureDatabase(database, { chats: chatCount, provider: 'offline' });
   process.stderr.write(`seeded ${seeded.chatIds.length} chats of 10 pairs\n`);
 
   // One start before the timed ones: the page cache then holds node, dist/ and node_modules
