@@ -26,6 +26,11 @@ export interface UserRow {
    * renamed, asked in, deleted...): the validator of the chat list.
    */
   chatsVersion: number;
+  /**
+   * The id of the user's latest event (0 before the first): bumped in the transaction that
+   * records an event, which also takes the user's row, so ids follow commit order.
+   */
+  lastEventId: number;
 }
 
 /** Only a SHA-256 of the key is stored; `prefix` tells keys apart without revealing them. */

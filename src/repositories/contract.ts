@@ -1,4 +1,5 @@
 import type { AskPlacement, PairOutcome } from '../domain/asks.js';
+import type { RetainedEventDraft, StoredEvent } from '../domain/events.js';
 import type { SearchFilters, SearchHit, SearchTerm } from '../domain/search.js';
 import type { ImportedChat } from '../domain/transfer.js';
 import type {
@@ -23,7 +24,7 @@ import type {
  * The rules both engines must agree on are tested once, against both, in tests/repositories/.
  */
 
-export type NewUser = Omit<UserRow, 'chatsVersion'>;
+export type NewUser = Omit<UserRow, 'chatsVersion' | 'lastEventId'>;
 
 export interface UserStore {
   /** Stores a user with their first API key, in one transaction. */
@@ -123,8 +124,16 @@ export interface PairStore {
    * history to send upstream, all in one transaction.
    */
   beginAsk(input: BeginAskInput): Promise<BeginAskResult>;
-  /** Records how an ask ended. Undefined when its chat was deleted meanwhile. */
+  /** Records how an ask ended (and its `pair.completed` event). Undefined when its chat was deleted meanwhile. */
   complete(pairId: string, outcome: PairOutcome): Promise<QaPairRow | undefined>;
+  /**
+   * Saves the text a streaming answer has so far (replacing what was saved), and signals
+   * listeners of its owner's events with a `progress` signal. False when the pair is gone
+   * or no longer unfinished (nothing is saved then).
+   */
+  saveProgress(pairId: string, text: string, now: Date): Promise<boolean>;
+  /** The text last saved for an unfinished pair; undefined when none was (or it is final). */
+  progressOf(pairId: string): Promise<string | undefined>;
 }
 
 export type CreateBranchResult =
@@ -241,6 +250,56 @@ export interface InstanceLiveness {
   leave(): Promise<void>;
 }
 
+/**
+ * Tells listeners that something of a user's was committed: `events` when their log has
+ * new events, `progress` when a streaming answer saved its text so far. On SQLite it comes
+ * from this process's own transactions; on PostgreSQL from every instance's (LISTEN/NOTIFY
+ * carries only these ids: the events are read from the log). `reconnected`: signals may
+ * have been missed (PostgreSQL's listening connection was re-established), so every
+ * listener should read its log again.
+ */
+export type EventSignal =
+  | { kind: 'events'; userId: string }
+  | { kind: 'progress'; userId: string; chatId: string; pairId: string }
+  | { kind: 'reconnected' };
+
+/**
+ * Each user's event log. The stores record events themselves, in the transaction of the
+ * change they tell of (so nothing is told that did not happen, and nothing that happened
+ * goes untold); this store reads the log, records events no other write carries, and
+ * prunes it.
+ */
+export interface EventStore {
+  /** Records events that no other write carries (an answer's search results), in one transaction. */
+  append(drafts: readonly RetainedEventDraft[]): Promise<StoredEvent[]>;
+  /** The user's events with an id above `afterId`, oldest first, at most `limit`. */
+  listAfter(userId: string, afterId: number, limit: number): Promise<StoredEvent[]>;
+  /** The id of the user's latest event (0 before their first); undefined when there is no such user. */
+  lastId(userId: string): Promise<number | undefined>;
+  /**
+   * Deletes the events that are both older than `keepSince` and not among their user's
+   * latest `keepCount`; returns how many went.
+   */
+  prune(input: { keepCount: number; keepSince: Date }): Promise<number>;
+  /**
+   * Resolves once signals from other instances are received (PostgreSQL's LISTEN is
+   * established); rejects when that connection cannot be made now (it is retried).
+   */
+  listening(): Promise<void>;
+  /** Calls `listener` with every signal, until the returned function is called. */
+  subscribe(listener: (signal: EventSignal) => void): () => void;
+  /** Stops listening for other instances' signals (PostgreSQL), for shutdown. */
+  close(): Promise<void>;
+}
+
+/** Single-use tickets that open a user's event stream without a key (browsers' WebSockets). */
+export interface EventTicketStore {
+  create(input: { ticketHash: string; userId: string; expiresAt: Date }): Promise<void>;
+  /** Deletes the ticket and returns its user, if it existed and had not expired at `now`. */
+  redeem(ticketHash: string, now: Date): Promise<string | undefined>;
+  purgeExpired(now: Date): Promise<number>;
+}
+
 /** Everything the services store, whatever the engine. */
 export interface Storage {
   users: UserStore;
@@ -250,6 +309,8 @@ export interface Storage {
   transfer: TransferStore;
   search: SearchStore;
   idempotency: IdempotencyStore;
+  events: EventStore;
+  eventTickets: EventTicketStore;
   chatLock: ChatLock;
   liveness: InstanceLiveness;
 }

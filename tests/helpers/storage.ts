@@ -43,10 +43,12 @@ export async function openStorage(engine: Engine, options: StorageOptions = {}):
   }
   // The app's own defaults (pool sizes, timeouts), as the server would open it.
   const database = await openAppDatabase(loadConfig({ DATABASE_URL: location, LOG_LEVEL: 'silent' }).database);
+  const storage = await createStorage(database, options);
   return {
-    storage: await createStorage(database, options),
+    storage,
     database,
     async close() {
+      await storage.events.close();
       await database.close();
       removeFolder();
     },

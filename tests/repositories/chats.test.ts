@@ -131,9 +131,9 @@ describe.each(engines)('chats on %s', (engine) => {
           prefix: 'kay',
           createdAt: at(1),
         }),
-      ).toEqual({ ...user, chatsVersion: 1 });
-      expect(await storage.users.findById(user.id)).toEqual({ ...user, chatsVersion: 1 });
-      expect(await storage.users.findByKeyHash(keyHash)).toEqual({ ...user, chatsVersion: 1 });
+      ).toEqual({ ...user, chatsVersion: 1, lastEventId: 0 });
+      expect(await storage.users.findById(user.id)).toEqual({ ...user, chatsVersion: 1, lastEventId: 0 });
+      expect(await storage.users.findByKeyHash(keyHash)).toEqual({ ...user, chatsVersion: 1, lastEventId: 0 });
       expect(await storage.users.findByKeyHash('b'.repeat(64))).toBeUndefined();
     });
 

@@ -39,6 +39,11 @@ export interface OpenedPgDatabase {
    */
   heartbeatDb: PgDb;
   heartbeatPool: pg.Pool;
+  /**
+   * A new client outside the pools (not connected yet), for a connection that must stay
+   * the same one: LISTEN for other instances' event signals.
+   */
+  createClient(): pg.Client;
   /** True when the database answers a trivial query now (a new connection if need be). */
   ping(): Promise<boolean>;
   /** How many migrations the database has had applied. */
@@ -147,6 +152,7 @@ export async function openPgDatabase(
           clearTimeout(timer);
         }
       },
+      createClient: () => new pg.Client({ ...base, statement_timeout: 0 }),
       appliedMigrations: async () => {
         // drizzle's node-postgres migrator keeps its journal in the "drizzle" schema.
         const result = await pool.query<{ n: string }>('SELECT count(*) AS n FROM drizzle.__drizzle_migrations');

@@ -22,6 +22,7 @@ import type {
   StoredSearchResult,
   UserRow,
 } from '../../domain/types.js';
+import { RETAINED_EVENT_TYPES } from '../../domain/events.js';
 
 /**
  * The PostgreSQL twin of `schema.ts`: the same tables, columns and indexes, in PostgreSQL's
@@ -41,6 +42,7 @@ export const users = pgTable('users', {
   name: text('name').notNull(),
   createdAt: timestamptz('created_at').notNull(),
   chatsVersion: integer('chats_version').notNull().default(1),
+  lastEventId: bigint('last_event_id', { mode: 'number' }).notNull().default(0),
 });
 
 export const apiKeys = pgTable(
@@ -272,6 +274,44 @@ export const idempotencyKeys = pgTable(
     primaryKey({ columns: [table.userId, table.key] }),
     index('idempotency_keys_expires_idx').on(table.expiresAt),
   ],
+);
+
+/** Each user's event log (see schema.ts). */
+export const events = pgTable(
+  'events',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    id: bigint('id', { mode: 'number' }).notNull(),
+    chatId: text('chat_id').notNull(),
+    type: text('type', { enum: RETAINED_EVENT_TYPES }).notNull(),
+    at: timestamptz('at').notNull(),
+    data: text('data').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.id] }), index('events_at_idx').on(table.at)],
+);
+
+/** A streaming answer's text so far (see schema.ts). */
+export const pairProgress = pgTable('pair_progress', {
+  qaPairId: text('qa_pair_id')
+    .primaryKey()
+    .references(() => qaPairs.id, { onDelete: 'cascade' }),
+  text: text('text').notNull(),
+  updatedAt: timestamptz('updated_at').notNull(),
+});
+
+/** Single-use tickets for the event stream (see schema.ts). */
+export const eventTickets = pgTable(
+  'event_tickets',
+  {
+    ticketHash: text('ticket_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    expiresAt: timestamptz('expires_at').notNull(),
+  },
+  (table) => [index('event_tickets_expires_idx').on(table.expiresAt)],
 );
 
 // The rows the stores return are the domain's (src/domain/types.ts): each table's row type

@@ -18,6 +18,7 @@ import type {
   StoredSearchResult,
   UserRow,
 } from '../../domain/types.js';
+import { RETAINED_EVENT_TYPES } from '../../domain/events.js';
 
 /** Milliseconds since the epoch, read back as a `Date`. */
 const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' });
@@ -28,6 +29,8 @@ export const users = sqliteTable('users', {
   createdAt: timestamp('created_at').notNull(),
   /** See UserRow.chatsVersion. */
   chatsVersion: integer('chats_version').notNull().default(1),
+  /** See UserRow.lastEventId. */
+  lastEventId: integer('last_event_id').notNull().default(0),
 });
 
 /**
@@ -289,6 +292,58 @@ export const idempotencyKeys = sqliteTable(
     primaryKey({ columns: [table.userId, table.key] }),
     index('idempotency_keys_expires_idx').on(table.expiresAt),
   ],
+);
+
+/**
+ * Each user's event log (src/domain/events.ts): written by the stores in the transaction of
+ * the change an event tells of, read by listeners resuming from an id, pruned to at least
+ * the latest 1,000 events or 24 hours per user. `chat_id` has no foreign key: a chat's
+ * deletion is itself an event that outlives the chat.
+ */
+export const events = sqliteTable(
+  'events',
+  {
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    /** 1, 2, 3... per user, in commit order (users.last_event_id hands them out). */
+    id: integer('id').notNull(),
+    chatId: text('chat_id').notNull(),
+    type: text('type', { enum: RETAINED_EVENT_TYPES }).notNull(),
+    at: timestamp('at').notNull(),
+    /** The event's `data` as JSON text, written once and relayed as is. */
+    data: text('data').notNull(),
+  },
+  (table) => [primaryKey({ columns: [table.userId, table.id] }), index('events_at_idx').on(table.at)],
+);
+
+/**
+ * The text a streaming answer has so far, saved every 250 ms while it streams, so that a
+ * listener attaching late (on any instance) gets it, and a crash keeps it on the failed
+ * pair. The row goes when the pair is completed.
+ */
+export const pairProgress = sqliteTable('pair_progress', {
+  qaPairId: text('qa_pair_id')
+    .primaryKey()
+    .references(() => qaPairs.id, { onDelete: 'cascade' }),
+  text: text('text').notNull(),
+  updatedAt: timestamp('updated_at').notNull(),
+});
+
+/**
+ * Single-use tickets for the event stream, for browsers (which cannot set headers on a
+ * WebSocket): only a SHA-256 of the ticket is kept, and it is deleted when redeemed.
+ */
+export const eventTickets = sqliteTable(
+  'event_tickets',
+  {
+    ticketHash: text('ticket_hash').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    expiresAt: timestamp('expires_at').notNull(),
+  },
+  (table) => [index('event_tickets_expires_idx').on(table.expiresAt)],
 );
 
 // The rows the stores return are the domain's (src/domain/types.ts): each table's row type

@@ -6,6 +6,8 @@ import type { BranchRow, BranchWithHead } from '../../domain/types.js';
 import type { BranchStore, CreateBranchResult, RenameBranchResult } from '../contract.js';
 import { exclusivePairsOf } from '../shared-sql.js';
 import { isPgError } from './errors.js';
+import { eventOf } from '../../domain/events.js';
+import { recordEvent } from './events.js';
 import { chatChanged, countBranches, lockChat } from './shared.js';
 
 /** Branches on PostgreSQL; changes take the chat's row lock, as asks do, so caps and counts hold. */
@@ -42,6 +44,9 @@ export function createPgBranchStore(db: PgDb): BranchStore {
           if (!row) throw new Error(`branch ${branch.id} was not inserted`);
           await tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId));
           await chatChanged(tx, branch.chatId);
+          await recordEvent(tx, eventOf.branchCreated(row, branch.createdAt));
+          const chat = { id: branch.chatId, userId: branch.userId };
+          await recordEvent(tx, eventOf.branchActivated(chat, branch.id, branch.createdAt));
           return { status: 'created', branch: row };
         });
       } catch (error) {
@@ -52,8 +57,14 @@ export function createPgBranchStore(db: PgDb): BranchStore {
 
     async activate(chatId: string, branchId: string): Promise<void> {
       await db.transaction(async (tx) => {
-        await tx.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId));
+        const [chat] = await tx
+          .update(chats)
+          .set({ activeBranchId: branchId })
+          .where(eq(chats.id, chatId))
+          .returning({ id: chats.id, userId: chats.userId });
+        if (!chat) return;
         await chatChanged(tx, chatId);
+        await recordEvent(tx, eventOf.branchActivated(chat, branchId, new Date()));
       });
     },
 
@@ -67,6 +78,7 @@ export function createPgBranchStore(db: PgDb): BranchStore {
             .returning();
           if (!branch) return { status: 'missing' };
           await chatChanged(tx, branch.chatId);
+          await recordEvent(tx, eventOf.branchUpdated(branch, now));
           return { status: 'renamed', branch };
         });
       } catch (error) {
@@ -105,6 +117,12 @@ export function createPgBranchStore(db: PgDb): BranchStore {
           })
           .where(eq(chats.id, input.chatId));
         await chatChanged(tx, input.chatId);
+        const now = new Date();
+        await recordEvent(tx, eventOf.branchDeleted(branch, exclusive.length, now));
+        if (input.activateBranchId) {
+          const chat = { id: input.chatId, userId: branch.userId };
+          await recordEvent(tx, eventOf.branchActivated(chat, input.activateBranchId, now));
+        }
         return exclusive.length;
       });
     },

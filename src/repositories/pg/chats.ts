@@ -3,6 +3,8 @@ import type { PgDb } from '../../db/pg/client.js';
 import { chats, deletedChats } from '../../db/pg/schema.js';
 import type { ChatCursor, ChatRow, ChatSettings } from '../../domain/types.js';
 import type { ChatStore, NewChat } from '../contract.js';
+import { eventOf } from '../../domain/events.js';
+import { recordEvent } from './events.js';
 import { chatListChanged, insertChatWithMainBranch, wasDeleted } from './shared.js';
 
 /** Chats on PostgreSQL: each method one statement or one short transaction. */
@@ -40,7 +42,11 @@ export function createPgChatStore(db: PgDb): ChatStore {
     },
 
     async create(chat: NewChat, mainBranchId: string): Promise<ChatRow> {
-      return db.transaction((tx) => insertChatWithMainBranch(tx, chat, mainBranchId));
+      return db.transaction(async (tx) => {
+        const row = await insertChatWithMainBranch(tx, chat, mainBranchId);
+        await recordEvent(tx, eventOf.chatCreated(row, chat.createdAt));
+        return row;
+      });
     },
 
     async listForUser(userId: string, limit: number, cursor?: ChatCursor): Promise<ChatRow[]> {
@@ -63,7 +69,10 @@ export function createPgChatStore(db: PgDb): ChatStore {
           .set({ ...changes, updatedAt: now, version: sql`${chats.version} + 1` })
           .where(eq(chats.id, id))
           .returning();
-        if (row) await chatListChanged(tx, row.userId);
+        if (row) {
+          await chatListChanged(tx, row.userId);
+          await recordEvent(tx, eventOf.chatUpdated(row, now));
+        }
         return row;
       });
     },
@@ -75,6 +84,7 @@ export function createPgChatStore(db: PgDb): ChatStore {
         if (!deleted) return false;
         await tx.insert(deletedChats).values({ id, userId: deleted.userId }).onConflictDoNothing();
         await chatListChanged(tx, deleted.userId);
+        await recordEvent(tx, eventOf.chatDeleted({ id, userId: deleted.userId }, new Date()));
         return true;
       });
     },

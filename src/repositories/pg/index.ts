@@ -3,6 +3,7 @@ import type { Storage } from '../contract.js';
 import { createPgBranchStore } from './branches.js';
 import { createPgChatLock } from './chat-lock.js';
 import { createPgChatStore } from './chats.js';
+import { createPgEventLog } from './events.js';
 import { createPgIdempotencyStore } from './idempotency.js';
 import { createPgLiveness } from './liveness.js';
 import { createPgPairStore } from './pairs.js';
@@ -25,6 +26,7 @@ export interface PgStorageOptions {
  */
 export function createPgStorage(database: OpenedPgDatabase, options: PgStorageOptions): Storage {
   const { db } = database;
+  const log = createPgEventLog(db, { createClient: database.createClient });
   return {
     users: createPgUserStore(db),
     chats: createPgChatStore(db),
@@ -33,6 +35,8 @@ export function createPgStorage(database: OpenedPgDatabase, options: PgStorageOp
     transfer: createPgTransferStore(db),
     search: createPgSearchStore(db),
     idempotency: createPgIdempotencyStore(db),
+    events: log.store,
+    eventTickets: log.tickets,
     chatLock: createPgChatLock(database.lockPool, options.onLockLost ? { onLockLost: options.onLockLost } : {}),
     liveness: createPgLiveness(db, database.heartbeatDb, options),
   };

@@ -1,10 +1,12 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
-import { branches, chats, pendingPairs, qaPairs } from '../../db/pg/schema.js';
+import { branches, chats, pairProgress, pendingPairs, qaPairs } from '../../db/pg/schema.js';
+import { eventOf } from '../../domain/events.js';
+import { notifyProgress, recordEvent } from './events.js';
 import { askLookup, completionColumns, landAsk, type PairOutcome } from '../../domain/asks.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
 import { askedPair, branchOfAsk } from '../../domain/rows.js';
-import type { QaPairRow, TreeNode } from '../../domain/types.js';
+import type { ChatRow, QaPairRow, TreeNode } from '../../domain/types.js';
 import type { BeginAskInput, BeginAskResult, PairFragment, PairStore } from '../contract.js';
 import { renderingsOf } from '../../domain/render.js';
 import {
@@ -70,11 +72,12 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
     .prepare('pairs_tree_fragments');
 
   async function beginAsk(tx: Tx, input: BeginAskInput): Promise<BeginAskResult> {
+    let created: ChatRow | undefined;
     if (input.newChat) {
       // A deleted chat's id is never used again: its tombstone was committed with the
       // deletion, so an ask that no longer finds the chat finds the tombstone.
       if (await wasDeleted(tx, input.chatId)) return { status: 'chat_gone' };
-      await insertChatWithMainBranch(
+      created = await insertChatWithMainBranch(
         tx,
         {
           id: input.chatId,
@@ -128,13 +131,14 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
       .values({ qaPairId: pair.id, userId: input.userId, instanceId: options.instanceId, createdAt: input.now });
 
     const branchId = extendBranchId ?? input.newBranchId;
+    const newBranch = extendBranchId ? undefined : branchOfAsk({ ...input, branchId: input.newBranchId, parentId });
     if (extendBranchId) {
       await tx
         .update(branches)
         .set({ headPairId: pair.id, updatedAt: input.now })
         .where(eq(branches.id, extendBranchId));
-    } else {
-      await tx.insert(branches).values(branchOfAsk({ ...input, branchId: input.newBranchId, parentId }));
+    } else if (newBranch) {
+      await tx.insert(branches).values(newBranch);
     }
     await tx
       .update(chats)
@@ -147,6 +151,10 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
       })
       .where(eq(chats.id, input.chatId));
     await chatChanged(tx, input.chatId);
+    if (created) await recordEvent(tx, eventOf.chatCreated(created, input.now));
+    if (newBranch) await recordEvent(tx, eventOf.branchCreated(newBranch, input.now));
+    if (branchId !== chat.activeBranchId) await recordEvent(tx, eventOf.branchActivated(chat, branchId, input.now));
+    await recordEvent(tx, eventOf.pairStarted(pair, branchId, input.now));
     return { status: 'begun', pair, history, branchId };
   }
 
@@ -222,10 +230,38 @@ export function createPgPairStore(db: PgDb, options: { instanceId: string }): Pa
           .returning();
         if (!pair) return undefined;
         await tx.delete(pendingPairs).where(eq(pendingPairs.qaPairId, pairId));
+        await tx.delete(pairProgress).where(eq(pairProgress.qaPairId, pairId));
         await tx.update(chats).set({ updatedAt: outcome.answeredAt }).where(eq(chats.id, pair.chatId));
         await chatChanged(tx, pair.chatId);
+        await recordEvent(tx, eventOf.pairCompleted(pair, outcome.answeredAt));
         return pair;
       });
+    },
+
+    async saveProgress(pairId: string, text: string, now: Date): Promise<boolean> {
+      // Only while the pair is unfinished (a completed pair's progress row is gone for good),
+      // and the notification in the same statement, so it goes out only when a row was saved.
+      const result = await db.execute<{ user_id: string; chat_id: string }>(sql`
+        WITH saved AS (
+          INSERT INTO ${pairProgress} (qa_pair_id, text, updated_at)
+          SELECT id, ${text}, ${now.toISOString()}::timestamptz FROM ${qaPairs}
+          WHERE id = ${pairId} AND status IN ('pending', 'streaming')
+          ON CONFLICT (qa_pair_id) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at
+          RETURNING qa_pair_id
+        )
+        SELECT p.user_id, p.chat_id FROM ${qaPairs} p JOIN saved ON saved.qa_pair_id = p.id`);
+      const row = result.rows[0];
+      if (!row) return false;
+      await notifyProgress(db, { userId: row.user_id, chatId: row.chat_id, pairId });
+      return true;
+    },
+
+    async progressOf(pairId: string): Promise<string | undefined> {
+      const [row] = await db
+        .select({ text: pairProgress.text })
+        .from(pairProgress)
+        .where(eq(pairProgress.qaPairId, pairId));
+      return row?.text;
     },
   };
 }

@@ -5,6 +5,8 @@ import { planForkCopies, planImport, type ImportedChat } from '../../domain/tran
 import type { ChatRow } from '../../domain/types.js';
 import type { ForkChatInput, ImportChatResult, TransferStore } from '../contract.js';
 import { isPgError } from './errors.js';
+import { eventOf } from '../../domain/events.js';
+import { recordEvent } from './events.js';
 import { chatListChanged, insertChatWithMainBranch, insertInBatches } from './shared.js';
 
 /** The ids on the path from the first pair to `headPairId` (inclusive), as a subquery. */
@@ -55,6 +57,7 @@ export function createPgTransferStore(db: PgDb): TransferStore {
           await chatListChanged(tx, userId);
           const [chat] = await tx.select().from(chats).where(eq(chats.id, rows.chat.id));
           if (!chat) throw new Error(`imported chat ${rows.chat.id} vanished inside its own transaction`);
+          await recordEvent(tx, eventOf.chatCreated(chat, new Date()));
           return { status: 'imported', chat };
         });
       } catch (error) {
@@ -102,6 +105,7 @@ export function createPgTransferStore(db: PgDb): TransferStore {
           .where(eq(chats.id, chat.id))
           .returning();
         if (!updated) throw new Error(`forked chat ${chat.id} vanished inside its own transaction`);
+        await recordEvent(tx, eventOf.chatCreated(updated, new Date()));
         return updated;
       });
     },

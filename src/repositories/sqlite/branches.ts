@@ -2,6 +2,7 @@ import { asc, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { branches, chats, qaPairs } from '../../db/sqlite/schema.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
+import { eventOf } from '../../domain/events.js';
 import type { BranchRow, BranchWithHead } from '../../domain/types.js';
 import type { BranchStore, CreateBranchResult, RenameBranchResult } from '../contract.js';
 import { exclusivePairsOf } from '../shared-sql.js';
@@ -33,6 +34,9 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
           const row = tx.insert(branches).values(branch).returning().get();
           tx.update(chats).set({ activeBranchId: branch.id }).where(eq(chats.id, branch.chatId)).run();
           shared.chatChanged(branch.chatId);
+          const chat = { id: branch.chatId, userId: branch.userId };
+          shared.recordEvent(eventOf.branchCreated(row, branch.createdAt));
+          shared.recordEvent(eventOf.branchActivated(chat, branch.id, branch.createdAt));
           return { status: 'created', branch: row };
         });
       } catch (error) {
@@ -43,8 +47,15 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
 
     async activate(chatId: string, branchId: string): Promise<void> {
       db.transaction((tx) => {
-        tx.update(chats).set({ activeBranchId: branchId }).where(eq(chats.id, chatId)).run();
+        const chat = tx
+          .update(chats)
+          .set({ activeBranchId: branchId })
+          .where(eq(chats.id, chatId))
+          .returning({ id: chats.id, userId: chats.userId })
+          .get();
+        if (!chat) return;
         shared.chatChanged(chatId);
+        shared.recordEvent(eventOf.branchActivated(chat, branchId, new Date()));
       });
     },
 
@@ -54,6 +65,7 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
           const branch = tx.update(branches).set({ name, updatedAt: now }).where(eq(branches.id, id)).returning().get();
           if (!branch) return { status: 'missing' };
           shared.chatChanged(branch.chatId);
+          shared.recordEvent(eventOf.branchUpdated(branch, now));
           return { status: 'renamed', branch };
         });
       } catch (error) {
@@ -92,6 +104,12 @@ export function createSqliteBranchStore(db: SqliteDb, shared: SharedStatements):
           .where(eq(chats.id, input.chatId))
           .run();
         shared.chatChanged(input.chatId);
+        const now = new Date();
+        shared.recordEvent(eventOf.branchDeleted(branch, exclusive.length, now));
+        if (input.activateBranchId) {
+          const chat = { id: input.chatId, userId: branch.userId };
+          shared.recordEvent(eventOf.branchActivated(chat, input.activateBranchId, now));
+        }
         return exclusive.length;
       });
     },

@@ -1,6 +1,7 @@
 import { and, desc, eq, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { chats, deletedChats } from '../../db/sqlite/schema.js';
+import { eventOf } from '../../domain/events.js';
 import type { ChatCursor, ChatRow, ChatSettings } from '../../domain/types.js';
 import type { ChatStore, NewChat } from '../contract.js';
 import type { SharedStatements } from './shared.js';
@@ -31,7 +32,11 @@ export function createSqliteChatStore(db: SqliteDb, shared: SharedStatements): C
     },
 
     async create(chat: NewChat, mainBranchId: string): Promise<ChatRow> {
-      return db.transaction(() => shared.insertChatWithMainBranch(chat, mainBranchId));
+      return db.transaction(() => {
+        const row = shared.insertChatWithMainBranch(chat, mainBranchId);
+        shared.recordEvent(eventOf.chatCreated(row, chat.createdAt));
+        return row;
+      });
     },
 
     async listForUser(userId: string, limit: number, cursor?: ChatCursor): Promise<ChatRow[]> {
@@ -57,7 +62,10 @@ export function createSqliteChatStore(db: SqliteDb, shared: SharedStatements): C
           .where(eq(chats.id, id))
           .returning()
           .get();
-        if (chat) shared.chatListChanged(chat.userId);
+        if (chat) {
+          shared.chatListChanged(chat.userId);
+          shared.recordEvent(eventOf.chatUpdated(chat, now));
+        }
         return chat;
       });
     },
@@ -69,6 +77,7 @@ export function createSqliteChatStore(db: SqliteDb, shared: SharedStatements): C
         if (!deleted) return false;
         tx.insert(deletedChats).values({ id, userId: deleted.userId }).onConflictDoNothing().run();
         shared.chatListChanged(deleted.userId);
+        shared.recordEvent(eventOf.chatDeleted({ id, userId: deleted.userId }, new Date()));
         return true;
       });
     },

@@ -6,6 +6,7 @@ import { createSqliteChatStore } from './chats.js';
 import { createSqliteIdempotencyStore } from './idempotency.js';
 import { createSqlitePairStore } from './pairs.js';
 import { createSqliteSearchStore } from './search.js';
+import { createSqliteEventLog } from './events.js';
 import { createSharedStatements } from './shared.js';
 import { createSqliteTransferStore } from './transfer.js';
 import { createSqliteUserStore } from './users.js';
@@ -16,8 +17,9 @@ import { createSqliteUserStore } from './users.js';
  * nothing needs a heartbeat.
  */
 export function createSqliteStorage(db: SqliteDb, instanceId: string): Storage {
-  const shared = createSharedStatements(db);
-  const pairs = createSqlitePairStore(db, shared);
+  const log = createSqliteEventLog(db);
+  const shared = createSharedStatements(db, log);
+  const pairs = createSqlitePairStore(db, shared, log);
   return {
     users: createSqliteUserStore(db),
     chats: createSqliteChatStore(db, shared),
@@ -26,6 +28,8 @@ export function createSqliteStorage(db: SqliteDb, instanceId: string): Storage {
     transfer: createSqliteTransferStore(db, shared),
     search: createSqliteSearchStore(db),
     idempotency: createSqliteIdempotencyStore(db),
+    events: log.store,
+    eventTickets: log.tickets,
     chatLock: createKeyedLock(),
     liveness: {
       instanceId,

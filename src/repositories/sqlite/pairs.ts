@@ -1,12 +1,14 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
-import { branches, chats, qaPairs, users } from '../../db/sqlite/schema.js';
+import { branches, chats, pairProgress, qaPairs, users } from '../../db/sqlite/schema.js';
+import { eventOf } from '../../domain/events.js';
 import { askLookup, completionColumns, landAsk, type PairOutcome } from '../../domain/asks.js';
 import { MAX_BRANCHES_PER_CHAT } from '../../domain/limits.js';
 import { askedPair, branchOfAsk } from '../../domain/rows.js';
-import type { QaPairRow, StoredSearchResult, TreeNode } from '../../domain/types.js';
+import type { ChatRow, QaPairRow, StoredSearchResult, TreeNode } from '../../domain/types.js';
 import type { BeginAskInput, BeginAskResult, PairFragment, PairStore } from '../contract.js';
 import { renderingsOf } from '../../domain/render.js';
+import type { SqliteEventLog } from './events.js';
 import { setTo, type SharedStatements } from './shared.js';
 
 /**
@@ -16,6 +18,7 @@ import { setTo, type SharedStatements } from './shared.js';
 export function createSqlitePairStore(
   db: SqliteDb,
   shared: SharedStatements,
+  log: Pick<SqliteEventLog, 'emit'>,
 ): PairStore & {
   /** Fails every pending or streaming pair (at start-up nothing can still be working on one). */
   failUnfinished(errorCode: string, errorMessage: string, now: Date): number;
@@ -119,6 +122,23 @@ export function createSqlitePairStore(
     .set({ rendered: setTo<string | null>('rendered'), renderedNode: setTo<string | null>('renderedNode') })
     .where(eq(qaPairs.id, p('id')))
     .prepare();
+  const saveProgress = db
+    .insert(pairProgress)
+    .values({ qaPairId: p('pairId'), text: p('text'), updatedAt: p('now') })
+    .onConflictDoUpdate({
+      target: pairProgress.qaPairId,
+      set: { text: sql`excluded.text`, updatedAt: sql`excluded.updated_at` },
+    })
+    .prepare();
+  const progressOf = db
+    .select({ text: pairProgress.text })
+    .from(pairProgress)
+    .where(eq(pairProgress.qaPairId, p('pairId')))
+    .prepare();
+  const dropProgress = db
+    .delete(pairProgress)
+    .where(eq(pairProgress.qaPairId, p('pairId')))
+    .prepare();
   const touchChat = db
     .update(chats)
     .set({ updatedAt: setTo<Date>('updatedAt') })
@@ -126,10 +146,11 @@ export function createSqlitePairStore(
     .prepare();
 
   function beginAsk(input: BeginAskInput): BeginAskResult {
+    let created: ChatRow | undefined;
     if (input.newChat) {
       // A deleted chat's id is never used again (an ask queued before the deletion ends here).
       if (shared.wasDeleted(input.chatId)) return { status: 'chat_gone' };
-      shared.insertChatWithMainBranch(
+      created = shared.insertChatWithMainBranch(
         {
           id: input.chatId,
           userId: input.userId,
@@ -168,13 +189,18 @@ export function createSqlitePairStore(
     if (!pair) throw new Error(`pair ${input.pairId} was not inserted`);
 
     const branchId = extendBranchId ?? input.newBranchId;
+    const newBranch = extendBranchId ? undefined : branchOfAsk({ ...input, branchId: input.newBranchId, parentId });
     if (extendBranchId) {
       moveBranchHead.run({ id: extendBranchId, headPairId: pair.id, updatedAt: input.now });
-    } else {
-      shared.insertBranch.run({ ...branchOfAsk({ ...input, branchId: input.newBranchId, parentId }) });
+    } else if (newBranch) {
+      shared.insertBranch.run({ ...newBranch });
     }
     recordAskOnChat.run({ id: input.chatId, seq, question: input.question, now: input.now, branchId });
     shared.chatChanged(input.chatId);
+    if (created) shared.recordEvent(eventOf.chatCreated(created, input.now));
+    if (newBranch) shared.recordEvent(eventOf.branchCreated(newBranch, input.now));
+    if (branchId !== chat.activeBranchId) shared.recordEvent(eventOf.branchActivated(chat, branchId, input.now));
+    shared.recordEvent(eventOf.pairStarted(pair, branchId, input.now));
     return { status: 'begun', pair, history, branchId };
   }
 
@@ -228,9 +254,23 @@ export function createSqlitePairStore(
         const pair = completePair.get({ id: pairId, ...completionColumns(asked, outcome) });
         if (!pair) return undefined;
         touchChat.run({ id: pair.chatId, updatedAt: outcome.answeredAt });
+        dropProgress.run({ pairId });
         shared.chatChanged(pair.chatId);
+        shared.recordEvent(eventOf.pairCompleted(pair, outcome.answeredAt));
         return pair;
       });
+    },
+
+    async saveProgress(pairId: string, text: string, now: Date): Promise<boolean> {
+      const pair = find.get({ id: pairId });
+      if (!pair || (pair.status !== 'pending' && pair.status !== 'streaming')) return false;
+      saveProgress.run({ pairId, text, now });
+      log.emit({ kind: 'progress', userId: pair.userId, chatId: pair.chatId, pairId });
+      return true;
+    },
+
+    async progressOf(pairId: string): Promise<string | undefined> {
+      return progressOf.get({ pairId })?.text;
     },
 
     failUnfinished(errorCode: string, errorMessage: string, now: Date): number {
@@ -248,12 +288,27 @@ export function createSqlitePairStore(
           .where(inArray(users.id, tx.select({ id: qaPairs.userId }).from(qaPairs).where(unfinished)))
           .run();
         // Left unrendered (any rendering they carried is cleared: the pair just changed): reads
-        // render them live until the lifecycle's backfill stores their rendering.
-        return tx
+        // render them live until the lifecycle's backfill stores their rendering. The text a
+        // stream had saved is kept as the failed pair's partial answer.
+        const failed = tx
           .update(qaPairs)
-          .set({ status: 'failed', errorCode, errorMessage, answeredAt: now, rendered: null, renderedNode: null })
+          .set({
+            status: 'failed',
+            errorCode,
+            errorMessage,
+            answeredAt: now,
+            answer: sql`coalesce((SELECT ${pairProgress.text} FROM ${pairProgress} WHERE ${pairProgress.qaPairId} = ${qaPairs.id}), ${qaPairs.answer})`,
+            rendered: null,
+            renderedNode: null,
+          })
           .where(unfinished)
-          .run().changes;
+          .returning()
+          .all();
+        for (const pair of failed) {
+          dropProgress.run({ pairId: pair.id });
+          shared.recordEvent(eventOf.pairCompleted(pair, now));
+        }
+        return failed.length;
       });
     },
   };

@@ -4,6 +4,7 @@ import { branches, chats, deletedChats, qaPairs, users } from '../../db/sqlite/s
 import { chatWithMainBranch, type NewChatFields } from '../../domain/rows.js';
 import type { ChatRow, QaPairRow } from '../../domain/types.js';
 import type { PairFragment } from '../contract.js';
+import type { SqliteEventLog } from './events.js';
 
 /**
  * What several SQLite stores share: the path walk and the statements of rows that more
@@ -42,7 +43,7 @@ export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Error && 'code' in error && error.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
-export function createSharedStatements(db: SqliteDb) {
+export function createSharedStatements(db: SqliteDb, log: SqliteEventLog) {
   const p = sql.placeholder;
   const findChat = db
     .select()
@@ -130,6 +131,8 @@ export function createSharedStatements(db: SqliteDb) {
   return {
     findChat,
     findBranch,
+    /** Records an event in the caller's transaction (see ./events.ts). */
+    recordEvent: log.record,
     /**
      * Records a change visible in the chat's views: its version and its owner's chat-list
      * version go up. Called inside the transaction of the change.

@@ -2,6 +2,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { branches, chats, qaPairs } from '../../db/sqlite/schema.js';
 import { planForkCopies, planImport, type ImportedChat } from '../../domain/transfer.js';
+import { eventOf } from '../../domain/events.js';
 import type { ChatRow } from '../../domain/types.js';
 import type { ForkChatInput, ImportChatResult, TransferStore } from '../contract.js';
 import type { SharedStatements } from './shared.js';
@@ -81,6 +82,7 @@ export function createSqliteTransferStore(db: SqliteDb, shared: SharedStatements
         shared.chatListChanged(userId);
         const chat = shared.findChat.get({ id: rows.chat.id });
         if (!chat) throw new Error(`imported chat ${rows.chat.id} vanished inside its own transaction`);
+        shared.recordEvent(eventOf.chatCreated(chat, new Date()));
         return { status: 'imported', chat };
       });
     },
@@ -104,12 +106,14 @@ export function createSqliteTransferStore(db: SqliteDb, shared: SharedStatements
           .set({ headPairId: last?.id ?? null })
           .where(eq(branches.id, input.mainBranchId))
           .run();
-        return tx
+        const forked = tx
           .update(chats)
           .set({ qaCount: copies.length, lastSeq: copies.length, lastQuestion: last?.question ?? null })
           .where(eq(chats.id, chat.id))
           .returning()
           .get();
+        shared.recordEvent(eventOf.chatCreated(forked, new Date()));
+        return forked;
       });
     },
   };
