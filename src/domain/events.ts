@@ -209,3 +209,11 @@ export const eventOf = {
 /** How long, and how many, events each user's log keeps at least: whichever keeps more. */
 export const EVENT_LOG_MIN_COUNT = 1_000;
 export const EVENT_LOG_MIN_AGE_MS = 24 * 3_600_000;
+
+/**
+ * An event as every listener receives it (a stream's frame, a webhook's body):
+ * `{ id, type, chat_id, at, data }`, its stored data written in as is.
+ */
+export function eventJson(event: Pick<StoredEvent, 'id' | 'chatId' | 'at' | 'data'> & { type: EventType }): string {
+  return `{"id":${event.id},"type":${JSON.stringify(event.type)},"chat_id":${JSON.stringify(event.chatId)},"at":"${event.at.toISOString()}","data":${event.data}}`;
+}
