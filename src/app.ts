@@ -3,6 +3,7 @@ import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Options as AjvOptions } from 'ajv';
 import { fastifySSE } from '@fastify/sse';
+import fastifyWebsocket from '@fastify/websocket';
 import Fastify, { LogController, type FastifyServerOptions } from 'fastify';
 import pinoPretty from 'pino-pretty';
 import type { ChatbotProvider } from './chatbot/index.js';
@@ -13,6 +14,7 @@ import chatbotPlugin from './plugins/chatbot.js';
 import databasePlugin from './plugins/database.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
 import searchIndexerPlugin from './plugins/search-indexer.js';
+import eventLogPlugin from './plugins/event-log.js';
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestLogPlugin from './plugins/request-log.js';
@@ -25,6 +27,7 @@ import branchRoutes from './routes/branches.js';
 import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
 import portabilityRoutes from './routes/portability.js';
+import eventRoutes from './routes/events.js';
 import searchRoutes from './routes/search.js';
 import serverRoutes from './routes/server.js';
 import userRoutes from './routes/users.js';
@@ -179,7 +182,10 @@ export async function buildApp(options: BuildAppOptions) {
     corsOrigins: config.corsOrigins,
   });
   await app.register(metricsPlugin, { token: config.metricsToken });
-  await app.register(fastifySSE);
+  // Heartbeats keep idle streams open through proxies (ask streams and event streams alike).
+  await app.register(fastifySSE, { heartbeatInterval: config.events.heartbeatMs });
+  // Clients only listen on a WebSocket: a frame of theirs is never more than a few bytes.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
   await app.register(swaggerPlugin, { staticDir: options.files?.swaggerUiDir });
   await app.register(databasePlugin, {
     config: config.database,
@@ -196,6 +202,7 @@ export async function buildApp(options: BuildAppOptions) {
     allowSignup: config.allowSignup,
     historyMaxTurns: config.historyMaxTurns,
     viewCacheBytes: config.viewCacheBytes,
+    events: config.events,
     idempotencyTtlHours: config.idempotencyTtlHours,
     ...(config.database.engine === 'pg'
       ? { instances: { heartbeatMs: config.database.heartbeatMs, staleAfterMs: config.database.staleAfterMs } }
@@ -203,6 +210,7 @@ export async function buildApp(options: BuildAppOptions) {
   });
   await app.register(lifecyclePlugin, { shutdownGraceMs: config.shutdownGraceMs });
   await app.register(searchIndexerPlugin);
+  await app.register(eventLogPlugin);
   await app.register(authPlugin);
 
   await app.register(healthRoutes);
@@ -213,6 +221,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(branchRoutes);
   await app.register(searchRoutes);
   await app.register(portabilityRoutes);
+  await app.register(eventRoutes, { heartbeatMs: config.events.heartbeatMs });
   await app.register(webPlugin, { dir: options.webDir ?? options.files?.webDir });
 
   await app.ready();

@@ -37,6 +37,10 @@ export const ConfigSchema = Type.Object({
   UPSTREAM_RETRY_BASE_MS: Type.Integer({ minimum: 1, maximum: 60_000, default: 250 }),
   HISTORY_MAX_TURNS: Type.Integer({ minimum: 0, maximum: 1000, default: 20 }),
   VIEW_CACHE_MB: Type.Integer({ minimum: 0, maximum: 4096, default: 32 }),
+  EVENTS_MAX_STREAMS_PER_USER: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+  EVENTS_BUFFER_KB: Type.Integer({ minimum: 16, maximum: 1_048_576, default: 1024 }),
+  EVENTS_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
+  EVENTS_PROGRESS_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
   ALLOW_SIGNUP: Type.Boolean({ default: true }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600 }),
@@ -121,6 +125,16 @@ export interface AppConfig {
   historyMaxTurns: number;
   /** Bytes of rendered views kept in memory (0: none). */
   viewCacheBytes: number;
+  events: {
+    /** Open event streams per user and instance; one more gets 429. */
+    maxStreamsPerUser: number;
+    /** Bytes queued for one stream before it is closed as too slow (it can resume). */
+    maxBufferedBytes: number;
+    /** How often an idle stream sends a heartbeat (an SSE comment, a WebSocket ping). */
+    heartbeatMs: number;
+    /** How often a streaming answer saves its text so far, for other instances and recovery. */
+    progressMs: number;
+  };
   adminApiKey: string | undefined;
   allowSignup: boolean;
   logLevel: string;
@@ -312,6 +326,12 @@ function deriveConfig(raw: RawConfig): AppConfig {
     idempotencyTtlHours: raw.IDEMPOTENCY_TTL_HOURS,
     historyMaxTurns: raw.HISTORY_MAX_TURNS,
     viewCacheBytes: raw.VIEW_CACHE_MB * 1024 * 1024,
+    events: {
+      maxStreamsPerUser: raw.EVENTS_MAX_STREAMS_PER_USER,
+      maxBufferedBytes: raw.EVENTS_BUFFER_KB * 1024,
+      heartbeatMs: raw.EVENTS_HEARTBEAT_MS,
+      progressMs: raw.EVENTS_PROGRESS_MS,
+    },
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,
     logLevel: raw.LOG_LEVEL,

@@ -5,8 +5,8 @@ import fp from 'fastify-plugin';
 /** Routes that load balancers and scrapers poll: their lines are debug, or they drown the rest. */
 const PROBE_ROUTES = new Set(['/health', '/ready', '/metrics']);
 
-/** A query parameter whose name says it carries a credential (api_key, token, password, secret ...). */
-const SECRET_PARAM = /key|token|passw|secret|auth|credential|signature/i;
+/** A query parameter whose name says it carries a credential (api_key, token, ticket, password, secret ...). */
+const SECRET_PARAM = /key|token|ticket|passw|secret|auth|credential|signature/i;
 
 export const REDACTED = '[redacted]';
 

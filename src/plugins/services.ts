@@ -26,7 +26,15 @@ export default fp<ServicesOptions>(
     fastify.decorate('storage', storage);
     fastify.decorate(
       'services',
-      createServices(storage, { chatbot: fastify.chatbot, telemetry: fastify.telemetry }, options),
+      createServices(
+        storage,
+        {
+          chatbot: fastify.chatbot,
+          telemetry: fastify.telemetry,
+          onBackgroundError: (err) => fastify.log.warn({ err }, 'live events: a background read or write failed'),
+        },
+        options,
+      ),
     );
   },
   { name: 'services', dependencies: ['database', 'chatbot', 'metrics'] },

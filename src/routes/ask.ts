@@ -23,7 +23,7 @@ Server-Sent Events (errors found before the question is stored are still plain J
 A client that disconnects does not stop the answer: it is completed and stored, and GET of the chat shows it.`;
 
 /** Relays a streaming ask as SSE events, in order, never letting a gone client break the ask. */
-function sseSink(reply: FastifyReply, replayed: boolean): AskEventSink {
+export function sseSink(reply: FastifyReply, replayed: boolean): AskEventSink {
   if (replayed) reply.header('idempotent-replayed', 'true');
   let queue: Promise<void> = Promise.resolve();
   // @fastify/sse waits for 'drain' under backpressure, which never comes once the client

@@ -13,6 +13,7 @@ import type { AccessService, Actor } from './access.js';
 import { findPairOfChat, type ChatStores } from './chats.js';
 import { historyLimitOf, providerSettings, toTurns } from './context.js';
 import { noTelemetry, type Telemetry } from './telemetry.js';
+import type { AnswerRelay, RelayedAnswer } from './live-answers.js';
 import { describeFailure, UPSTREAM_FAILURES } from './upstream-failures.js';
 
 export interface AskInput {
@@ -64,6 +65,8 @@ export function createConversationService(deps: {
   chatLock: ChatLock;
   historyMaxTurns: number;
   telemetry?: Telemetry;
+  /** Where a streaming answer is told as it happens, beyond its own client (reattach, event listeners). */
+  relay?: AnswerRelay;
 }) {
   const { stores, access, chatbot, chatLock } = deps;
   const telemetry = deps.telemetry ?? noTelemetry;
@@ -125,17 +128,24 @@ export function createConversationService(deps: {
     const startedAt = performance.now();
     const elapsed = () => Math.round(performance.now() - startedAt);
     let completed: QaPairRow | undefined;
+    let relayed: RelayedAnswer | undefined;
     try {
       let reply;
       try {
         if (options.stream) {
           const observer = options.stream;
           telemetry.streamsInFlight(1);
+          relayed = deps.relay?.({ chatId: input.chatId, branchId, pair });
           observer.onStart({ chatId: input.chatId, branchId, pair });
           reply = await chatbot
             .stream(request, (event) => {
-              if (event.type === 'token') partial += event.text;
-              else searchResults = event.searchResults;
+              if (event.type === 'token') {
+                partial += event.text;
+                relayed?.token(event.text);
+              } else {
+                searchResults = event.searchResults;
+                relayed?.searchResults(event.searchResults);
+              }
               observer.onEvent(event);
             })
             .finally(() => telemetry.streamsInFlight(-1));
@@ -149,6 +159,7 @@ export function createConversationService(deps: {
       } finally {
         detach();
       }
+      await relayed?.settle();
       completed = await stores.pairs.complete(pair.id, {
         status: 'answered',
         answer: storable(reply.answer),
@@ -161,9 +172,10 @@ export function createConversationService(deps: {
       telemetry.pairStored('answered');
     } catch (error) {
       const failure = describeFailure(error, pair.id, shutdown.signal.aborted);
+      await relayed?.settle();
       // Should even this write fail, the client still gets the real error; the pair stays
       // pending and the next start-up marks it failed.
-      await stores.pairs
+      const failed = await stores.pairs
         .complete(pair.id, {
           status: 'failed',
           errorCode: failure.code,
@@ -177,10 +189,15 @@ export function createConversationService(deps: {
         })
         .catch(() => undefined);
       telemetry.pairStored('failed');
+      relayed?.end(failed ? { kind: 'stored', pair: failed } : { kind: 'error', error: failure });
       throw failure;
     }
     // The chat was deleted while the chatbot was answering: the answer has nowhere to go.
-    if (!completed) throw chatNotFound();
+    if (!completed) {
+      relayed?.end({ kind: 'error', error: chatNotFound() });
+      throw chatNotFound();
+    }
+    relayed?.end({ kind: 'stored', pair: completed });
     return { chatId: input.chatId, branchId, pair: completed };
   }
 

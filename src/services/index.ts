@@ -6,7 +6,10 @@ import { createBranchService } from './branches.js';
 import { createChatService } from './chats.js';
 import { createContextService } from './context.js';
 import { createConversationService } from './conversation.js';
+import { createEventHub } from './event-hub.js';
+import { createEventService } from './events.js';
 import { createIdempotencyService } from './idempotency.js';
+import { createAnswerRelay, createLiveAnswers } from './live-answers.js';
 import { createPortabilityService } from './portability.js';
 import { createSearchService } from './search.js';
 import type { Telemetry } from './telemetry.js';
@@ -22,6 +25,15 @@ export interface ServiceOptions {
   idempotencyTtlHours: number;
   /** The view cache's bound in bytes; 0 keeps no views. */
   viewCacheBytes: number;
+  events: {
+    maxStreamsPerUser: number;
+    maxBufferedBytes: number;
+    progressMs: number;
+    /** How long a stream ticket is valid. */
+    ticketTtlMs?: number;
+    /** The clock tickets expire by (tests move it). */
+    now?: () => Date;
+  };
 }
 
 /** The stores the command line needs: no chat lock, no liveness (a server may be running beside it). */
@@ -50,7 +62,7 @@ export type StorageServices = ReturnType<typeof createStorageServices>;
 /** Every service of the HTTP app, over one storage and one chatbot. */
 export function createServices(
   storage: Storage,
-  deps: { chatbot: ChatbotProvider; telemetry?: Telemetry },
+  deps: { chatbot: ChatbotProvider; telemetry?: Telemetry; onBackgroundError?: (error: unknown) => void },
   options: ServiceOptions,
 ) {
   const base = createStorageServices(storage, options);
@@ -58,6 +70,18 @@ export function createServices(
   // One lock for everything that must not interleave with an ask on the same chat.
   const { chatLock } = storage;
   const branches = createBranchService({ stores: storage, access, chatLock });
+  const onError = deps.onBackgroundError ?? (() => undefined);
+  const answers = createLiveAnswers({ pairs: storage.pairs, progressMs: options.events.progressMs, onError });
+  const hub = createEventHub({
+    events: storage.events,
+    pairs: storage.pairs,
+    isLocal: answers.isLive,
+    options: {
+      maxBufferedBytes: options.events.maxBufferedBytes,
+      maxListenersPerUser: options.events.maxStreamsPerUser,
+    },
+    onError,
+  });
   const context = createContextService({
     stores: storage,
     access,
@@ -79,6 +103,17 @@ export function createServices(
       ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
     }),
     search: createSearchService({ stores: storage, access }),
+    hub,
+    events: createEventService({
+      stores: storage,
+      access,
+      hub,
+      answers,
+      options: {
+        ticketTtlMs: options.events.ticketTtlMs ?? 60_000,
+        ...(options.events.now ? { now: options.events.now } : {}),
+      },
+    }),
     idempotency: createIdempotencyService({
       keys: storage.idempotency,
       access,
@@ -91,6 +126,7 @@ export function createServices(
       chatLock,
       historyMaxTurns: options.historyMaxTurns,
       ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
+      relay: createAnswerRelay({ answers, hub, events: storage.events, onError }),
     }),
   };
   // Idempotency and streaming around the conversation: what POST /search decides.

@@ -65,3 +65,10 @@ export function describeFailure(error: unknown, qaPairId: string, shuttingDown: 
   internal.cause = error;
   return internal;
 }
+
+/** The HTTP status an error code stored on a failed pair is told with (its ask's status). */
+export function failureStatus(code: string): number {
+  if (code === INTERRUPTED.code) return INTERRUPTED.status;
+  if (code === 'INTERNAL_ERROR') return 500;
+  return Object.values(UPSTREAM_FAILURES).find((failure) => failure.code === code)?.status ?? 502;
+}

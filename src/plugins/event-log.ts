@@ -1,0 +1,38 @@
+import fp from 'fastify-plugin';
+
+/** How often each user's event log is pruned, and expired stream tickets purged. */
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * Keeps the event log bounded (at least the latest 1,000 events or 24 hours per user stay,
+ * whichever is more) and closes every live stream at shutdown, once running asks have
+ * been drained (registered after the lifecycle plugin, so its preClose runs after that
+ * one's): listeners reconnect to another instance and resume from their last id.
+ */
+export default fp(
+  async (fastify) => {
+    const { events } = fastify.services;
+    let running: Promise<void> | undefined;
+    const run = () => {
+      running ??= (async () => {
+        await events.pruneLog();
+        await events.purgeExpiredTickets();
+      })()
+        .catch((err: unknown) => fastify.log.warn({ err }, 'could not prune the event log'))
+        .finally(() => {
+          running = undefined;
+        });
+    };
+    const timer = setInterval(run, PRUNE_INTERVAL_MS);
+    timer.unref();
+    fastify.addHook('preClose', async () => {
+      clearInterval(timer);
+      events.close();
+      await running;
+    });
+    fastify.addHook('onClose', async () => {
+      await fastify.storage.events.close();
+    });
+  },
+  { name: 'event-log', dependencies: ['services', 'lifecycle'] },
+);
