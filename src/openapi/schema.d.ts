@@ -377,6 +377,100 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/users/{user_id}/events/tickets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Get a single-use ticket that opens the event stream without a key (valid 60 s)
+         * @description Browsers cannot set an Authorization header on a WebSocket (nor on an EventSource): send the ticket as ?ticket= instead. It works once, within a minute, and is never logged.
+         */
+        post: operations["createEventTicket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Stream the user's events (SSE, or WebSocket with an upgrade)
+         * @description A user's events, live: with `Accept: text/event-stream` as Server-Sent Events (event name = type, `id:` = the
+         *     event id), or with a WebSocket upgrade as JSON text frames. Each event is `{id, type, chat_id, at, data}`:
+         *
+         *     | type | data |
+         *     | --- | --- |
+         *     | `chat.created`, `chat.updated` | `{chat}`: the chat as GET .../chats lists it |
+         *     | `chat.deleted` | `{}` |
+         *     | `pair.started` | `{branch_id, qa_pair}`: the question is stored (status pending or streaming) |
+         *     | `pair.search_results` | `{qa_pair_id, search_results}` |
+         *     | `pair.token` | `{qa_pair_id, text}`: the next piece of a streaming answer (not kept: see the reattach route) |
+         *     | `pair.completed` | `{qa_pair}`: the stored pair, answered or failed |
+         *     | `branch.created`, `branch.updated` | `{branch: {id, name, fork_qa_pair_id, head_qa_pair_id, created_at, updated_at}}` |
+         *     | `branch.deleted` | `{branch_id, deleted_qa_pairs}` |
+         *     | `branch.activated` | `{branch_id}` |
+         *
+         *     The first frame is `ready` (`{last_event_id}`: where the stream starts). **Resume** with `Last-Event-ID` (SSE) or
+         *     `?after=ID`: what you missed is replayed first from the log, which keeps at least each user's latest 1,000 events
+         *     or 24 hours of them, whichever is more. When it no longer holds what follows your id you get `resync`
+         *     (`{last_event_id}`): reload what you show, then carry on. **Browsers** (no headers on a WebSocket): get a
+         *     single-use ticket from POST .../events/tickets and send `?ticket=`. Heartbeats (an SSE comment, a WebSocket ping)
+         *     keep idle streams open. A stream that falls too far behind is closed (WebSocket code 4008; SSE: the response ends)
+         *     and can resume; at shutdown streams close (WebSocket 1012) and resume on another instance.
+         */
+        get: operations["streamUserEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{user_id}/chats/{chat_id}/qa_pairs/{qa_pair_id}/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Follow an answer being written, from any instance (SSE)
+         * @description For a pair still being answered: `start`, the text so far as one `token`, then every later token and `done` (or `error`), as its ask stream ends; for a final pair, its `done` (or `error`) at once. The tokens add up to the stored answer.
+         *
+         *     **Streaming.** With `"stream": true` in the body, or `Accept: text/event-stream`, the answer comes as
+         *     Server-Sent Events (errors found before the question is stored are still plain JSON errors):
+         *
+         *     | event | data |
+         *     | --- | --- |
+         *     | `start` | `{chat_id, branch_id, qa_pair_id, parent_id}`: the question is stored, with status `streaming` |
+         *     | `search_results` | `{search_results: [{url, name, snippet}]}`, when the chatbot sends them (before its tokens) |
+         *     | `token` | `{text}`: the next piece of the answer, as the chatbot writes it |
+         *     | `done` | `{chat_id, branch_id, qa_pair}`: the stored pair, as the JSON answer would give it |
+         *     | `error` | the error body (`{statusCode, code, error, message, qa_pair_id}`), codes as for the JSON answer |
+         *
+         *     A client that disconnects does not stop the answer: it is completed and stored, and GET of the chat shows it.
+         */
+        get: operations["reattachToPair"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -3873,6 +3967,385 @@ export interface operations {
                      *       "code": "UNSUPPORTED_MEDIA_TYPE",
                      *       "error": "Unsupported Media Type",
                      *       "message": "Unsupported Media Type: send the body as JSON, with the header \"Content-Type: application/json\""
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    createEventTicket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID, lower case */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description Single use; send it as ?ticket= on the events route. Never logged. */
+                        ticket: string;
+                        /**
+                         * Format: date-time
+                         * @description ISO 8601, UTC
+                         */
+                        expires_at: string;
+                    };
+                };
+            };
+            /** @description Every error has this shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "VALIDATION_ERROR",
+                     *       "error": "Bad Request",
+                     *       "message": "body has an unknown field \"colour\": remove it (unknown fields are refused)",
+                     *       "details": [
+                     *         {
+                     *           "path": "body",
+                     *           "message": "has an unknown field \"colour\": remove it (unknown fields are refused)"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "A valid API key is required: send \"Authorization: Bearer <api_key>\" (an X-API-Key header is not accepted)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "This API key can only act for its own user"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "USER_NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "User not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    streamUserEvents: {
+        parameters: {
+            query?: {
+                /** @description Replay every event after this id first (the id of the last event you received; 0 for the whole log). For SSE the Last-Event-ID header does the same, and wins. */
+                after?: number;
+                /** @description A ticket from POST .../events/tickets, instead of the Authorization header (browsers) */
+                ticket?: string;
+            };
+            header?: {
+                "last-event-id"?: string;
+            };
+            path: {
+                /** @description A UUID, lower case */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events until the client leaves */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Every error has this shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "VALIDATION_ERROR",
+                     *       "error": "Bad Request",
+                     *       "message": "params/user_id must match pattern \"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\"",
+                     *       "details": [
+                     *         {
+                     *           "path": "params/user_id",
+                     *           "message": "must match pattern \"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "A valid API key is required: send \"Authorization: Bearer <api_key>\" (an X-API-Key header is not accepted)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "This API key can only act for its own user"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "USER_NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "User not found"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 406,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Not Acceptable",
+                     *       "message": "Not Acceptable"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 429,
+                     *       "code": "CHAT_BUSY",
+                     *       "error": "Too Many Requests",
+                     *       "message": "Too many questions are waiting in this chat; ask again when they are answered"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 503,
+                     *       "code": "UPSTREAM_UNAVAILABLE",
+                     *       "error": "Service Unavailable",
+                     *       "message": "The chatbot is temporarily unavailable; try again later",
+                     *       "qa_pair_id": "3f2a9c1e-7b4d-4e8a-9c6f-1d2e3f4a5b6c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reattachToPair: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A UUID, lower case */
+                user_id: string;
+                /** @description A UUID, lower case */
+                chat_id: string;
+                /** @description A UUID, lower case */
+                qa_pair_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Server-Sent Events until the answer is stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Every error has this shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 400,
+                     *       "code": "VALIDATION_ERROR",
+                     *       "error": "Bad Request",
+                     *       "message": "params/user_id must match pattern \"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\"",
+                     *       "details": [
+                     *         {
+                     *           "path": "params/user_id",
+                     *           "message": "must match pattern \"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$\""
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 401,
+                     *       "code": "UNAUTHORIZED",
+                     *       "error": "Unauthorized",
+                     *       "message": "A valid API key is required: send \"Authorization: Bearer <api_key>\" (an X-API-Key header is not accepted)"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 403,
+                     *       "code": "FORBIDDEN",
+                     *       "error": "Forbidden",
+                     *       "message": "This API key can only act for its own user"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 404,
+                     *       "code": "QA_PAIR_NOT_FOUND",
+                     *       "error": "Not Found",
+                     *       "message": "Question/answer pair not found in this chat"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description Every error has this shape */
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "statusCode": 406,
+                     *       "code": "BAD_REQUEST",
+                     *       "error": "Not Acceptable",
+                     *       "message": "Not Acceptable"
                      *     }
                      */
                     "application/json": components["schemas"]["ErrorResponse"];
