@@ -185,7 +185,9 @@ export async function buildApp(options: BuildAppOptions) {
   // Heartbeats keep idle streams open through proxies (ask streams and event streams alike).
   await app.register(fastifySSE, { heartbeatInterval: config.events.heartbeatMs });
   // Clients only listen on a WebSocket: a frame of theirs is never more than a few bytes.
-  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 } });
+  // Every WebSocket is an event stream: the event-log plugin closes them at shutdown, with
+  // 1012 (service restart) once running asks are drained, instead of the plugin's code-less close.
+  await app.register(fastifyWebsocket, { options: { maxPayload: 4096 }, preClose: async () => undefined });
   await app.register(swaggerPlugin, { staticDir: options.files?.swaggerUiDir });
   await app.register(databasePlugin, {
     config: config.database,

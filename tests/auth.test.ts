@@ -12,6 +12,7 @@ let app: App;
 let ada: TestUser;
 let bob: TestUser;
 let adaChatId: string;
+let adaPairId: string;
 const logLines: string[] = [];
 /** Everything the app logs, at every level: tests below read its request lines and look for credentials. */
 const logStream = new Writable({
@@ -34,6 +35,7 @@ useTestApp(
       payload: { user_id: ada.id, question: 'mine' },
     });
     adaChatId = asked.json<{ chat_id: string }>().chat_id;
+    adaPairId = asked.json<{ qa_pair: { id: string } }>().qa_pair.id;
   },
 );
 
@@ -61,6 +63,8 @@ const routes: {
   name: string;
   build: () => Promise<{ method: 'GET' | 'POST' | 'PATCH' | 'DELETE'; url: string; payload?: object }>;
   ok: number;
+  /** A stream that stays open while it succeeds: its success is checked over a real connection. */
+  endless?: boolean;
 }[] = [
   { name: 'GET /v1/users/me', build: async () => ({ method: 'GET', url: '/v1/users/me' }), ok: 200 },
   {
@@ -92,7 +96,32 @@ const routes: {
     },
     ok: 204,
   },
+  {
+    name: 'POST events/tickets',
+    build: async () => ({ method: 'POST', url: `/v1/users/${ada.id}/events/tickets` }),
+    ok: 201,
+  },
+  {
+    name: 'GET events',
+    build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/events` }),
+    ok: 200,
+    endless: true,
+  },
+  {
+    name: 'GET qa_pairs/:id/stream',
+    build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats/${adaChatId}/qa_pairs/${adaPairId}/stream` }),
+    ok: 200,
+  },
 ];
+
+/** The app on a loopback port, for the streams that stay open (opened once, on first use). */
+let listening: Promise<string> | undefined;
+const baseUrlOf = () =>
+  (listening ??= app.listen({ port: 0, host: '127.0.0.1' }).then(() => {
+    const address = app.server.address();
+    if (address === null || typeof address === 'string') throw new Error('not listening on a port');
+    return `http://127.0.0.1:${address.port}`;
+  }));
 
 describe('the auth matrix', () => {
   const expectations: [Credential, number | 'ok', string?][] = [
@@ -110,6 +139,17 @@ describe('the auth matrix', () => {
       if (route.name === 'GET /v1/users/me' && (credential === 'other user' || credential === 'admin')) continue;
       it(`${route.name} with ${credential} key → ${expected}`, async () => {
         const { method, url, payload } = await route.build();
+        if (route.endless && expected === 'ok') {
+          const controller = new AbortController();
+          const response = await fetch(`${await baseUrlOf()}${url}`, {
+            headers: headersFor(credential),
+            signal: controller.signal,
+          });
+          expect(response.status).toBe(route.ok);
+          expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+          controller.abort();
+          return;
+        }
         const before = await tableCounts(app);
         const response = await app.inject({
           method,

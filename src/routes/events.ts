@@ -71,6 +71,8 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (fastif
     method: 'GET',
     url: '/v1/users/:user_id/events',
     onRequest: keyOrTicket,
+    // Before any upgrade: a refused WebSocket gets the HTTP error, like SSE.
+    preHandler: async (request) => events.assertCanListen(actorOf(request), request.params.user_id),
     sse: { kind: 'only', serializer: (data: unknown) => String(data) },
     schema: {
       tags: ['events'],

@@ -275,6 +275,12 @@ export function createEventHub(deps: {
       };
     },
 
+    /** Whether one more listener of `userId` fits the per-user bound now. */
+    hasRoomFor(userId: string): boolean {
+      const channel = channels.get(userId);
+      return !channel || channel.listeners.size + channel.joining < options.maxListenersPerUser;
+    },
+
     /**
      * Something of the user's was committed by this instance: read their log now, before
      * whatever is published next (an answer's first token must follow its `pair.started`,

@@ -11,7 +11,7 @@ import { domainErrorBody } from '../schemas/common.js';
 import type { AccessService, Actor } from './access.js';
 import type { AskEvent } from './ask.js';
 import { findPairOfChat } from './chats.js';
-import type { EventHub, ListenerSink } from './event-hub.js';
+import { tooManyListeners, type EventHub, type ListenerSink } from './event-hub.js';
 import type { LiveAnswerEnd, LiveAnswers } from './live-answers.js';
 import { failureStatus } from './upstream-failures.js';
 
@@ -165,6 +165,15 @@ export function createEventService(deps: {
     close(): void {
       closing.abort();
       hub.close();
+    },
+
+    /**
+     * The checks of opening a stream, for before a WebSocket upgrade (so a refusal is a
+     * plain HTTP error): the actor acts for the user, and one more stream fits.
+     */
+    async assertCanListen(actor: Actor, userId: string): Promise<void> {
+      await access.assertActsFor(actor, userId);
+      if (!hub.hasRoomFor(userId)) throw tooManyListeners();
     },
 
     /** Opens the user's event stream into `sink`; see EventHub.listen. */

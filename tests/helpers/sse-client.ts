@@ -9,14 +9,22 @@ export interface ReceivedEvent {
  * A real SSE client over fetch: events are handed out as they arrive, so a test can act
  * between two events (hold the upstream back, disconnect mid-answer).
  */
-export async function openEventStream(url: string, init: { headers: Record<string, string>; body: unknown }) {
+export async function openEventStream(
+  url: string,
+  init: { headers: Record<string, string>; body?: unknown; method?: 'GET' | 'POST' },
+) {
   const controller = new AbortController();
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...init.headers },
-    body: JSON.stringify(init.body),
-    signal: controller.signal,
-  });
+  const response = await fetch(
+    url,
+    init.method === 'GET'
+      ? { headers: { accept: 'text/event-stream', ...init.headers }, signal: controller.signal }
+      : {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...init.headers },
+          body: JSON.stringify(init.body),
+          signal: controller.signal,
+        },
+  );
   const received: ReceivedEvent[] = [];
   const waiters: (() => void)[] = [];
   let ended = false;
