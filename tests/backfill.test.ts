@@ -52,6 +52,11 @@ async function downgrade(app: App): Promise<void> {
     'ALTER TABLE qa_pairs DROP COLUMN rendered_node',
     'ALTER TABLE chats DROP COLUMN version',
     'ALTER TABLE users DROP COLUMN chats_version',
+    // Later migrations' tables and columns (0013 events).
+    'DROP TABLE events',
+    'DROP TABLE pair_progress',
+    'DROP TABLE event_tickets',
+    'ALTER TABLE users DROP COLUMN last_event_id',
   ];
   for (const statement of statements) await queryRows(app, statement);
   const table = onPg ? 'drizzle.__drizzle_migrations' : '__drizzle_migrations';

@@ -346,6 +346,9 @@ describe.skipIf(onPg)('scripts/container/compose.yaml (engine-independent: run w
       'app1:3000',
       'app2:3000',
     ]);
+    // Event streams over WebSocket get through: the upgrade is passed on.
+    expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
+    expect(nginx).toMatch(/proxy_set_header Connection \$connection_upgrade;/);
   });
 
   it('gives the app only variables src/config.ts knows, secrets from the environment, a valid PostgreSQL config', () => {

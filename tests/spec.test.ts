@@ -100,6 +100,7 @@ describe('the Postman collection', () => {
       '2. Create a chat',
       '3. Ask',
       '4. Read',
+      '4b. Live',
       '5. Branch',
       '6. Search',
       '7. Export',
@@ -109,7 +110,8 @@ describe('the Postman collection', () => {
     ]);
     const document = JSON.parse(generated('src/openapi/openapi.json')) as { paths: Record<string, object> };
     const operations = Object.values(document.paths).reduce((count, methods) => count + Object.keys(methods).length, 0);
-    expect(collection.item.flatMap(({ item }) => item)).toHaveLength(operations);
+    // Every operation but the endless event stream, which no runner can walk.
+    expect(collection.item.flatMap(({ item }) => item)).toHaveLength(operations - 1);
   });
 
   it('captures the key and ids, asserts every status, and sends no placeholder values', () => {
