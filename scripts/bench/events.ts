@@ -26,6 +26,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { freePort } from '../free-port.js';
+import { cpuMsOf } from '../measure/seeded.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -38,6 +39,7 @@ const LISTENERS = Number(option('listeners', '100'));
 const PG_URL = process.env.DATABASE_URL ?? '';
 const ON_PG = /^postgres(ql)?:\/\//i.test(PG_URL);
 const children: ChildProcess[] = [];
+let serverPid = 0;
 
 async function startChild(script: string, env: Record<string, string>, readiness: 'stdout' | 'http') {
   const port = await freePort();
@@ -57,6 +59,7 @@ async function startChild(script: string, env: Record<string, string>, readiness
     return url;
   }
   child.stdout?.resume();
+  serverPid = child.pid ?? 0;
   for (let attempt = 0; attempt < 2000; attempt += 1) {
     if (
       await fetch(`${url}/ready`).then(
@@ -105,11 +108,13 @@ async function attachListeners(base: string, user: { id: string; key: string }, 
       });
       const listener: Listener = { socket, frames: 0, lastId: 0 };
       await new Promise<void>((resolve, reject) => {
+        // Only the id is read (frames start with it): the listeners share the machine with
+        // the server, and parsing every frame whole would take CPU from it.
         socket.on('message', (data) => {
-          const frame = JSON.parse(String(data)) as { id: number; type: string };
-          if (frame.type === 'ready') return resolve();
+          const text = String(data);
+          if (text.includes('"type":"ready"')) return resolve();
           listener.frames += 1;
-          listener.lastId = Math.max(listener.lastId, frame.id);
+          listener.lastId = Math.max(listener.lastId, Number(/^\{"id":(\d+)/.exec(text)?.[1] ?? 0));
         });
         socket.once('error', reject);
       });
@@ -118,9 +123,17 @@ async function attachListeners(base: string, user: { id: string; key: string }, 
   );
 }
 
+/** Runs the load, with the server's CPU time per request over it. */
 async function load(options: autocannon.Options) {
+  const cpuBefore = cpuMsOf(serverPid);
   const result = await autocannon({ duration: DURATION, connections: 10, ...options });
-  return { requestsPerSecond: result.requests.average, p99Ms: result.latency.p99, non2xx: result.non2xx };
+  const serverCpuMs = cpuMsOf(serverPid) - cpuBefore;
+  return {
+    requestsPerSecond: result.requests.average,
+    p99Ms: result.latency.p99,
+    non2xx: result.non2xx,
+    serverCpuMsPerRequest: serverCpuMs / Math.max(1, result.requests.total),
+  };
 }
 
 async function main() {
@@ -199,8 +212,8 @@ async function main() {
     };
     const lines = [
       `engine ${result.engine}, ${result.machine}, ${DURATION} s per run, ${LISTENERS} listeners`,
-      `asks/s, no listener:        ${askAlone.requestsPerSecond.toFixed(0)} (p99 ${askAlone.p99Ms} ms)`,
-      `asks/s, ${LISTENERS} listeners:     ${askListened.requestsPerSecond.toFixed(0)} (p99 ${askListened.p99Ms} ms), ${(result.askRatio * 100).toFixed(0)} %`,
+      `asks/s, no listener:        ${askAlone.requestsPerSecond.toFixed(0)} (p99 ${askAlone.p99Ms} ms, server CPU ${askAlone.serverCpuMsPerRequest.toFixed(2)} ms/ask)`,
+      `asks/s, ${LISTENERS} listeners:     ${askListened.requestsPerSecond.toFixed(0)} (p99 ${askListened.p99Ms} ms, server CPU ${askListened.serverCpuMsPerRequest.toFixed(2)} ms/ask), ${(result.askRatio * 100).toFixed(0)} %`,
       `renames/s (events raised):  ${renames.requestsPerSecond.toFixed(0)}`,
       `events delivered/s:         ${result.eventsDeliveredPerSecond.toFixed(0)} (${delivered} frames in ${seconds.toFixed(1)} s)`,
     ];

@@ -111,7 +111,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (fastif
       const { after } = request.query;
       const sink: ListenerSink = {
         write(event) {
-          if (socket.readyState === socket.OPEN) socket.send(event.json);
+          if (socket.readyState === socket.OPEN) socket.send(event.bytes, { binary: false });
         },
         bufferedBytes: () => socket.bufferedAmount,
         close: (reason) => socket.close(CLOSE_CODES[reason], reason),

@@ -10,6 +10,19 @@ export interface LiveEvent {
   /** `pair.token` is not in the log: a client resuming from its id does not expect it again. */
   retained: boolean;
   json: string;
+  /** `json` as UTF-8, encoded once for every WebSocket it goes to (not once per socket). */
+  readonly bytes: Buffer;
+}
+
+function liveEvent(fields: Omit<LiveEvent, 'bytes'>): LiveEvent {
+  let bytes: Buffer | undefined;
+  return {
+    ...fields,
+    get bytes() {
+      bytes ??= Buffer.from(fields.json);
+      return bytes;
+    },
+  };
 }
 
 export type ListenerCloseReason = 'slow_consumer' | 'shutdown';
@@ -63,12 +76,12 @@ export const tooManyListeners = () =>
 
 /** A frame of the stream itself, not of the log: `resync`, `ready`. */
 function streamEvent(type: 'resync' | 'ready', lastId: number, at: Date): LiveEvent {
-  return {
+  return liveEvent({
     id: lastId,
     type,
     retained: false,
     json: JSON.stringify({ id: lastId, type, chat_id: null, at: at.toISOString(), data: { last_event_id: lastId } }),
-  };
+  });
 }
 const resyncEvent = (lastId: number, at: Date) => streamEvent('resync', lastId, at);
 
@@ -106,21 +119,17 @@ export function createEventHub(deps: {
     }
   }
 
-  const liveEventOf = (stored: StoredEvent): LiveEvent => ({
-    id: stored.id,
-    type: stored.type,
-    retained: true,
-    json: eventJson(stored),
-  });
+  const liveEventOf = (stored: StoredEvent): LiveEvent =>
+    liveEvent({ id: stored.id, type: stored.type, retained: true, json: eventJson(stored) });
 
   function tokenEvent(channel: Channel, chatId: string, pairId: string, text: string): LiveEvent {
     const data = JSON.stringify({ qa_pair_id: pairId, text });
-    return {
+    return liveEvent({
       id: channel.cursor,
       type: 'pair.token',
       retained: false,
       json: eventJson({ id: channel.cursor, type: 'pair.token', chatId, at: new Date(), data }),
-    };
+    });
   }
 
   /** Notes the other instances' streaming pairs, and completes their relayed text. */
