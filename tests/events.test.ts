@@ -287,6 +287,28 @@ describe('a user’s event stream', () => {
   });
 });
 
+describe('an SSE listener that stops reading', () => {
+  it('has its response ended past the bound, while the asks go on', async () => {
+    const ada = await createUser(app, 'Ada');
+    const big = 'y'.repeat(200_000);
+    upstream.setHandler((_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ answer: big, search_results: [] }));
+    });
+    // The body is never read until the end: the client's buffers fill, then the server's.
+    const response = await fetch(eventsUrl(ada), { headers: { ...ada.headers, accept: 'text/event-stream' } });
+    expect(response.status).toBe(200);
+    const chatId = await createChat(ada, 'Busy');
+    for (let i = 0; i < 40; i += 1) {
+      expect((await ask(app, ada, { chat_id: chatId, question: `Q${i}` })).statusCode).toBe(200);
+    }
+    // Ended by the server: reading it now reaches its end, short of the last events.
+    const text = await response.text();
+    const ids = [...text.matchAll(/^id: (\d+)$/gm)].map((match) => Number(match[1]));
+    expect(ids.at(-1)).toBeLessThan(81);
+  });
+});
+
 describe('reattaching to an answer', () => {
   const reattach = (user: TestUser, chatId: string, pairId: string) =>
     openEventStream(`${baseUrl}/v1/users/${user.id}/chats/${chatId}/qa_pairs/${pairId}/stream`, {

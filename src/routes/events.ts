@@ -73,7 +73,7 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (fastif
     onRequest: keyOrTicket,
     // Before any upgrade: a refused WebSocket gets the HTTP error, like SSE.
     preHandler: async (request) => events.assertCanListen(actorOf(request), request.params.user_id),
-    sse: { kind: 'only', serializer: (data: unknown) => String(data) },
+    sse: { kind: 'only' },
     schema: {
       tags: ['events'],
       operationId: 'streamUserEvents',
@@ -92,11 +92,13 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (fastif
       const lastEventId = request.headers['last-event-id'];
       const after = lastEventId === undefined ? request.query.after : Number(lastEventId);
       const raw = reply.raw;
+      // Frames go straight to the response, never waiting for 'drain' (the hub bounds what a
+      // connection may queue): @fastify/sse's send would add a drain listener per frame.
       const sink: ListenerSink = {
         write(event) {
-          reply.sse
-            .send({ ...(carriesId(event) ? { id: String(event.id) } : {}), event: event.type, data: event.json })
-            .catch(() => undefined);
+          if (raw.writableEnded || raw.destroyed) return;
+          reply.sse.sendHeaders();
+          raw.write(`${carriesId(event) ? `id: ${event.id}\n` : ''}event: ${event.type}\ndata: ${event.json}\n\n`);
         },
         bufferedBytes: () => raw.writableLength,
         close: () => raw.end(),
