@@ -11,7 +11,9 @@
  *   3. events delivered per second to the LISTENERS listeners: renames of one chat as fast
  *      as 10 connections send them, counted at the listeners until each has the last one.
  *
- *   npm run bench:events -- [--duration 10] [--listeners 100]
+ *   npm run bench:events -- [--duration 10] [--listeners 100] [--pg]
+ *
+ * --pg runs it on a private PostgreSQL cluster when DATABASE_URL names no server.
  *
  * The listeners run in this process, on the same machine as the server: their CPU is part
  * of what the numbers pay for. Results go to scripts/results/events-<time>.json.
@@ -27,6 +29,7 @@ import pg from 'pg';
 import WebSocket from 'ws';
 import { freePort } from '../free-port.js';
 import { cpuMsOf } from '../measure/seeded.js';
+import { startPgCluster } from '../pg/cluster.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const args = process.argv.slice(2);
@@ -36,7 +39,9 @@ const option = (name: string, fallback: string) => {
 };
 const DURATION = Number(option('duration', '10'));
 const LISTENERS = Number(option('listeners', '100'));
-const PG_URL = process.env.DATABASE_URL ?? '';
+/** --pg: a private PostgreSQL cluster (scripts/pg/cluster.ts) when DATABASE_URL names none. */
+const cluster = args.includes('--pg') && !process.env.DATABASE_URL ? await startPgCluster() : undefined;
+const PG_URL = cluster?.url ?? process.env.DATABASE_URL ?? '';
 const ON_PG = /^postgres(ql)?:\/\//i.test(PG_URL);
 const children: ChildProcess[] = [];
 let serverPid = 0;
@@ -228,6 +233,7 @@ async function main() {
     for (const child of children) child.kill('SIGTERM');
     await Promise.all(children.map((child) => (child.exitCode === null ? once(child, 'exit') : undefined)));
     await database.drop();
+    cluster?.stop();
     rmSync(work, { recursive: true, force: true });
   }
 }
