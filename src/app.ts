@@ -15,6 +15,7 @@ import databasePlugin from './plugins/database.js';
 import lifecyclePlugin from './plugins/lifecycle.js';
 import searchIndexerPlugin from './plugins/search-indexer.js';
 import eventLogPlugin from './plugins/event-log.js';
+import webhookDeliveryPlugin from './plugins/webhook-delivery.js';
 import errorsPlugin, { clientErrorHandler, frameworkErrorHandler, MAX_PARAM_LENGTH } from './plugins/errors.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestLogPlugin from './plugins/request-log.js';
@@ -28,6 +29,7 @@ import chatRoutes from './routes/chats.js';
 import healthRoutes from './routes/health.js';
 import portabilityRoutes from './routes/portability.js';
 import eventRoutes from './routes/events.js';
+import webhookRoutes from './routes/webhooks.js';
 import searchRoutes from './routes/search.js';
 import serverRoutes from './routes/server.js';
 import userRoutes from './routes/users.js';
@@ -205,6 +207,7 @@ export async function buildApp(options: BuildAppOptions) {
     historyMaxTurns: config.historyMaxTurns,
     viewCacheBytes: config.viewCacheBytes,
     events: config.events,
+    webhooks: { allowPrivate: config.webhooks.allowPrivate },
     idempotencyTtlHours: config.idempotencyTtlHours,
     ...(config.database.engine === 'pg'
       ? { instances: { heartbeatMs: config.database.heartbeatMs, staleAfterMs: config.database.staleAfterMs } }
@@ -213,6 +216,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(lifecyclePlugin, { shutdownGraceMs: config.shutdownGraceMs });
   await app.register(searchIndexerPlugin);
   await app.register(eventLogPlugin);
+  await app.register(webhookDeliveryPlugin, { pollMs: config.webhooks.pollMs });
   await app.register(authPlugin);
 
   await app.register(healthRoutes);
@@ -224,6 +228,7 @@ export async function buildApp(options: BuildAppOptions) {
   await app.register(searchRoutes);
   await app.register(portabilityRoutes);
   await app.register(eventRoutes, { heartbeatMs: config.events.heartbeatMs });
+  await app.register(webhookRoutes);
   await app.register(webPlugin, { dir: options.webDir ?? options.files?.webDir });
 
   await app.ready();

@@ -41,6 +41,8 @@ export const ConfigSchema = Type.Object({
   EVENTS_BUFFER_KB: Type.Integer({ minimum: 16, maximum: 1_048_576, default: 1024 }),
   EVENTS_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 15_000 }),
   EVENTS_PROGRESS_MS: Type.Integer({ minimum: 10, maximum: 60_000, default: 250 }),
+  WEBHOOK_ALLOW_PRIVATE: Type.Boolean({ default: false }),
+  WEBHOOK_POLL_MS: Type.Integer({ minimum: 0, maximum: 600_000, default: 1_000 }),
   ADMIN_API_KEY: Type.Optional(Type.String({ minLength: 16 })),
   ALLOW_SIGNUP: Type.Boolean({ default: true }),
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 600 }),
@@ -134,6 +136,12 @@ export interface AppConfig {
     heartbeatMs: number;
     /** How often a streaming answer saves its text so far, for other instances and recovery. */
     progressMs: number;
+  };
+  webhooks: {
+    /** Deliver to private, loopback and link-local addresses too (a closed network, tests). */
+    allowPrivate: boolean;
+    /** How often the outbox is looked at for due deliveries; 0: never in the background. */
+    pollMs: number;
   };
   adminApiKey: string | undefined;
   allowSignup: boolean;
@@ -332,6 +340,7 @@ function deriveConfig(raw: RawConfig): AppConfig {
       heartbeatMs: raw.EVENTS_HEARTBEAT_MS,
       progressMs: raw.EVENTS_PROGRESS_MS,
     },
+    webhooks: { allowPrivate: raw.WEBHOOK_ALLOW_PRIVATE, pollMs: raw.WEBHOOK_POLL_MS },
     adminApiKey: raw.ADMIN_API_KEY,
     allowSignup: raw.ALLOW_SIGNUP,
     logLevel: raw.LOG_LEVEL,

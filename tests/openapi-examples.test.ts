@@ -28,7 +28,10 @@ const temp = useTempDir();
 let app: App;
 let ada: TestUser;
 let document: Document;
-useTestApp({ databaseUrl: join(temp.dir, 'examples.db'), env: { CHATBOT_PROVIDER: 'offline' } }, async (suite) => {
+// The webhook example's URL (example.com) is accepted without resolving it (no network
+// here) and never delivered to (no delivery rounds).
+const env = { CHATBOT_PROVIDER: 'offline', WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_POLL_MS: '0' };
+useTestApp({ databaseUrl: join(temp.dir, 'examples.db'), env }, async (suite) => {
   app = suite.app;
   ada = await createUser(app, 'Ada');
   document = (await app.inject({ method: 'GET', url: '/docs/json' })).json<Document>();

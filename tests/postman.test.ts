@@ -23,6 +23,10 @@ const server = useServerProcess(async () => ({
   DATABASE_URL: await resolveDatabaseUrl(join(temp.dir, 'postman.db')),
   CHATBOT_PROVIDER: 'offline',
   LOG_LEVEL: 'warn',
+  // The walkthrough's webhook points at example.com: accepted without resolving it (no
+  // network here), and never delivered to (no delivery rounds).
+  WEBHOOK_ALLOW_PRIVATE: 'true',
+  WEBHOOK_POLL_MS: '0',
 }));
 
 interface NewmanReport {

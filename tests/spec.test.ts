@@ -101,6 +101,7 @@ describe('the Postman collection', () => {
       '3. Ask',
       '4. Read',
       '4b. Live',
+      '4c. Webhooks',
       '5. Branch',
       '6. Search',
       '7. Export',

@@ -160,6 +160,15 @@ const WALKTHROUGH: { folder: string; steps: Step[] }[] = [
     steps: [{ operationId: 'createEventTicket' }, { operationId: 'reattachToPair' }],
   },
   {
+    folder: '4c. Webhooks',
+    steps: [
+      { operationId: 'createWebhook', capture: { webhook_id: 'id' } },
+      { operationId: 'listWebhooks' },
+      { operationId: 'listWebhookDeliveries' },
+      { operationId: 'deleteWebhook' },
+    ],
+  },
+  {
     folder: '5. Branch',
     steps: [
       { operationId: 'createBranch', capture: { branch_id: 'id' } },

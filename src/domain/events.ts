@@ -215,5 +215,10 @@ export const EVENT_LOG_MIN_AGE_MS = 24 * 3_600_000;
  * `{ id, type, chat_id, at, data }`, its stored data written in as is.
  */
 export function eventJson(event: Pick<StoredEvent, 'id' | 'chatId' | 'at' | 'data'> & { type: EventType }): string {
-  return `{"id":${event.id},"type":${JSON.stringify(event.type)},"chat_id":${JSON.stringify(event.chatId)},"at":"${event.at.toISOString()}","data":${event.data}}`;
+  return `{"id":${event.id}${eventJsonAfterId(event)}`;
+}
+
+/** `eventJson` after its id, for a statement that learns the id itself (PostgreSQL's outbox). */
+export function eventJsonAfterId(event: Pick<StoredEvent, 'chatId' | 'at' | 'data'> & { type: EventType }): string {
+  return `,"type":${JSON.stringify(event.type)},"chat_id":${JSON.stringify(event.chatId)},"at":"${event.at.toISOString()}","data":${event.data}}`;
 }

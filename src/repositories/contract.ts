@@ -1,5 +1,6 @@
 import type { AskPlacement, PairOutcome } from '../domain/asks.js';
 import type { RetainedEventDraft, StoredEvent } from '../domain/events.js';
+import type { AttemptOutcome, DueDelivery, WebhookDeliveryRow, WebhookRow } from '../domain/webhooks.js';
 import type { SearchFilters, SearchHit, SearchTerm } from '../domain/search.js';
 import type { ImportedChat } from '../domain/transfer.js';
 import type {
@@ -300,6 +301,37 @@ export interface EventTicketStore {
   purgeExpired(now: Date): Promise<number>;
 }
 
+/**
+ * Webhooks and their outbox. Deliveries are written by the event log itself, in the
+ * transaction that records the event (one per webhook of the user subscribed to its type),
+ * so none is lost to a crash; this store hands them out to be tried and records how each
+ * try went.
+ */
+export interface WebhookStore {
+  create(webhook: WebhookRow): Promise<void>;
+  /** The user's webhooks, oldest first. */
+  listForUser(userId: string): Promise<WebhookRow[]>;
+  find(id: string): Promise<WebhookRow | undefined>;
+  /** Deletes the user's webhook (and its deliveries); false when the user has no such webhook. */
+  delete(userId: string, id: string): Promise<boolean>;
+  /**
+   * Up to `limit` pending deliveries due at `now`, oldest due first, each leased until
+   * `leaseUntil` (its next try moves there, so no other instance takes it meanwhile, and a
+   * crashed instance's tries are taken up again after it).
+   */
+  claimDue(now: Date, limit: number, leaseUntil: Date): Promise<DueDelivery[]>;
+  /**
+   * Records a try: delivered, to be tried again at `retryAt`, or (without `retryAt`)
+   * failed for good.
+   */
+  recordAttempt(
+    delivery: Pick<WebhookDeliveryRow, 'webhookId' | 'eventId'>,
+    input: { at: Date; outcome: AttemptOutcome; retryAt?: Date },
+  ): Promise<void>;
+  /** A webhook's deliveries, newest event first, those before `beforeEventId` when given. */
+  listDeliveries(webhookId: string, limit: number, beforeEventId?: number): Promise<WebhookDeliveryRow[]>;
+}
+
 /** Everything the services store, whatever the engine. */
 export interface Storage {
   users: UserStore;
@@ -311,6 +343,7 @@ export interface Storage {
   idempotency: IdempotencyStore;
   events: EventStore;
   eventTickets: EventTicketStore;
+  webhooks: WebhookStore;
   chatLock: ChatLock;
   liveness: InstanceLiveness;
 }

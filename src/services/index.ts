@@ -16,6 +16,7 @@ import type { Telemetry } from './telemetry.js';
 import { createUserService } from './users.js';
 import { createViewCache } from './view-cache.js';
 import { createViewService } from './views.js';
+import { createWebhookService } from './webhooks.js';
 
 export interface ServiceOptions {
   adminApiKey: string | undefined;
@@ -34,6 +35,7 @@ export interface ServiceOptions {
     /** The clock tickets expire by (tests move it). */
     now?: () => Date;
   };
+  webhooks: { allowPrivate: boolean };
 }
 
 /** The stores the command line needs: no chat lock, no liveness (a server may be running beside it). */
@@ -104,6 +106,7 @@ export function createServices(
     }),
     search: createSearchService({ stores: storage, access }),
     hub,
+    webhooks: createWebhookService({ webhooks: storage.webhooks, access, options: options.webhooks }),
     events: createEventService({
       stores: storage,
       access,

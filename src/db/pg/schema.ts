@@ -23,6 +23,7 @@ import type {
   UserRow,
 } from '../../domain/types.js';
 import { RETAINED_EVENT_TYPES } from '../../domain/events.js';
+import type { WebhookDeliveryRow, WebhookRow } from '../../domain/webhooks.js';
 
 /**
  * The PostgreSQL twin of `schema.ts`: the same tables, columns and indexes, in PostgreSQL's
@@ -314,6 +315,50 @@ export const eventTickets = pgTable(
   (table) => [index('event_tickets_expires_idx').on(table.expiresAt)],
 );
 
+/** A user's webhooks (see schema.ts: the secret signs deliveries, so it is kept usable). */
+export const webhooks = pgTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    eventTypes: jsonb('event_types').$type<string[]>().notNull(),
+    secret: text('secret').notNull(),
+    createdAt: timestamptz('created_at').notNull(),
+  },
+  (table) => [index('webhooks_user_idx').on(table.userId)],
+);
+
+/** The webhook outbox (see schema.ts). */
+export const webhookDeliveries = pgTable(
+  'webhook_deliveries',
+  {
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventId: bigint('event_id', { mode: 'number' }).notNull(),
+    userId: text('user_id').notNull(),
+    eventType: text('event_type').notNull(),
+    payload: text('payload').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamptz('next_attempt_at').notNull(),
+    lastAttemptAt: timestamptz('last_attempt_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: timestamptz('created_at').notNull(),
+    deliveredAt: timestamptz('delivered_at'),
+  },
+  (table) => [
+    primaryKey({ columns: [table.webhookId, table.eventId] }),
+    index('webhook_deliveries_due_idx')
+      .on(table.nextAttemptAt)
+      .where(sql`${table.status} = 'pending'`),
+  ],
+);
+
 // The rows the stores return are the domain's (src/domain/types.ts): each table's row type
 // is checked against it both ways, so a column added here and not there fails the typecheck.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -327,4 +372,6 @@ export type RowTypesMatchDomain = [
   Check<Same<typeof idempotencyKeys.$inferSelect, IdempotencyRow>>,
   Check<Same<typeof qaPairSources.$inferSelect, { qaPairId: string; userId: string; domain: string }>>,
   Check<Same<typeof deletedChats.$inferSelect, { id: string; userId: string }>>,
+  Check<Same<typeof webhooks.$inferSelect, WebhookRow>>,
+  Check<Same<typeof webhookDeliveries.$inferSelect, WebhookDeliveryRow>>,
 ];

@@ -19,6 +19,7 @@ import type {
   UserRow,
 } from '../../domain/types.js';
 import { RETAINED_EVENT_TYPES } from '../../domain/events.js';
+import type { WebhookDeliveryRow, WebhookRow } from '../../domain/webhooks.js';
 
 /** Milliseconds since the epoch, read back as a `Date`. */
 const timestamp = (name: string) => integer(name, { mode: 'timestamp_ms' });
@@ -346,6 +347,60 @@ export const eventTickets = sqliteTable(
   (table) => [index('event_tickets_expires_idx').on(table.expiresAt)],
 );
 
+/**
+ * A user's webhooks: where their events are POSTed. The signing secret is stored as is, not
+ * hashed like API keys: every delivery signs its body with it (HMAC), so it must be usable.
+ * It is returned once, at creation, and never listed or logged.
+ */
+export const webhooks = sqliteTable(
+  'webhooks',
+  {
+    id: text('id').primaryKey(),
+    userId: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    url: text('url').notNull(),
+    /** The event types delivered (a JSON array), or ["*"] for every kept type. */
+    eventTypes: text('event_types', { mode: 'json' }).$type<string[]>().notNull(),
+    secret: text('secret').notNull(),
+    createdAt: timestamp('created_at').notNull(),
+  },
+  (table) => [index('webhooks_user_idx').on(table.userId)],
+);
+
+/**
+ * The webhook outbox: one row per (webhook, event), written in the transaction that records
+ * the event, so a delivery is never lost to a crash; the payload is a copy (the event log is
+ * pruned). Delivered, retried with backoff, or failed for good after the last try.
+ */
+export const webhookDeliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    webhookId: text('webhook_id')
+      .notNull()
+      .references(() => webhooks.id, { onDelete: 'cascade' }),
+    eventId: integer('event_id').notNull(),
+    userId: text('user_id').notNull(),
+    eventType: text('event_type').notNull(),
+    payload: text('payload').notNull(),
+    status: text('status', { enum: ['pending', 'delivered', 'failed'] }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    /** When the next try is due; while one is in flight, when its lease runs out. */
+    nextAttemptAt: timestamp('next_attempt_at').notNull(),
+    lastAttemptAt: timestamp('last_attempt_at'),
+    lastStatusCode: integer('last_status_code'),
+    lastError: text('last_error'),
+    createdAt: timestamp('created_at').notNull(),
+    deliveredAt: timestamp('delivered_at'),
+  },
+  (table) => [
+    primaryKey({ columns: [table.webhookId, table.eventId] }),
+    index('webhook_deliveries_due_idx')
+      .on(table.nextAttemptAt)
+      .where(sql`${table.status} = 'pending'`),
+  ],
+);
+
 // The rows the stores return are the domain's (src/domain/types.ts): each table's row type
 // is checked against it both ways, so a column added here and not there fails the typecheck.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
@@ -359,4 +414,6 @@ export type RowTypesMatchDomain = [
   Check<Same<typeof idempotencyKeys.$inferSelect, IdempotencyRow>>,
   Check<Same<typeof qaPairSources.$inferSelect, { qaPairId: string; userId: string; domain: string }>>,
   Check<Same<typeof deletedChats.$inferSelect, { id: string; userId: string }>>,
+  Check<Same<typeof webhooks.$inferSelect, WebhookRow>>,
+  Check<Same<typeof webhookDeliveries.$inferSelect, WebhookDeliveryRow>>,
 ];

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, lt, sql } from 'drizzle-orm';
 import type pg from 'pg';
 import type { PgDb } from '../../db/pg/client.js';
-import { events, eventTickets, users } from '../../db/pg/schema.js';
-import type { RetainedEventDraft, StoredEvent } from '../../domain/events.js';
+import { events, eventTickets, users, webhookDeliveries, webhooks } from '../../db/pg/schema.js';
+import { eventJsonAfterId, type RetainedEventDraft, type StoredEvent } from '../../domain/events.js';
 import type { EventSignal, EventStore, EventTicketStore } from '../contract.js';
 import type { Runner, Tx } from './shared.js';
 
@@ -48,6 +48,16 @@ export async function recordEvent(tx: Tx, draft: RetainedEventDraft): Promise<St
       INSERT INTO ${events} (user_id, id, chat_id, type, at, data)
       SELECT ${draft.userId}, id, ${draft.chatId}, ${draft.type}, ${draft.at.toISOString()}::timestamptz, ${data}
       FROM next RETURNING id
+    ),
+    -- The outbox: a delivery per webhook of the user subscribed to this type.
+    outbox AS (
+      INSERT INTO ${webhookDeliveries}
+        (webhook_id, event_id, user_id, event_type, payload, status, attempts, next_attempt_at, created_at)
+      SELECT w.id, inserted.id, ${draft.userId}, ${draft.type}, '{"id":' || inserted.id || ${eventJsonAfterId({ ...draft, data })},
+        'pending', 0, now(), now()
+      FROM ${webhooks} w, inserted
+      WHERE w.user_id = ${draft.userId}
+        AND (w.event_types @> jsonb_build_array(${draft.type}::text) OR w.event_types @> '["*"]'::jsonb)
     )
     SELECT id, pg_notify(${EVENTS_CHANNEL}, ${payloadOf({ u: draft.userId })}) FROM inserted`);
   const row = result.rows[0];

@@ -10,6 +10,7 @@ import { createPgPairStore } from './pairs.js';
 import { createPgSearchStore } from './search.js';
 import { createPgTransferStore } from './transfer.js';
 import { createPgUserStore } from './users.js';
+import { createPgWebhookStore } from './webhooks.js';
 
 export interface PgStorageOptions {
   instanceId: string;
@@ -37,6 +38,7 @@ export function createPgStorage(database: OpenedPgDatabase, options: PgStorageOp
     idempotency: createPgIdempotencyStore(db),
     events: log.store,
     eventTickets: log.tickets,
+    webhooks: createPgWebhookStore(db),
     chatLock: createPgChatLock(database.lockPool, options.onLockLost ? { onLockLost: options.onLockLost } : {}),
     liveness: createPgLiveness(db, database.heartbeatDb, options),
   };

@@ -10,7 +10,7 @@ import type { EventSignal, EventStore, EventTicketStore } from '../contract.js';
  * which runs only once that transaction has committed (or rolled back: the listener then
  * reads nothing new, which costs one indexed read).
  */
-export function createSqliteEventLog(db: SqliteDb) {
+export function createSqliteEventLog(db: SqliteDb, outbox: { enqueueDeliveries(event: StoredEvent): void }) {
   const p = sql.placeholder;
   const listeners = new Set<(signal: EventSignal) => void>();
   const signalledUsers = new Set<string>();
@@ -75,6 +75,7 @@ export function createSqliteEventLog(db: SqliteDb) {
       data: JSON.stringify(draft.data),
     };
     insert.run({ ...event });
+    outbox.enqueueDeliveries(event);
     signalEvents(draft.userId);
     return event;
   }

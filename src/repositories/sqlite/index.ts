@@ -7,6 +7,7 @@ import { createSqliteIdempotencyStore } from './idempotency.js';
 import { createSqlitePairStore } from './pairs.js';
 import { createSqliteSearchStore } from './search.js';
 import { createSqliteEventLog } from './events.js';
+import { createSqliteWebhooks } from './webhooks.js';
 import { createSharedStatements } from './shared.js';
 import { createSqliteTransferStore } from './transfer.js';
 import { createSqliteUserStore } from './users.js';
@@ -17,7 +18,8 @@ import { createSqliteUserStore } from './users.js';
  * nothing needs a heartbeat.
  */
 export function createSqliteStorage(db: SqliteDb, instanceId: string): Storage {
-  const log = createSqliteEventLog(db);
+  const webhooks = createSqliteWebhooks(db);
+  const log = createSqliteEventLog(db, webhooks);
   const shared = createSharedStatements(db, log);
   const pairs = createSqlitePairStore(db, shared, log);
   return {
@@ -30,6 +32,7 @@ export function createSqliteStorage(db: SqliteDb, instanceId: string): Storage {
     idempotency: createSqliteIdempotencyStore(db),
     events: log.store,
     eventTickets: log.tickets,
+    webhooks: webhooks.store,
     chatLock: createKeyedLock(),
     liveness: {
       instanceId,
