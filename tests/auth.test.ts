@@ -23,7 +23,13 @@ const logStream = new Writable({
 });
 
 useTestApp(
-  { databaseUrl: join(temp.dir, 'auth.db'), upstream, logger: { ...loggerOptions('trace'), stream: logStream } },
+  {
+    databaseUrl: join(temp.dir, 'auth.db'),
+    upstream,
+    logger: { ...loggerOptions('trace'), stream: logStream },
+    // Webhooks of the matrix point at addresses that are never delivered to (no rounds).
+    env: { WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_POLL_MS: '0' },
+  },
   async (suite) => {
     app = suite.app;
     ada = await createUser(app, 'Ada');
@@ -108,11 +114,42 @@ const routes: {
     endless: true,
   },
   {
+    name: 'POST webhooks',
+    build: async () => ({
+      method: 'POST',
+      url: `/v1/users/${ada.id}/webhooks`,
+      payload: { url: 'https://203.0.113.9/hook', events: ['*'] },
+    }),
+    ok: 201,
+  },
+  { name: 'GET webhooks', build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/webhooks` }), ok: 200 },
+  {
+    name: 'GET webhook deliveries',
+    build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/webhooks/${await adaWebhook()}/deliveries` }),
+    ok: 200,
+  },
+  {
+    name: 'DELETE webhook',
+    build: async () => ({ method: 'DELETE', url: `/v1/users/${ada.id}/webhooks/${await adaWebhook()}` }),
+    ok: 204,
+  },
+  {
     name: 'GET qa_pairs/:id/stream',
     build: async () => ({ method: 'GET', url: `/v1/users/${ada.id}/chats/${adaChatId}/qa_pairs/${adaPairId}/stream` }),
     ok: 200,
   },
 ];
+
+/** A new webhook of Ada's (made with her own key), for the routes that name one. */
+async function adaWebhook(): Promise<string> {
+  const created = await app.inject({
+    method: 'POST',
+    url: `/v1/users/${ada.id}/webhooks`,
+    headers: ada.headers,
+    payload: { url: 'http://127.0.0.1:9/hook', events: ['chat.deleted'] },
+  });
+  return created.json<{ id: string }>().id;
+}
 
 /** The app on a loopback port, for the streams that stay open (opened once, on first use). */
 let listening: Promise<string> | undefined;

@@ -52,7 +52,9 @@ async function downgrade(app: App): Promise<void> {
     'ALTER TABLE qa_pairs DROP COLUMN rendered_node',
     'ALTER TABLE chats DROP COLUMN version',
     'ALTER TABLE users DROP COLUMN chats_version',
-    // Later migrations' tables and columns (0013 events).
+    // Later migrations' tables and columns (0013 events, 0014 webhooks).
+    'DROP TABLE webhook_deliveries',
+    'DROP TABLE webhooks',
     'DROP TABLE events',
     'DROP TABLE pair_progress',
     'DROP TABLE event_tickets',

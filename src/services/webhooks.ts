@@ -1,6 +1,7 @@
 import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
 import { DomainError, badRequest } from '../domain/errors.js';
 import { RETAINED_EVENT_TYPES } from '../domain/events.js';
 import {
@@ -43,6 +44,12 @@ function post(delivery: DueDelivery, allowPrivate: boolean, now: Date): Promise<
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve) => {
     const fail = (error: string, statusCode: number | null = null) => resolve({ kind: 'failed', statusCode, error });
+    // An address in the URL itself is connected to without a lookup: it is checked here.
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    if (!allowPrivate && isIP(literal) !== 0 && isNonPublicAddress(literal)) {
+      fail(new NonPublicAddressError(`${literal} is a non-public address`).message);
+      return;
+    }
     const request = send(
       url,
       {
