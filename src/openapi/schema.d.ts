@@ -421,7 +421,8 @@ export interface paths {
          *     | `branch.deleted` | `{branch_id, deleted_qa_pairs}` |
          *     | `branch.activated` | `{branch_id}` |
          *
-         *     The first frame is `ready` (`{last_event_id}`: where the stream starts). **Resume** with `Last-Event-ID` (SSE) or
+         *     After what is replayed (if anything), a `ready` frame (`{last_event_id}`, `chat_id` null) says the stream
+         *     is live. **Resume** with `Last-Event-ID` (SSE) or
          *     `?after=ID`: what you missed is replayed first from the log, which keeps at least each user's latest 1,000 events
          *     or 24 hours of them, whichever is more. When it no longer holds what follows your id you get `resync`
          *     (`{last_event_id}`): reload what you show, then carry on. **Browsers** (no headers on a WebSocket): get a

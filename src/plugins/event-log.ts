@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 
-/** How often each user's event log is pruned, and expired stream tickets purged. */
+/** How often each user's event log is pruned, expired stream tickets purged and old deliveries forgotten. */
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /**
@@ -17,6 +17,7 @@ export default fp(
       running ??= (async () => {
         await events.pruneLog();
         await events.purgeExpiredTickets();
+        await fastify.services.webhooks.pruneLog();
       })()
         .catch((err: unknown) => fastify.log.warn({ err }, 'could not prune the event log'))
         .finally(() => {

@@ -328,6 +328,8 @@ export interface WebhookStore {
     delivery: Pick<WebhookDeliveryRow, 'webhookId' | 'eventId'>,
     input: { at: Date; outcome: AttemptOutcome; retryAt?: Date },
   ): Promise<void>;
+  /** Deletes deliveries finished (delivered or failed for good) before `before`; returns how many. */
+  pruneFinished(before: Date): Promise<number>;
   /** A webhook's deliveries, newest event first, those before `beforeEventId` when given. */
   listDeliveries(webhookId: string, limit: number, beforeEventId?: number): Promise<WebhookDeliveryRow[]>;
 }

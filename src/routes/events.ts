@@ -101,12 +101,15 @@ const eventRoutes: FastifyPluginAsyncTypebox<EventRoutesOptions> = async (fastif
           raw.write(`${carriesId(event) ? `id: ${event.id}\n` : ''}event: ${event.type}\ndata: ${event.json}\n\n`);
         },
         bufferedBytes: () => raw.writableLength,
-        close: () => raw.end(),
+        // A client too slow to read is cut off (ending would wait for it to read what is
+        // queued); at shutdown the response just ends.
+        close: (reason) => (reason === 'slow_consumer' ? raw.destroy() : raw.end()),
       };
+      // Listened for before the stream is opened: a client that leaves meanwhile is let go too.
+      const left = new Promise<void>((resolve) => raw.once('close', resolve));
       const detach = await events.listen(actorOf(request), request.params.user_id, after, sink);
+      void left.then(detach);
       reply.sse.keepAlive();
-      reply.sse.onClose(detach);
-      raw.once('close', detach);
     },
     // WebSocket: the same events as JSON text frames.
     wsHandler: async (socket: WebSocket, request) => {

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { EVENT_TYPES } from '../domain/events.js';
-import { Id, Timestamp } from './common.js';
+import { Id, Nullable, Timestamp } from './common.js';
 
 export const EventStreamQuery = Type.Object(
   {
@@ -42,7 +42,7 @@ export const UserEvent = Type.Object({
       'Increases per user; resume with it. pair.token events carry the id of the latest kept event (they are not kept)',
   }),
   type: EventTypeSchema,
-  chat_id: Id,
+  chat_id: Nullable(Id),
   at: Timestamp,
   data: Type.Object({}, { additionalProperties: true, description: 'What the type says: see the table above' }),
 });
@@ -63,7 +63,8 @@ event id), or with a WebSocket upgrade as JSON text frames. Each event is \`{id,
 | \`branch.deleted\` | \`{branch_id, deleted_qa_pairs}\` |
 | \`branch.activated\` | \`{branch_id}\` |
 
-The first frame is \`ready\` (\`{last_event_id}\`: where the stream starts). **Resume** with \`Last-Event-ID\` (SSE) or
+After what is replayed (if anything), a \`ready\` frame (\`{last_event_id}\`, \`chat_id\` null) says the stream
+is live. **Resume** with \`Last-Event-ID\` (SSE) or
 \`?after=ID\`: what you missed is replayed first from the log, which keeps at least each user's latest 1,000 events
 or 24 hours of them, whichever is more. When it no longer holds what follows your id you get \`resync\`
 (\`{last_event_id}\`): reload what you show, then carry on. **Browsers** (no headers on a WebSocket): get a

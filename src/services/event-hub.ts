@@ -64,9 +64,13 @@ interface Channel {
    * completes is relayed before its `pair.completed`.
    */
   remote: Map<string, number>;
+  /** A failed log read's retry, while one is scheduled. */
+  retry?: NodeJS.Timeout | undefined;
 }
 
 const PAGE = 500;
+/** How long after a failed log read it is tried again. */
+const READ_RETRY_MS = 1_000;
 
 /** Thrown past EventHubOptions.maxListenersPerUser. */
 export const tooManyListeners = () =>
@@ -96,13 +100,18 @@ const resyncEvent = (lastId: number, at: Date) => streamEvent('resync', lastId, 
 export function createEventHub(deps: {
   events: EventStore;
   pairs: Pick<PairStore, 'progressOf'>;
-  /** Whether this instance is answering the pair (its tokens are relayed live, not from saved progress). */
-  isLocal: (pairId: string) => boolean;
   options: EventHubOptions;
   onError?: (error: unknown) => void;
 }) {
   const { events, options } = deps;
   const channels = new Map<string, Channel>();
+  /**
+   * Pairs this instance streams: their tokens are published here, not relayed from saved
+   * progress. A pair stays here until its user's queue has gone past its end, so its
+   * `pair.started` is always read while it counts as local, however late the read.
+   */
+  const localPairs = new Set<string>();
+  const isLocal = (pairId: string) => localPairs.has(pairId);
   let closed = false;
 
   function deliver(channel: Channel, event: LiveEvent): void {
@@ -137,7 +146,7 @@ export function createEventHub(deps: {
     if (stored.type !== 'pair.started' && stored.type !== 'pair.completed') return;
     const data = JSON.parse(stored.data) as { qa_pair: { id: string; status: string; answer: string | null } };
     const pair = data.qa_pair;
-    if (deps.isLocal(pair.id)) return;
+    if (isLocal(pair.id)) return;
     if (stored.type === 'pair.started') {
       if (pair.status === 'streaming') channel.remote.set(pair.id, 0);
       return;
@@ -177,20 +186,42 @@ export function createEventHub(deps: {
     return run;
   }
 
+  /**
+   * Reads the log for a channel; a failed read (the database away for a moment) is tried
+   * again a second later, so listeners are never left behind until the next signal.
+   */
+  function readSoon(channel: Channel): void {
+    void enqueue(channel, async () => {
+      try {
+        await readLog(channel);
+      } catch (error) {
+        deps.onError?.(error);
+        if (channel.retry === undefined) {
+          channel.retry = setTimeout(() => {
+            channel.retry = undefined;
+            if (channels.get(channel.userId) === channel) readSoon(channel);
+          }, READ_RETRY_MS);
+          channel.retry.unref();
+        }
+      }
+    });
+  }
+
   const unsubscribe = events.subscribe((signal: EventSignal) => {
     if (signal.kind === 'reconnected') {
-      for (const channel of channels.values()) void enqueue(channel, () => readLog(channel));
+      for (const channel of channels.values()) readSoon(channel);
       return;
     }
     const channel = channels.get(signal.userId);
     if (!channel) return;
-    if (signal.kind === 'events') void enqueue(channel, () => readLog(channel));
+    if (signal.kind === 'events') readSoon(channel);
     else void enqueue(channel, () => relayProgress(channel, signal.chatId, signal.pairId));
   });
 
   function forget(channel: Channel): void {
     if (channel.listeners.size + channel.joining === 0 && channels.get(channel.userId) === channel) {
       channels.delete(channel.userId);
+      clearTimeout(channel.retry);
     }
   }
 
@@ -198,21 +229,28 @@ export function createEventHub(deps: {
    * Writes what `sink` missed after `afterId` up to the channel's cursor, straight from the
    * log; a `resync` instead of what the log no longer holds.
    */
-  async function replay(channel: Channel, afterId: number, sink: ListenerSink): Promise<void> {
+  async function replay(channel: Channel, afterId: number, sink: ListenerSink): Promise<'replayed' | 'closed'> {
     let cursor = afterId;
     while (cursor < channel.cursor) {
       const page = await events.listAfter(channel.userId, cursor, PAGE);
       if (page[0]?.id !== cursor + 1) {
         sink.write(resyncEvent(channel.cursor, new Date()));
-        return;
+        return 'replayed';
       }
       for (const stored of page) {
-        if (stored.id > channel.cursor) return;
+        if (stored.id > channel.cursor) return 'replayed';
         sink.write(liveEventOf(stored));
         cursor = stored.id;
+        // A client that does not read its replay is bounded like a live one: it can
+        // resume from the last id it did read.
+        if (sink.bufferedBytes() > options.maxBufferedBytes) {
+          sink.close('slow_consumer');
+          return 'closed';
+        }
       }
-      if (page.length < PAGE) return;
+      if (page.length < PAGE) return 'replayed';
     }
+    return 'replayed';
   }
 
   return {
@@ -256,6 +294,11 @@ export function createEventHub(deps: {
       let failure: unknown;
       await enqueue(joined, async () => {
         try {
+          // Its channel failed to start (the user's last id could not be read).
+          if (channels.get(userId) !== joined) throw new Error('the event stream could not start');
+          // Past what this instance has read: its signal may just not have come yet (a
+          // client moving over from another instance), so the log is read first.
+          if (afterId !== undefined && afterId > joined.cursor) await readLog(joined);
           if (afterId === undefined || afterId === joined.cursor) {
             listener.cursor = joined.cursor;
           } else if (afterId > joined.cursor) {
@@ -263,8 +306,12 @@ export function createEventHub(deps: {
             listener.cursor = joined.cursor;
             sink.write(resyncEvent(joined.cursor, new Date()));
           } else {
-            await replay(joined, afterId, sink);
+            if ((await replay(joined, afterId, sink)) === 'closed') return;
             listener.cursor = joined.cursor;
+          }
+          if (closed) {
+            sink.close('shutdown');
+            return;
           }
           // Live from here on: what the stream starts at.
           sink.write(streamEvent('ready', joined.cursor, new Date()));
@@ -277,6 +324,11 @@ export function createEventHub(deps: {
       if (failure !== undefined) {
         forget(joined);
         throw failure;
+      }
+      if (!joined.listeners.has(listener)) {
+        // Closed while it joined (too slow for its replay, or the server stopping).
+        forget(joined);
+        return () => undefined;
       }
       return () => {
         joined.listeners.delete(listener);
@@ -297,7 +349,19 @@ export function createEventHub(deps: {
      */
     poke(userId: string): void {
       const channel = channels.get(userId);
-      if (channel) void enqueue(channel, () => readLog(channel));
+      if (channel) readSoon(channel);
+    },
+
+    /** An answer this instance streams has begun (before its first token is published). */
+    startLocal(pairId: string): void {
+      localPairs.add(pairId);
+    },
+
+    /** It has ended: forgotten once everything queued for its user before now has run. */
+    endLocal(userId: string, pairId: string): void {
+      const channel = channels.get(userId);
+      if (channel) void enqueue(channel, () => void localPairs.delete(pairId));
+      else localPairs.delete(pairId);
     },
 
     /** Relays a token of an answer this instance is streaming, after everything queued before it. */

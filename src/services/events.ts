@@ -7,7 +7,7 @@ import { indexTree } from '../domain/tree.js';
 import type { ChatRow, QaPairRow } from '../domain/types.js';
 import type { Storage } from '../repositories/contract.js';
 import { toAskResponse } from '../schemas/chats.js';
-import { domainErrorBody } from '../schemas/common.js';
+import { domainErrorBody, internalErrorBody } from '../schemas/common.js';
 import type { AccessService, Actor } from './access.js';
 import type { AskEvent } from './ask.js';
 import { findPairOfChat } from './chats.js';
@@ -87,7 +87,7 @@ export function createEventService(deps: {
     send: (event: AskEvent) => void,
     signal: AbortSignal,
   ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<void>((resolve) => {
       let sent = '';
       let queue = Promise.resolve();
       let finished = false;
@@ -127,11 +127,17 @@ export function createEventService(deps: {
           event.kind === 'progress' ? event.pairId !== pairId : event.kind === 'events' && event.userId !== chat.userId
         )
           return;
-        queue = queue.then(check).catch(reject);
+        queue = queue.then(check).catch(failed);
       });
+      // A read that fails ends the stream with an error, never leaves the client waiting.
+      const failed = () => {
+        if (finished) return;
+        send({ event: 'error', data: internalErrorBody() });
+        finish();
+      };
       signal.addEventListener('abort', finish, { once: true });
       closing.signal.addEventListener('abort', finish, { once: true });
-      queue = queue.then(check).catch(reject);
+      queue = queue.then(check).catch(failed);
     });
   }
 

@@ -77,7 +77,6 @@ export function createServices(
   const hub = createEventHub({
     events: storage.events,
     pairs: storage.pairs,
-    isLocal: answers.isLive,
     options: {
       maxBufferedBytes: options.events.maxBufferedBytes,
       maxListenersPerUser: options.events.maxStreamsPerUser,

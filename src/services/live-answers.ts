@@ -1,4 +1,5 @@
 import type { DomainError } from '../domain/errors.js';
+import { storable } from '../domain/text.js';
 import { eventOf } from '../domain/events.js';
 import type { StoredSearchResult, QaPairRow } from '../domain/types.js';
 import type { EventStore, PairStore } from '../repositories/contract.js';
@@ -26,7 +27,8 @@ export interface LiveAnswerSnapshot {
 interface LiveAnswer extends LiveAnswerSnapshot {
   listeners: Set<LiveAnswerListener>;
   savedLength: number;
-  saving: boolean;
+  /** The save in flight, if one is. */
+  saving: Promise<void> | undefined;
   timer: NodeJS.Timeout;
 }
 
@@ -44,16 +46,15 @@ export function createLiveAnswers(deps: {
 
   function save(answer: LiveAnswer): void {
     if (answer.saving || answer.text.length === answer.savedLength) return;
-    answer.saving = true;
     const length = answer.text.length;
-    deps.pairs
-      .saveProgress(answer.pair.id, answer.text, new Date())
+    answer.saving = deps.pairs
+      .saveProgress(answer.pair.id, storable(answer.text), new Date())
       .then(() => {
         answer.savedLength = length;
       })
       .catch((error: unknown) => deps.onError?.(error))
       .finally(() => {
-        answer.saving = false;
+        answer.saving = undefined;
       });
   }
 
@@ -66,7 +67,7 @@ export function createLiveAnswers(deps: {
         searchResults: [],
         listeners: new Set(),
         savedLength: 0,
-        saving: false,
+        saving: undefined,
         timer: setInterval(() => save(answer), deps.progressMs),
       };
       answer.timer.unref();
@@ -87,15 +88,12 @@ export function createLiveAnswers(deps: {
           for (const listener of answer.listeners) listener.end(end);
           answer.listeners.clear();
         },
-        /** Stops saving progress: the answer is about to be stored. */
-        stopSaving(): void {
+        /** Stops saving progress, once a save in flight is done: the answer is about to be stored. */
+        async stopSaving(): Promise<void> {
           clearInterval(answer.timer);
+          await answer.saving;
         },
       };
-    },
-
-    isLive(pairId: string): boolean {
-      return answers.has(pairId);
     },
 
     /**
@@ -141,13 +139,14 @@ export type AnswerRelay = (started: { chatId: string; branchId: string; pair: Qa
  */
 export function createAnswerRelay(deps: {
   answers: LiveAnswers;
-  hub: Pick<EventHub, 'poke' | 'publishToken'>;
+  hub: Pick<EventHub, 'poke' | 'publishToken' | 'startLocal' | 'endLocal'>;
   events: Pick<EventStore, 'append'>;
   onError?: (error: unknown) => void;
 }): AnswerRelay {
   return (started) => {
     const { chatId, pair } = started;
     const live = deps.answers.begin(started);
+    deps.hub.startLocal(pair.id);
     deps.hub.poke(pair.userId);
     let recorded: Promise<unknown> = Promise.resolve();
     return {
@@ -162,11 +161,12 @@ export function createAnswerRelay(deps: {
           .catch((error: unknown) => deps.onError?.(error));
       },
       async settle() {
-        live.stopSaving();
+        await live.stopSaving();
         await recorded;
       },
       end(end) {
         live.end(end);
+        deps.hub.endLocal(pair.userId, pair.id);
       },
     };
   };

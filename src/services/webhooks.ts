@@ -24,6 +24,8 @@ const DELIVERY_TIMEOUT_MS = 10_000;
 /** Tries run at once per round: a slow receiver holds one slot, never the asks. */
 const DELIVERIES_PER_ROUND = 20;
 const URL_MAX_LENGTH = 2_000;
+/** How long finished deliveries stay in the log. */
+export const DELIVERY_LOG_DAYS = 7;
 
 export const webhookNotFound = () => new DomainError('WEBHOOK_NOT_FOUND', 404, 'Webhook not found');
 
@@ -184,6 +186,9 @@ export function createWebhookService(deps: {
       await ownedWebhook(actor, input.userId, input.webhookId);
       return webhooks.listDeliveries(input.webhookId, input.limit, input.beforeEventId);
     },
+
+    /** Forgets deliveries finished more than DELIVERY_LOG_DAYS ago: the log stays bounded. */
+    pruneLog: () => webhooks.pruneFinished(new Date(now().getTime() - DELIVERY_LOG_DAYS * 86_400_000)),
 
     /**
      * One delivery round: claims what is due, POSTs it (a bounded number at once) and

@@ -113,6 +113,10 @@ describe.each(engines)('webhooks on %s', (engine) => {
       lastError: 'refused',
     });
     expect(await mine(new Date(retryAt.getTime() + 3_600_000))).toEqual([]);
+
+    // Finished deliveries are forgotten after their time; pending ones never.
+    await storage.webhooks.pruneFinished(new Date(retryAt.getTime() + 1));
+    expect(await storage.webhooks.listDeliveries(webhook.id, 10)).toEqual([]);
   });
 
   it('lists, finds and deletes a user’s webhooks, only their own, with their deliveries', async () => {

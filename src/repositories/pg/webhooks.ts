@@ -80,6 +80,16 @@ export function createPgWebhookStore(db: PgDb): WebhookStore {
         );
     },
 
+    async pruneFinished(before) {
+      const deleted = await db
+        .delete(webhookDeliveries)
+        .where(
+          and(sql`${webhookDeliveries.status} IN ('delivered', 'failed')`, lt(webhookDeliveries.lastAttemptAt, before)),
+        )
+        .returning({ eventId: webhookDeliveries.eventId });
+      return deleted.length;
+    },
+
     async listDeliveries(webhookId, limit, beforeEventId): Promise<WebhookDeliveryRow[]> {
       return db
         .select()

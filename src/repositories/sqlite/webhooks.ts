@@ -100,6 +100,15 @@ export function createSqliteWebhooks(db: SqliteDb) {
         .run();
     },
 
+    async pruneFinished(before) {
+      return db
+        .delete(webhookDeliveries)
+        .where(
+          and(sql`${webhookDeliveries.status} IN ('delivered', 'failed')`, lt(webhookDeliveries.lastAttemptAt, before)),
+        )
+        .run().changes;
+    },
+
     async listDeliveries(webhookId, limit, beforeEventId) {
       return db
         .select()
