@@ -58,7 +58,7 @@ export async function ask(app: App, user: TestUser, body: Record<string, unknown
 }
 
 /** Row counts of every table: a rejected request must leave them all unchanged. */
-const TABLES = ['users', 'api_keys', 'chats', 'qa_pairs'] as const;
+const TABLES = ['users', 'api_keys', 'chats', 'qa_pairs', 'webhooks', 'event_tickets'] as const;
 
 export async function tableCounts(app: App): Promise<Record<(typeof TABLES)[number], number>> {
   const counts = await Promise.all(
