@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Page } from 'playwright-core';
+import type { Page, Route, WebSocketRoute } from 'playwright-core';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { createUser, type TestUser } from '../helpers/app.js';
 import { expectAccessible, useBrowser } from '../helpers/browser.js';
@@ -12,12 +12,20 @@ import { useFakeUpstream, useTempDir, useTestApp } from '../helpers/suite.js';
 const temp = useTempDir();
 const upstream = useFakeUpstream();
 beforeEach(() => upstream.reset());
-const server = useTestApp({ databaseUrl: join(temp.dir, 'web-live.db'), upstream, listen: true });
+// Progress is saved only once a minute here: the text so far that a tab shows while the
+// upstream holds back can only have come from the reattach route, not from a refetched chat.
+const server = useTestApp({
+  databaseUrl: join(temp.dir, 'web-live.db'),
+  upstream,
+  listen: true,
+  env: { EVENTS_PROGRESS_MS: '60000' },
+});
 const browser = useBrowser();
 
 /** A page (its own browser context) signed in as `user`, its live updates on. */
-async function signedIn(user: TestUser): Promise<Page> {
+async function signedIn(user: TestUser, before?: (page: Page) => Promise<void>): Promise<Page> {
   const page = await browser.newPage();
+  await before?.(page);
   await page.goto(server.baseUrl);
   await page.getByLabel('API key', { exact: true }).fill(user.apiKey);
   await page.getByRole('button', { name: 'Sign in' }).click();
@@ -84,6 +92,7 @@ describe('live updates between two tabs of one user', () => {
     await conversation(b).getByText('What to see in Lisbon?').waitFor();
     await conversation(b).getByText('tram 28').waitFor();
     expect(await answering(b).textContent()).toContain('Answering');
+    expect(await storedAnswers(user, chatIdOf(a))).toEqual([null]);
     // B follows a pair being answered: it does not ask over it meanwhile.
     expect(await conversation(b).getByRole('button', { name: 'Edit question' }).isDisabled()).toBe(true);
     await expectAccessible(b);
@@ -139,7 +148,7 @@ describe('live updates between two tabs of one user', () => {
     // The text so far, from the reattach route, while the upstream still holds back.
     await conversation(b).getByText('Start at Belém').waitFor();
     expect(await answering(b).textContent()).toContain('Answering');
-    expect(await storedAnswers(user, chatId)).not.toEqual(['Start at Belém and end in Bairro Alto.']);
+    expect(await storedAnswers(user, chatId)).toEqual([null]);
     await expectAccessible(b);
 
     release.resolve();
@@ -151,6 +160,70 @@ describe('live updates between two tabs of one user', () => {
     );
     expect(await conversation(b).getByRole('button', { name: 'Edit question' }).isDisabled()).toBe(false);
     expect(upstream.requests).toHaveLength(1);
+    expect(browser.problems).toEqual([]);
+  });
+});
+
+describe('the live connection', () => {
+  it('reconnects with a new ticket after the socket closes and resumes after the last event it saw', async () => {
+    const user = await createUser(server.app, 'Reconnect');
+    const created = await server.app.inject({
+      method: 'POST',
+      url: `/v1/users/${user.id}/chats`,
+      headers: user.headers,
+      payload: { title: 'Before the drop' },
+    });
+    const chatId = created.json<{ id: string }>().id;
+    const sockets: WebSocketRoute[] = [];
+    const tickets: Route[] = [];
+    const secondTicket = deferred<Route>();
+    const b = await signedIn(user, async (page) => {
+      // The page's sockets pass through to the server; the test can close one as the server would.
+      await page.routeWebSocket(/\/events\?/, (socket) => {
+        sockets.push(socket);
+        socket.connectToServer();
+      });
+      await page.route('**/events/tickets', async (route) => {
+        tickets.push(route);
+        if (tickets.length === 2) secondTicket.resolve(route);
+        else await route.continue();
+      });
+    });
+    await sidebar(b)
+      .getByRole('link', { name: /Before the drop/ })
+      .waitFor();
+    expect(sockets).toHaveLength(1);
+
+    // Closed as a too-slow reader is: the client asks for a new ticket, held here until the
+    // rename is stored, so the rename can only reach it through the replay of what it missed.
+    await sockets[0]?.close({ code: 4008, reason: 'slow_consumer' });
+    const held = await secondTicket.promise;
+    await b.getByRole('status').getByText('Live updates lost: reconnecting…').waitFor();
+    await expectAccessible(b);
+    const renamed = await server.app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${user.id}/chats/${chatId}`,
+      headers: user.headers,
+      payload: { title: 'After the drop' },
+    });
+    expect(renamed.statusCode).toBe(200);
+    await held.continue();
+    await liveOn(b);
+    await sidebar(b)
+      .getByRole('link', { name: /After the drop/ })
+      .waitFor();
+    expect(await b.evaluate('window.__sameDocument')).toBe(true);
+
+    const urls = sockets.map((socket) => new URL(socket.url()));
+    expect(urls).toHaveLength(2);
+    // A ticket each time, never the key; the second resumes after the last event the first saw.
+    for (const url of urls) {
+      expect(url.searchParams.get('ticket')).toMatch(/.+/);
+      expect(url.href).not.toContain(user.apiKey);
+    }
+    expect(urls[0]?.searchParams.get('ticket')).not.toBe(urls[1]?.searchParams.get('ticket'));
+    expect(urls[0]?.searchParams.has('after')).toBe(false);
+    expect(Number(urls[1]?.searchParams.get('after'))).toBeGreaterThan(0);
     expect(browser.problems).toEqual([]);
   });
 });
