@@ -110,7 +110,10 @@ describe('live updates between two tabs of one user', () => {
         .getByRole('link', { name: /Lisbon guide/ })
         .count(),
     ).toBe(1);
+    // Each tab shows the pair once: A its own stream, then the stored pair; B the one it followed.
     expect(await conversation(b).getByText('What to see in Lisbon?').count()).toBe(1);
+    await expect.poll(() => answering(a).count()).toBe(0);
+    expect(await conversation(a).getByText('What to see in Lisbon?').count()).toBe(1);
     expect(upstream.requests).toHaveLength(1);
 
     await sidebar(a).getByRole('button', { name: 'Rename New chat' }).click();
