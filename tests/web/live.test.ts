@@ -230,3 +230,60 @@ describe('the live connection', () => {
     expect(browser.problems).toEqual([]);
   });
 });
+
+describe('a resync', () => {
+  it('refetches what the page shows when the stream says it cannot replay what was missed', async () => {
+    const user = await createUser(server.app, 'Resync');
+    const created = await server.app.inject({
+      method: 'POST',
+      url: `/v1/users/${user.id}/chats`,
+      headers: user.headers,
+      payload: { title: 'Old title' },
+    });
+    const chatId = created.json<{ id: string }>().id;
+    let pageSide: WebSocketRoute | undefined;
+    const dropped = deferred<{ id: number }>();
+    const b = await signedIn(user, async (target) => {
+      await target.routeWebSocket(/\/events\?/, (socket) => {
+        pageSide = socket;
+        const upstreamSide = socket.connectToServer();
+        // Every frame passes on but the rename's, as if it had been lost with the log.
+        upstreamSide.onMessage((message) => {
+          const frame = JSON.parse(String(message)) as { id: number; type: string };
+          if (frame.type === 'chat.updated') dropped.resolve(frame);
+          else socket.send(message);
+        });
+      });
+    });
+    await sidebar(b)
+      .getByRole('link', { name: /Old title/ })
+      .waitFor();
+    const renamed = await server.app.inject({
+      method: 'PATCH',
+      url: `/v1/users/${user.id}/chats/${chatId}`,
+      headers: user.headers,
+      payload: { title: 'New title' },
+    });
+    expect(renamed.statusCode).toBe(200);
+    const lost = await dropped.promise;
+    expect(
+      await sidebar(b)
+        .getByRole('link', { name: /Old title/ })
+        .count(),
+    ).toBe(1);
+    pageSide?.send(
+      JSON.stringify({
+        id: lost.id,
+        type: 'resync',
+        chat_id: null,
+        at: new Date().toISOString(),
+        data: { last_event_id: lost.id },
+      }),
+    );
+    await sidebar(b)
+      .getByRole('link', { name: /New title/ })
+      .waitFor();
+    expect(await b.evaluate('window.__sameDocument')).toBe(true);
+    expect(browser.problems).toEqual([]);
+  });
+});
