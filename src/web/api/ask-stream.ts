@@ -49,12 +49,48 @@ export async function askStreaming(
   onEvent: (event: AskEvent) => void,
   signal?: AbortSignal,
 ): Promise<AskResponse> {
-  const { data, error, response } = await client.POST('/search', {
+  const result = await client.POST('/search', {
     body: { ...body, stream: true },
     headers: { accept: 'text/event-stream' },
     parseAs: 'stream',
     ...(signal ? { signal } : {}),
   });
+  return readAskStream(result, onEvent);
+}
+
+/** Where a pair is: the path of the reattach route. */
+export interface PairLocation {
+  userId: string;
+  chatId: string;
+  pairId: string;
+}
+
+/**
+ * Follows a pair still being answered (here or in another tab, device or instance) through
+ * the reattach route: the same events as its ask stream (`start`, the text so far as one
+ * `token`, every later token, then `done`), or a final pair's `done` at once. Resolves and
+ * throws as askStreaming does.
+ */
+export async function reattachStreaming(
+  client: ApiClient,
+  where: PairLocation,
+  onEvent: (event: AskEvent) => void,
+  signal?: AbortSignal,
+): Promise<AskResponse> {
+  const result = await client.GET('/v1/users/{user_id}/chats/{chat_id}/qa_pairs/{qa_pair_id}/stream', {
+    params: { path: { user_id: where.userId, chat_id: where.chatId, qa_pair_id: where.pairId } },
+    headers: { accept: 'text/event-stream' },
+    parseAs: 'stream',
+    ...(signal ? { signal } : {}),
+  });
+  return readAskStream(result, onEvent);
+}
+
+/** Reads an answer's SSE stream (or the JSON error answered instead) into AskEvents. */
+async function readAskStream(
+  { data, error, response }: { data?: Response['body']; error?: unknown; response: Response },
+  onEvent: (event: AskEvent) => void,
+): Promise<AskResponse> {
   if (!response.ok || !data) {
     // parseAs: 'stream' leaves an error body unread; openapi-fetch hands it over as text or JSON.
     let parsed: unknown = error;

@@ -11,6 +11,7 @@ import { SearchScreen } from '../features/search/SearchScreen.js';
 import { ChatDownloads } from '../features/transfer/ChatDownloads.js';
 import { TransferScreen } from '../features/transfer/TransferScreen.js';
 import { ChatTools, pairControlsOf } from './ChatTools.js';
+import { LiveStatusNote, useLiveUpdates } from './live-updates.js';
 import { useRoute } from '../lib/router.js';
 import { SessionProvider, useSession, useSignedIn } from '../lib/session.js';
 
@@ -41,9 +42,10 @@ function Workspace() {
   useSignOutWhenKeyRefused();
   const route = useRoute();
   const chatId = route.name === 'chat' ? route.chatId : undefined;
+  const live = useLiveUpdates(chatId);
   return (
     <div className="workspace">
-      <ChatSidebar currentChatId={chatId} />
+      <ChatSidebar currentChatId={chatId} status={<LiveStatusNote status={live} />} />
       <main className="main">
         {route.name === 'search' ? <SearchScreen /> : null}
         {route.name === 'transfer' ? <TransferScreen /> : null}

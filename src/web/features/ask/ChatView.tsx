@@ -6,7 +6,8 @@ import { ErrorNote } from '../../ui/ErrorNote.js';
 import { useSignedIn } from '../../lib/session.js';
 import { Composer } from './Composer.js';
 import { Exchange, PairView } from './PairView.js';
-import { useAsk } from './useAsk.js';
+import { useAsk, type PendingAsk } from './useAsk.js';
+import { useFollowAnswer } from './useFollowAnswer.js';
 import { usePairFocus } from './usePairFocus.js';
 
 /** Keeps the end of the conversation in view as it grows, unless the reader scrolled up. */
@@ -35,6 +36,18 @@ function shownPairs(pairs: QaPair[], askedAfter: string | null | undefined): QaP
   return parent === -1 ? pairs : pairs.slice(0, parent + 1);
 }
 
+const isWorking = (pair: QaPair) => pair.status === 'pending' || pair.status === 'streaming';
+
+/**
+ * Whether a stored pair is this tab's own ask still streaming (shown as the pending exchange
+ * instead). Until the stream's `start` names it, a working pair with the same question is
+ * taken for it: the live events may refetch the chat before `start` arrives.
+ */
+const isOwnAsk = (pair: QaPair, pending: PendingAsk | undefined) =>
+  pending !== undefined &&
+  isWorking(pair) &&
+  (pending.pairId === undefined ? pending.question === pair.question : pending.pairId === pair.id);
+
 interface ChatViewProps {
   chatId: string;
   /** The app's header (title, settings, tools). */
@@ -48,15 +61,25 @@ export function ChatView({ chatId, header, pairControls }: ChatViewProps) {
   const { client, user } = useSignedIn();
   const chat = useQuery(chatQuery(client, user.id, chatId));
   const asking = useAsk(chatId);
-  const { ask, busy } = asking;
-  // Once the refetched chat holds the pair, it shows the stored one: never both at once.
-  const stored =
-    asking.pending?.pairId !== undefined && chat.data?.qa_pairs.some((pair) => pair.id === asking.pending?.pairId);
+  // Once the refetched chat holds the pair answered (or failed), it shows the stored one:
+  // never both at once. While it is still being answered, the local stream shows it.
+  const stored = chat.data?.qa_pairs.some((pair) => pair.id === asking.pending?.pairId && !isWorking(pair));
   const pending = stored ? undefined : asking.pending;
-  const { container, onScroll } = useStickToBottom(`${chat.data?.qa_pairs.length}-${pending?.answer.length}`);
+  // The latest pair still being answered elsewhere (another tab, a tab since closed) is followed.
+  const latest = chat.data?.qa_pairs.at(-1);
+  const follow =
+    latest && isWorking(latest) && asking.pending?.status !== 'streaming' && !isOwnAsk(latest, pending)
+      ? latest.id
+      : undefined;
+  const followed = useFollowAnswer(chatId, follow);
+  const { ask } = asking;
+  const busy = asking.busy || follow !== undefined;
+  const { container, onScroll } = useStickToBottom(
+    `${chat.data?.qa_pairs.length}-${pending?.answer.length}-${followed?.answer.length}`,
+  );
   usePairFocus(container, chat.data?.qa_pairs);
   if (chat.error) return <ErrorNote error={chat.error} />;
-  const pairs = shownPairs(chat.data?.qa_pairs ?? [], pending?.parentId);
+  const pairs = shownPairs(chat.data?.qa_pairs ?? [], pending?.parentId).filter((pair) => !isOwnAsk(pair, pending));
   return (
     <div className="chat-view">
       {header}
@@ -83,6 +106,7 @@ export function ChatView({ chatId, header, pairControls }: ChatViewProps) {
               busy={busy}
               onAskInPlace={(question) => void ask(question, pair.parent_id)}
               controls={pairControls?.(pair)}
+              streamed={followed?.pairId === pair.id && isWorking(pair) ? followed : undefined}
             />
           ))}
           {pending ? (

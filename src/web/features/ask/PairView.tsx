@@ -111,10 +111,12 @@ interface PairViewProps {
   busy: boolean;
   /** What other features show with the pair (its alternatives, branch actions). */
   controls?: ReactNode;
+  /** The answer so far, while it is still being written and followed here. */
+  streamed?: { answer: string; sources: SearchResult[] } | undefined;
 }
 
 /** A stored pair of the chat: its question can be edited and its answer regenerated, each on a new branch. */
-export function PairView({ pair, onAskInPlace, busy, controls }: PairViewProps) {
+export function PairView({ pair, onAskInPlace, busy, controls, streamed }: PairViewProps) {
   const [editing, setEditing] = useState(false);
   return (
     <li className="exchange">
@@ -141,8 +143,8 @@ export function PairView({ pair, onAskInPlace, busy, controls }: PairViewProps) 
         )}
       </div>
       <AnswerView
-        answer={pair.answer}
-        sources={pair.search_results}
+        answer={streamed ? streamed.answer : pair.answer}
+        sources={streamed && streamed.sources.length > 0 ? streamed.sources : pair.search_results}
         status={pair.status}
         error={pair.error ? new Error(`${pair.error.message} (${pair.error.code})`) : undefined}
         onRetry={() => onAskInPlace(pair.question)}

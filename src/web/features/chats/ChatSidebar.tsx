@@ -1,4 +1,4 @@
-import { useEffect, useRef } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { ErrorNote } from '../../ui/ErrorNote.js';
 import { chatPath, navigate, searchPath, transferPath } from '../../lib/router.js';
 import { AppLink } from '../../ui/AppLink.js';
@@ -22,7 +22,7 @@ function useLoadMoreWhenVisible(load: () => void, enabled: boolean) {
 }
 
 /** The user's chats, most recently updated first, page by page as the list scrolls. */
-export function ChatSidebar({ currentChatId }: { currentChatId: string | undefined }) {
+export function ChatSidebar({ currentChatId, status }: { currentChatId: string | undefined; status?: ReactNode }) {
   const { user, signOut } = useSignedIn();
   const chats = useChatList();
   const create = useCreateChat();
@@ -39,6 +39,7 @@ export function ChatSidebar({ currentChatId }: { currentChatId: string | undefin
           Sign out
         </button>
       </div>
+      {status}
       <button
         type="button"
         className="primary"
