@@ -8,15 +8,22 @@ export function CodeBlock({ children, node: _node, ...props }: ComponentProps<'p
     const text = pre.current?.textContent ?? '';
     try {
       await navigator.clipboard.writeText(text);
+      // Says so until the button is left (focus or pointer), not for a fixed time: a slow
+      // page or a slow reader still sees it.
       setCopied(true);
-      window.setTimeout(() => setCopied(false), 2000);
     } catch {
       setCopied(false);
     }
   };
   return (
     <div className="code-block">
-      <button type="button" className="code-copy" onClick={() => void copy()}>
+      <button
+        type="button"
+        className="code-copy"
+        onClick={() => void copy()}
+        onBlur={() => setCopied(false)}
+        onPointerLeave={() => setCopied(false)}
+      >
         {copied ? 'Copied' : 'Copy code'}
       </button>
       <pre ref={pre} {...props}>
