@@ -300,6 +300,8 @@ describe('streams that close', () => {
       open.push(stream);
     }
     expect(app.services.hub.listenerCount).toBe(before + 3);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(new RegExp(`^chat_event_streams_open ${before + 3}$`, 'm'));
     for (const stream of open) stream.disconnect();
     // Leaving at once, while the replay of the whole log is under way.
     for (let i = 0; i < 3; i += 1) {

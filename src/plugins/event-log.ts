@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import client from 'prom-client';
 
 /** How often each user's event log is pruned, expired stream tickets purged and old deliveries forgotten. */
 const PRUNE_INTERVAL_MS = 10 * 60_000;
@@ -11,7 +12,15 @@ const PRUNE_INTERVAL_MS = 10 * 60_000;
  */
 export default fp(
   async (fastify) => {
-    const { events } = fastify.services;
+    const { events, hub } = fastify.services;
+    // Read when /metrics is scraped: whether EVENTS_MAX_STREAMS_PER_USER and the buffers fit.
+    new client.Gauge({
+      name: 'chat_event_streams_open',
+      help: 'Event streams (SSE and WebSocket) open on this instance',
+      collect() {
+        this.set(hub.listenerCount);
+      },
+    });
     let running: Promise<void> | undefined;
     const run = () => {
       running ??= (async () => {
