@@ -53,8 +53,11 @@ export function useBrowser(): BrowserHandle {
       const context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
       contexts.push(context);
       const page = await context.newPage();
-      // A missing element fails within the test's own timeout, naming the locator.
-      page.setDefaultTimeout(10_000);
+      // A missing element fails within the test's own timeout, naming the locator. Waits are
+      // for conditions, never for time: this only bounds them, and CI runs the browser tests
+      // beside the rest of the suite on two cores (a live page also refetches on its events),
+      // where 10 s was once not enough for a failed answer to be shown.
+      page.setDefaultTimeout(20_000);
       page.on('console', (message) => {
         if (message.type() === 'error') problems.push(message.text());
       });
