@@ -1,5 +1,5 @@
-import { publicPair, type PublicPair } from './render.js';
-import type { BranchRow, ChatRow, ChatSettings, QaPairRow, StoredSearchResult } from './types.js';
+import { publicChat, publicPair, type PublicChat, type PublicPair } from './render.js';
+import type { BranchRow, ChatRow, QaPairRow, StoredSearchResult } from './types.js';
 
 /**
  * A user's events: what changed in their chats, as every listener (SSE, WebSocket, a
@@ -28,20 +28,6 @@ export const RETAINED_EVENT_TYPES = [
 export type RetainedEventType = (typeof RETAINED_EVENT_TYPES)[number];
 export type EventType = RetainedEventType | 'pair.token';
 export const EVENT_TYPES: readonly EventType[] = [...RETAINED_EVENT_TYPES, 'pair.token'];
-
-/** A chat as events carry it: the chat list's fields (the same as the API's chat). */
-export interface PublicChat {
-  id: string;
-  user_id: string;
-  title: string;
-  created_at: string;
-  updated_at: string;
-  qa_count: number;
-  last_question: string | null;
-  active_branch_id: string | null;
-  settings: { system_prompt: string | null; model: string | null; history_max_turns: number | null };
-  forked_from: { chat_id: string; qa_pair_id: string } | null;
-}
 
 /** A branch as events carry it: its row, without what needs the tree (length, active). */
 export interface PublicBranchRef {
@@ -82,32 +68,6 @@ export interface StoredEvent {
   type: RetainedEventType;
   at: Date;
   data: string;
-}
-
-export function publicSettings(settings: ChatSettings): PublicChat['settings'] {
-  return {
-    system_prompt: settings.systemPrompt ?? null,
-    model: settings.model ?? null,
-    history_max_turns: settings.historyMaxTurns ?? null,
-  };
-}
-
-export function publicChat(chat: ChatRow): PublicChat {
-  return {
-    id: chat.id,
-    user_id: chat.userId,
-    title: chat.title,
-    created_at: chat.createdAt.toISOString(),
-    updated_at: chat.updatedAt.toISOString(),
-    qa_count: chat.qaCount,
-    last_question: chat.lastQuestion,
-    active_branch_id: chat.activeBranchId,
-    settings: publicSettings(chat.settings),
-    forked_from:
-      chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
-        ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
-        : null,
-  };
 }
 
 export function publicBranchRef(branch: BranchRow): PublicBranchRef {

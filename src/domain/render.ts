@@ -1,5 +1,5 @@
 import { firstCharacters } from './text.js';
-import type { QaPairRow, StoredSearchResult } from './types.js';
+import type { ChatRow, ChatSettings, QaPairRow, StoredSearchResult } from './types.js';
 
 /**
  * A pair's public fields, rendered once. Every view of a pair (an ask's answer, the chat
@@ -107,4 +107,48 @@ export function pairJson(pair: QaPairRow): string {
 
 export function treeNodeJson(pair: QaPairRow): string {
   return pair.renderedNode ?? JSON.stringify(publicTreeNode(pair));
+}
+
+/** A chat's public fields: the API's chat (src/schemas/chats.ts is checked against it), as lists and events write it. */
+export interface PublicChat {
+  id: string;
+  user_id: string;
+  title: string;
+  created_at: string;
+  updated_at: string;
+  qa_count: number;
+  last_question: string | null;
+  active_branch_id: string | null;
+  settings: { system_prompt: string | null; model: string | null; history_max_turns: number | null };
+  forked_from: { chat_id: string; qa_pair_id: string } | null;
+}
+
+export function publicSettings(settings: ChatSettings): PublicChat['settings'] {
+  return {
+    system_prompt: settings.systemPrompt ?? null,
+    model: settings.model ?? null,
+    history_max_turns: settings.historyMaxTurns ?? null,
+  };
+}
+
+/** Where a forked chat's history was copied from (the chat view and the export both say it). */
+export function publicForkedFrom(chat: ChatRow): PublicChat['forked_from'] {
+  return chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
+    ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
+    : null;
+}
+
+export function publicChat(chat: ChatRow): PublicChat {
+  return {
+    id: chat.id,
+    user_id: chat.userId,
+    title: chat.title,
+    created_at: chat.createdAt.toISOString(),
+    updated_at: chat.updatedAt.toISOString(),
+    qa_count: chat.qaCount,
+    last_question: chat.lastQuestion,
+    active_branch_id: chat.activeBranchId,
+    settings: publicSettings(chat.settings),
+    forked_from: publicForkedFrom(chat),
+  };
 }

@@ -57,6 +57,24 @@ export function nextAttemptAt(attempts: number, at: Date): Date | undefined {
   return delay === undefined ? undefined : new Date(at.getTime() + delay);
 }
 
+/**
+ * The columns a try sets (besides counting it): delivered, pending again until `retryAt`, or
+ * (without `retryAt`) failed for good.
+ */
+export function attemptColumns(input: { at: Date; outcome: AttemptOutcome; retryAt?: Date }) {
+  const { at, outcome, retryAt } = input;
+  const delivered = outcome.kind === 'delivered';
+  const status: DeliveryStatus = delivered ? 'delivered' : retryAt ? 'pending' : 'failed';
+  return {
+    status,
+    nextAttemptAt: retryAt ?? at,
+    lastAttemptAt: at,
+    lastStatusCode: outcome.statusCode,
+    lastError: delivered ? null : outcome.error,
+    deliveredAt: delivered ? at : null,
+  };
+}
+
 /** The Standard Webhooks message id of a delivery: the same on every try of it. */
 export const messageIdOf = (delivery: Pick<WebhookDeliveryRow, 'webhookId' | 'eventId'>) =>
   `msg_${delivery.webhookId}_${delivery.eventId}`;

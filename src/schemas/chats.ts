@@ -1,12 +1,13 @@
 import { Type, type Static } from '@sinclair/typebox';
-import type { ChatRow, ChatSettings as StoredSettings, QaPairRow } from '../domain/types.js';
+import { publicChat, publicForkedFrom, publicSettings, type PublicChat } from '../domain/render.js';
+import type { ChatRow, QaPairRow } from '../domain/types.js';
 import { MODEL_MAX_LENGTH, SYSTEM_PROMPT_MAX_LENGTH } from '../domain/limits.js';
 import type { ChatView } from '../domain/views.js';
 import type { SettingsChange } from '../domain/settings.js';
 import type { TreeIndex } from '../domain/tree.js';
 import { QUESTION_MAX_LENGTH, TITLE_MAX_LENGTH } from '../domain/limits.js';
 import { QaPair, QaPairOnBranch, toQaPair, type PairPlace } from './pairs.js';
-import { EXAMPLE_IDS, Id, IdWith, PaginationQuery, Timestamp, toIso, TrimmedText, Nullable } from './common.js';
+import { EXAMPLE_IDS, Id, IdWith, PaginationQuery, Timestamp, TrimmedText, Nullable } from './common.js';
 
 export const UserParams = Type.Object({ user_id: Id }, { additionalProperties: false });
 export const ChatParams = Type.Object({ user_id: Id, chat_id: Id }, { additionalProperties: false });
@@ -164,27 +165,9 @@ export function toAskResponse(asked: { chatId: string; branchId: string; pair: Q
   return { chat_id: asked.chatId, branch_id: asked.branchId, qa_pair: toQaPair(asked.pair) };
 }
 
-export function toChat(chat: ChatRow): Chat {
-  return {
-    id: chat.id,
-    user_id: chat.userId,
-    title: chat.title,
-    created_at: toIso(chat.createdAt),
-    updated_at: toIso(chat.updatedAt),
-    qa_count: chat.qaCount,
-    last_question: chat.lastQuestion,
-    active_branch_id: chat.activeBranchId,
-    settings: toSettings(chat.settings),
-    forked_from: toForkedFrom(chat),
-  };
-}
-
-/** Where a forked chat's history was copied from (the chat view and the export both say it). */
-export function toForkedFrom(chat: ChatRow): Chat['forked_from'] {
-  return chat.forkedFromChatId !== null && chat.forkedFromPairId !== null
-    ? { chat_id: chat.forkedFromChatId, qa_pair_id: chat.forkedFromPairId }
-    : null;
-}
+/** The API's chat: the domain's rendering, field for field (checked both ways below). */
+export const toChat = (chat: ChatRow): Chat => publicChat(chat);
+export const toForkedFrom = publicForkedFrom;
 
 /**
  * The chat view's JSON (ChatWithPairs, in its key order): the chat, and the pairs of its
@@ -221,13 +204,7 @@ function placeInTree(tree: TreeIndex, pairId: string): PairPlace {
   };
 }
 
-export function toSettings(settings: StoredSettings): Static<typeof ChatSettings> {
-  return {
-    system_prompt: settings.systemPrompt ?? null,
-    model: settings.model ?? null,
-    history_max_turns: settings.historyMaxTurns ?? null,
-  };
-}
+export const toSettings = publicSettings;
 
 export function fromSettingsInput(input: Static<typeof SettingsInput>): SettingsChange {
   return {
@@ -236,3 +213,8 @@ export function fromSettingsInput(input: Static<typeof SettingsInput>): Settings
     ...(input.history_max_turns === undefined ? {} : { historyMaxTurns: input.history_max_turns }),
   };
 }
+
+// The chat schema is the domain's rendering of a chat, field for field (checked both ways).
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+type Check<T extends true> = T;
+export type ChatMatchesRendering = Check<Same<Chat, PublicChat>>;

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { EVENT_TYPES } from '../domain/events.js';
-import { Id, Nullable, Timestamp } from './common.js';
+import { Timestamp } from './common.js';
 
 export const EventStreamQuery = Type.Object(
   {
@@ -32,20 +31,6 @@ export const EventTicket = Type.Object({
   expires_at: Timestamp,
 });
 export type EventTicket = Static<typeof EventTicket>;
-
-export const EventTypeSchema = Type.Union(EVENT_TYPES.map((type) => Type.Literal(type)));
-
-/** One event, as an SSE frame's data or a WebSocket text frame. */
-export const UserEvent = Type.Object({
-  id: Type.Integer({
-    description:
-      'Increases per user; resume with it. pair.token events carry the id of the latest kept event (they are not kept)',
-  }),
-  type: EventTypeSchema,
-  chat_id: Nullable(Id),
-  at: Timestamp,
-  data: Type.Object({}, { additionalProperties: true, description: 'What the type says: see the table above' }),
-});
 
 export const EVENTS_DESCRIPTION = `
 A user's events, live: with \`Accept: text/event-stream\` as Server-Sent Events (event name = type, \`id:\` = the

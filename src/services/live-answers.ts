@@ -110,15 +110,10 @@ export function createLiveAnswers(deps: {
         detach: () => answer.listeners.delete(listener),
       };
     },
-
-    get size(): number {
-      return answers.size;
-    },
   };
 }
 
 export type LiveAnswers = ReturnType<typeof createLiveAnswers>;
-export type LiveAnswerHandle = ReturnType<LiveAnswers['begin']>;
 
 /** What the conversation tells of a streaming answer as it happens (see createAnswerRelay). */
 export interface RelayedAnswer {

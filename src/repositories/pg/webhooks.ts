@@ -2,6 +2,7 @@ import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { PgDb } from '../../db/pg/client.js';
 import { webhookDeliveries, webhooks } from '../../db/pg/schema.js';
 import type { DueDelivery, WebhookDeliveryRow } from '../../domain/webhooks.js';
+import { attemptColumns } from '../../domain/webhooks.js';
 import type { WebhookStore } from '../contract.js';
 
 /**
@@ -62,19 +63,10 @@ export function createPgWebhookStore(db: PgDb): WebhookStore {
       });
     },
 
-    async recordAttempt(delivery, { at, outcome, retryAt }) {
-      const delivered = outcome.kind === 'delivered';
+    async recordAttempt(delivery, attempt) {
       await db
         .update(webhookDeliveries)
-        .set({
-          status: delivered ? 'delivered' : retryAt ? 'pending' : 'failed',
-          attempts: sql`${webhookDeliveries.attempts} + 1`,
-          nextAttemptAt: retryAt ?? at,
-          lastAttemptAt: at,
-          lastStatusCode: outcome.statusCode,
-          lastError: delivered ? null : outcome.error,
-          deliveredAt: delivered ? at : null,
-        })
+        .set({ ...attemptColumns(attempt), attempts: sql`${webhookDeliveries.attempts} + 1` })
         .where(
           and(eq(webhookDeliveries.webhookId, delivery.webhookId), eq(webhookDeliveries.eventId, delivery.eventId)),
         );

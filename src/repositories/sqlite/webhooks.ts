@@ -2,6 +2,7 @@ import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
 import type { SqliteDb } from '../../db/sqlite/client.js';
 import { webhookDeliveries, webhooks } from '../../db/sqlite/schema.js';
 import { eventJson, type StoredEvent } from '../../domain/events.js';
+import { attemptColumns } from '../../domain/webhooks.js';
 import type { WebhookStore } from '../contract.js';
 
 /**
@@ -82,18 +83,9 @@ export function createSqliteWebhooks(db: SqliteDb) {
       });
     },
 
-    async recordAttempt(delivery, { at, outcome, retryAt }) {
-      const delivered = outcome.kind === 'delivered';
+    async recordAttempt(delivery, attempt) {
       db.update(webhookDeliveries)
-        .set({
-          status: delivered ? 'delivered' : retryAt ? 'pending' : 'failed',
-          attempts: sql`${webhookDeliveries.attempts} + 1`,
-          nextAttemptAt: retryAt ?? at,
-          lastAttemptAt: at,
-          lastStatusCode: outcome.statusCode,
-          lastError: delivered ? null : outcome.error,
-          deliveredAt: delivered ? at : null,
-        })
+        .set({ ...attemptColumns(attempt), attempts: sql`${webhookDeliveries.attempts} + 1` })
         .where(
           and(eq(webhookDeliveries.webhookId, delivery.webhookId), eq(webhookDeliveries.eventId, delivery.eventId)),
         )
